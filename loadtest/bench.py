@@ -1,0 +1,317 @@
+"""Peak benchmark: the durable check-in path under load, side by side with raw Redis.
+
+    uv run --group loadtest python -m loadtest.bench --duration 20 --runs 3
+
+For each database (SQLite, then PostgreSQL) it starts a real Redis, ``occupancy serve --workers 2``
+and seeds venues; then, for each configuration (1, 100, 10,000 loaded venues; 0, 1,000, 5,000
+open dashboards) and each repetition, wrk drives check-in + check-out for ``--duration`` seconds,
+the invariants are checked at rest, and redis-benchmark calls the same check-in Lua script by
+EVALSHA on the same Redis. One table of medians is printed; a plot of the curves is written.
+Exits non-zero if any invariant broke in any run.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from loadtest import profile, report
+from loadtest.invariants import CapacitySampler, Verdict, check_at_rest, read_acks
+from loadtest.load import HttpLoad, check_out_leftovers, run_redis_benchmark, run_wrk
+from loadtest.stack import Database, SeededVenue, Server, official_token, seed_venues
+from occupancy.embedded_redis import EmbeddedRedis
+
+PROBE_VENUES = 2
+
+
+@dataclass
+class RunResult:
+    database: str
+    mix: str  # "in+out": check-in then check-out; "in": check-ins only
+    venues: int
+    dashboards: int
+    repetition: int
+    check_ins_per_s: float
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    refusals: int
+    errors: int
+    statuses: str
+    dash_opened: int | None
+    dash_p50_ms: float | None
+    dash_p99_ms: float | None
+    fanout_p99_ms: float | None
+    kib_per_socket: float | None
+    dash_note: str
+    raw_redis_per_s: float
+    raw_redis_pipelined_per_s: float
+    ratio_to_raw: float
+    invariants_ok: bool
+    invariants: str
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=20, help="seconds of load per run")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds of load before each run")
+    parser.add_argument("--runs", type=int, default=1, help="repetitions of every configuration")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--venues", default="1,100,10000", help="venue counts of the venue curve")
+    parser.add_argument("--dashboards", default="0,1000,5000", help="dashboard counts of that curve")
+    parser.add_argument("--dashboard-venues", type=int, default=100,
+                        help="loaded venues while the dashboard curve is measured")
+    parser.add_argument("--capacity", type=int, default=60, help="capacity of every seeded venue")
+    parser.add_argument("--check-ins-only-venues", type=int, default=100,
+                        help="also run check-ins only (no check-outs) on this many venues with room "
+                             "for everyone (0: don't)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment for the server, e.g. OCCUPANCY_VENUE_CACHE_SECONDS=300")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections")
+    parser.add_argument("--raw-requests", type=int, default=200_000, help="redis-benchmark calls")
+    parser.add_argument("--plot", default="docs/benchmarks.png", help="PNG of the curves ('' for none)")
+    parser.add_argument("--json", default="", help="write every run's figures here")
+    parser.add_argument("--profile", default="",
+                        help="folder: py-spy samples one worker during each database's first run")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a few seconds, small load, SQLite, no plot (the test suite runs this)")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.duration, args.warmup, args.runs, args.databases = min(args.duration, 3), 1, 1, "sqlite"
+        args.venues, args.dashboards, args.dashboard_venues = "10", "0", 10
+        args.check_ins_only_venues = 0
+        args.connections, args.raw_requests, args.plot = min(args.connections, 16), 5000, ""
+    return args
+
+
+def configurations(args: argparse.Namespace) -> list[tuple[str, int, int]]:
+    """(mix, loaded venues, open dashboards) of each run."""
+    venue_counts = [int(v) for v in args.venues.split(",") if v]
+    dashboard_counts = [int(d) for d in args.dashboards.split(",") if d]
+    configs = [("in+out", v, 0) for v in venue_counts]
+    if 0 in dashboard_counts and ("in+out", args.dashboard_venues, 0) not in configs:
+        configs.append(("in+out", args.dashboard_venues, 0))
+    configs += [("in+out", args.dashboard_venues, d) for d in dashboard_counts if d]
+    if args.check_ins_only_venues:
+        configs.append(("in", args.check_ins_only_venues, 0))
+    return configs
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.results: list[RunResult] = []
+        self.notes: list[str] = []
+        self._run_no = 0
+        self._profiled: set[str] = set()
+
+    def database(self, kind: str) -> None:
+        args = self.args
+        configs = configurations(args)
+        most = max(v for mix, v, _ in configs if mix == "in+out")
+        groups = {"bench": (most + PROBE_VENUES, args.capacity)}
+        if args.check_ins_only_venues:
+            groups["roomy"] = (args.check_ins_only_venues, 10**6)
+        database = Database(kind, self.workdir).create()
+        redis_server = EmbeddedRedis().start()
+        server = None
+        try:
+            # The server starts before the venues exist (they are added while it runs, as an
+            # operator would): start-up reconciliation scans Redis once per venue.
+            extra = dict(item.split("=", 1) for item in args.server_env)
+            server = Server(database.url, redis_server.url, self.workdir, args.workers, extra).start()
+            seeded = asyncio.run(seed_venues(database.url, redis_server.url, groups))
+            token = asyncio.run(official_token(database.url))
+            self.redis_tcp_port = redis_server.port
+            for repetition in range(1, args.runs + 1):
+                for mix, n_venues, n_dashboards in configs:
+                    result = self.run(kind, mix, server, redis_server, database, seeded, token,
+                                      n_venues, n_dashboards, repetition)
+                    self.results.append(result)
+                    print(report.progress_line(result), flush=True)
+        finally:
+            code = server.stop() if server else None
+            if code not in (None, 0, -15):  # uvicorn re-raises SIGTERM after a graceful stop
+                self.notes.append(f"{kind}: server exited with {code}; see {server.log_path}")
+            redis_server.stop()
+            database.drop()
+
+    def run(self, kind: str, mix: str, server: Server, redis_server: EmbeddedRedis,
+            database: Database, seeded: dict[str, list[SeededVenue]], token: str, n_venues: int,
+            n_dashboards: int, repetition: int) -> RunResult:
+        args = self.args
+        self._run_no += 1
+        run_dir = self.workdir / f"run-{self._run_no}"
+        venues = [v for group in seeded.values() for v in group]
+        probes = seeded["bench"][-PROBE_VENUES:]
+        loaded = seeded["roomy" if mix == "in" else "bench"][:n_venues]
+        venues_file = run_dir / "venues.txt"
+        (run_dir / "warmup").mkdir(parents=True)
+        (run_dir / "main").mkdir()
+        venues_file.write_text("\n".join(v.signed_code for v in loaded) + "\n")
+        since = datetime.now(UTC)
+        verdict = Verdict()
+
+        if args.warmup > 0:
+            run_wrk(server.url, venues_file, run_dir / "warmup", args.warmup, args.threads,
+                    args.connections, mix == "in")
+            self._empty_venues(server, run_dir / "warmup", mix)
+
+        # The probes (two managers timing their own check-ins) run in every configuration; with
+        # 0 dashboards theirs are the only sockets open.
+        kib_per_socket = None
+        rss_before = server.rss_bytes()
+        dash, dash_note, ready = self._open_dashboards(server, token, loaded, probes, n_dashboards,
+                                                       run_dir)
+        if ready and ready["opened"]:
+            kib_per_socket = (server.rss_bytes() - rss_before) / ready["opened"] / 1024
+
+        sampler = CapacitySampler(redis_server.url, [v.id for v in loaded + probes], verdict)
+        sampler.start()
+        if dash:
+            dash.stdin.write("GO\n")
+            dash.stdin.flush()
+        profiler = None
+        if args.profile and kind not in self._profiled:
+            self._profiled.add(kind)
+            profiler = profile.start(server.worker_pids()[0], Path(args.profile),
+                                     f"{kind}-{mix}-{n_venues}v-{n_dashboards}d", args.duration)
+        try:
+            load = run_wrk(server.url, venues_file, run_dir / "main", args.duration, args.threads,
+                           args.connections, mix == "in")
+        finally:
+            sampler.stop()
+            if profiler:
+                self.notes.append(profile.finish(*profiler))
+        dash_result = self._dashboard_result(dash) if dash else None
+        if dash and dash_result is None:
+            dash_note = "dashboard process gave no result"
+
+        time.sleep(1.0)  # let requests the load generator abandoned at its deadline finish
+        capacities = {v.id: v.capacity for v in venues}
+        asyncio.run(check_at_rest(database.url, redis_server.url, capacities, run_dir, since, verdict))
+        self._empty_venues(server, run_dir, mix)
+        raw = run_redis_benchmark(redis_server.port, args.raw_requests, args.connections)
+        self.commands = {"wrk": load.command, "redis-benchmark": raw.command}
+        return self._result(kind, mix, n_venues, n_dashboards, repetition, load, raw, verdict, dash_result,
+                            dash_note, kib_per_socket)
+
+    def _empty_venues(self, server: Server, ack_dir: Path, mix: str) -> None:
+        """Check out who the load left inside, so that the next load starts with empty venues."""
+        if mix != "in" and (failed := check_out_leftovers(server.url, *read_acks(ack_dir))):
+            self.notes.append(f"{failed} parties left inside ({ack_dir.name}) could not check out")
+        # Check-ins answered after wrk stopped listening have tickets nobody knows: the app's own
+        # auto check-out (pretending their stay is over) ends those visits too.
+        server.expire_everyone()
+
+    def _open_dashboards(self, server, token, loaded, probes, count, run_dir):
+        command = [sys.executable, "-m", "loadtest.dashboards", "--http", server.url, "--token", token,
+                   "--venues", ",".join(str(v.id) for v in loaded),
+                   "--probes", ",".join(f"{v.id}:{v.signed_code}" for v in probes),
+                   "--count", str(count), "--duration", str(self.args.duration),
+                   "--acks", str(run_dir / "main" / "acks-dashboards.txt")]
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                   cwd=Path(__file__).resolve().parent.parent)
+        line = process.stdout.readline().strip()
+        if line.startswith("READY "):
+            ready = json.loads(line[6:])
+            time.sleep(1.0)  # let the server settle before reading its memory
+            return process, f"{ready['opened']} opened, {ready['failed']} failed", ready
+        process.wait(timeout=30)
+        reason = line.removeprefix("UNAVAILABLE ") or "dashboard process exited"
+        return None, f"not measured: the socket backend did not accept dashboards ({reason})", None
+
+    @staticmethod
+    def _dashboard_result(process) -> dict | None:
+        try:
+            out, _ = process.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return None
+        for line in out.splitlines():
+            if line.startswith("RESULT "):
+                return json.loads(line[7:])
+        return None
+
+    @staticmethod
+    def _result(kind, mix, n_venues, n_dashboards, repetition, load: HttpLoad, raw, verdict: Verdict,
+                dash: dict | None, dash_note: str, kib_per_socket) -> RunResult:
+        return RunResult(
+            database=kind, mix=mix, venues=n_venues, dashboards=n_dashboards, repetition=repetition,
+            check_ins_per_s=load.check_ins_per_s, requests_per_s=load.requests_per_s,
+            p50_ms=load.p50_ms, p99_ms=load.p99_ms, refusals=load.refusals, errors=load.errors,
+            statuses=load.statuses,
+            dash_opened=dash["still_open"] if dash else None,
+            dash_p50_ms=dash["p50_ms"] if dash else None,
+            dash_p99_ms=dash["p99_ms"] if dash else None,
+            fanout_p99_ms=dash["fanout_p99_ms"] if dash else None,
+            kib_per_socket=kib_per_socket, dash_note=dash_note,
+            raw_redis_per_s=raw.evalsha_per_s, raw_redis_pipelined_per_s=raw.pipelined_per_s,
+            ratio_to_raw=load.check_ins_per_s / raw.evalsha_per_s,
+            invariants_ok=verdict.ok, invariants=verdict.summary(),
+        )
+
+
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "?")
+    mem_kib = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                       if line.startswith("MemTotal")))
+    load = os.getloadavg()
+    return (f"{os.cpu_count()} CPUs ({model}), {mem_kib / 1024 / 1024:.0f} GiB RAM, "
+            f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # thousands of sockets, inherited
+    command = "uv run --group loadtest python -m loadtest.bench " + shlex.join(
+        argv if argv is not None else sys.argv[1:])
+    started = datetime.now(UTC)
+    print(f"# {command}\n# {started:%Y-%m-%d %H:%M} UTC, {machine()}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="occ-bench-") as tmp:
+        bench = Bench(args, Path(tmp))
+        for kind in args.databases.split(","):
+            bench.database(kind)
+        print()
+        print(report.table(bench.results))
+        print(f"\ncommand: {command}")
+        for name, line in getattr(bench, "commands", {}).items():
+            print(f"{name} (last run): {line}")
+        print(f"finished {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}")
+        for note in bench.notes:
+            print(f"note: {note}")
+        broken = [r for r in bench.results if not r.invariants_ok]
+        for r in broken:
+            print(f"INVARIANT BROKEN ({r.database}, {r.mix}, {r.venues} venues, {r.dashboards} dashboards, "
+                  f"run {r.repetition}): {r.invariants}")
+        if not broken:
+            print(f"invariants: checked in all {len(bench.results)} runs, none broken "
+                  "(capacity sampled during load and at rest; live = open visits in SQL; "
+                  "every acknowledged check-in/out in SQL)")
+        if args.json:
+            Path(args.json).write_text(json.dumps(
+                {"command": command, "started": started.isoformat(), "machine": machine(),
+                 "runs": [asdict(r) for r in bench.results]}, indent=1))
+        if args.plot:
+            report.plot(bench.results, Path(args.plot), title=f"{started:%Y-%m-%d}, {os.cpu_count()} CPUs")
+            print(f"plot: {args.plot}")
+    return 1 if broken or not bench.results else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

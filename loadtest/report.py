@@ -1,0 +1,117 @@
+"""The benchmark's one table (medians over repetitions) and its plot of the scaling curves."""
+
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+COLUMNS = (
+    ("db", 10), ("mix", 6), ("venues", 6), ("dashboards", 10), ("check-ins/s", 11), ("req/s", 7),
+    ("p50 ms", 6), ("p99 ms", 6), ("refusals", 8), ("errors", 6), ("dash p50/p99 ms", 15),
+    ("KiB/socket", 10), ("raw Redis/s", 11), ("ratio", 5), ("runs", 4), ("invariants", 10),
+)
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def _num(value, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def progress_line(r) -> str:
+    dash = (f"dash p50/p99 {_num(r.dash_p50_ms, 1)}/{_num(r.dash_p99_ms, 1)} ms, "
+            f"{_num(r.kib_per_socket, 1)} KiB/socket" if r.dash_p99_ms is not None
+            else r.dash_note)
+    return (f"  {r.database} {r.mix} {r.venues} venues {r.dashboards} dashboards run {r.repetition}: "
+            f"{r.check_ins_per_s:,.0f} check-ins/s ({r.requests_per_s:,.0f} req/s), "
+            f"p50 {r.p50_ms:.1f} ms p99 {r.p99_ms:.1f} ms, {r.refusals} refusals, {r.errors} errors"
+            f"{' [' + r.statuses + ']' if r.statuses else ''}; {dash}; raw Redis "
+            f"{r.raw_redis_per_s:,.0f}/s (ratio {r.ratio_to_raw:.2f}); {r.invariants}")
+
+
+def grouped(results) -> dict[tuple, list]:
+    groups: dict[tuple, list] = defaultdict(list)
+    for r in results:
+        groups[(r.database, r.mix, r.venues, r.dashboards)].append(r)
+    return groups
+
+
+def table(results) -> str:
+    header = " | ".join(name.ljust(width) for name, width in COLUMNS)
+    lines = [header, "-|-".join("-" * width for _, width in COLUMNS)]
+    notes = set()
+    for (db, mix, venues, dashboards), runs in grouped(results).items():
+        dash = "-"
+        p50, p99 = _median(r.dash_p50_ms for r in runs), _median(r.dash_p99_ms for r in runs)
+        if p99 is not None:
+            dash = f"{_num(p50, 1)}/{_num(p99, 1)}"
+        else:
+            dash = "not measured"
+            notes.add(runs[0].dash_note)
+        ok = sum(r.invariants_ok for r in runs)
+        cells = [
+            db, mix, str(venues), str(dashboards),
+            _num(_median(r.check_ins_per_s for r in runs)), _num(_median(r.requests_per_s for r in runs)),
+            _num(_median(r.p50_ms for r in runs), 1), _num(_median(r.p99_ms for r in runs), 1),
+            _num(_median(r.refusals for r in runs)), _num(_median(r.errors for r in runs)), dash,
+            _num(_median(r.kib_per_socket for r in runs), 1),
+            _num(_median(r.raw_redis_per_s for r in runs)),
+            _num(_median(r.ratio_to_raw for r in runs), 2), str(len(runs)),
+            "ok" if ok == len(runs) else f"BROKEN {len(runs) - ok}",
+        ]
+        lines.append(" | ".join(cell.ljust(width) for cell, (_, width) in zip(cells, COLUMNS, strict=True)))
+    text = "\n".join(lines)
+    text += ("\n\nmedians of the runs; mix in+out: each wrk connection checks a party in, then "
+             "one out; mix in: check-ins only, at venues with room for all; check-ins/s counts "
+             "acknowledged check-ins (201) only, req/s adds check-outs and refusals; p50/p99: "
+             "wrk latency over all its requests; dash: delay "
+             "from a manager's own check-in request to the update on their dashboard; ratio: "
+             "check-ins/s / raw Redis EVALSHA/s of the same script (redis-benchmark, unpipelined, "
+             "same Redis, same run)")
+    for note in sorted(notes):
+        text += f"\ndashboards {note}"
+    return text
+
+
+def plot(results, path: Path, title: str) -> None:
+    """Four panels: throughput and latency as venues grow, throughput and dashboard delay as
+    dashboards grow; one line per database."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = {(db, v, n): runs for (db, mix, v, n), runs in grouped(results).items() if mix == "in+out"}
+    fig, ((venue_rate, dash_rate), (venue_p99, dash_p99)) = plt.subplots(2, 2, figsize=(11, 7.5))
+    for db in sorted({db for db, _, _ in groups}):
+        by_venues = sorted((v, runs) for (d, v, n), runs in groups.items() if d == db and n == 0)
+        dash_venues = {v for (d, v, n) in groups if d == db and n > 0}
+        by_dashboards = sorted((n, runs) for (d, v, n), runs in groups.items()
+                               if d == db and v in dash_venues)
+        for axis, points, metric in (
+            (venue_rate, by_venues, "check_ins_per_s"), (venue_p99, by_venues, "p99_ms"),
+            (dash_rate, by_dashboards, "check_ins_per_s"), (dash_p99, by_dashboards, "dash_p99_ms"),
+        ):
+            xs = [x for x, _ in points]
+            ys = [_median(getattr(r, metric) for r in runs) for _, runs in points]
+            ys = [y if y is not None else float("nan") for y in ys]
+            if points:
+                axis.plot(xs, ys, marker="o", label=db)
+    venue_rate.set(xscale="log", title="check-ins/s as venues grow (0 dashboards)", ylabel="check-ins/s")
+    venue_p99.set(xscale="log", title="HTTP p99 as venues grow", ylabel="ms", xlabel="venues under load")
+    dash_rate.set(title="check-ins/s as dashboards grow", ylabel="check-ins/s")
+    dash_p99.set(title="event-to-dashboard p99", ylabel="ms", xlabel="open dashboards")
+    for axis in (venue_rate, venue_p99, dash_rate, dash_p99):
+        axis.set_ylim(bottom=0)
+        axis.grid(alpha=0.3)
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(fontsize=8)
+    fig.suptitle(f"occupancy: durable check-in + check-out under wrk ({title}; medians)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

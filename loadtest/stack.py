@@ -1,0 +1,264 @@
+"""The system under test: a throwaway database, a real Redis, `occupancy serve` and seeded venues.
+
+Everything is started here and torn down on exit; nothing outside 127.0.0.1 is touched.
+"""
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from redis.asyncio import Redis
+from sqlalchemy import insert, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from occupancy import migrate
+from occupancy import redis_keys as keys
+from occupancy.accounts.service import issue_token
+from occupancy.db import make_engine, make_sessionmaker
+from occupancy.embedded_redis import free_port
+from occupancy.venues import signing
+from occupancy.venues.models import Venue
+
+SECRET = "bench-secret"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "OCCUPANCY_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+DISTRICTS = ("Karawaci", "Cipondoh", "Ciledug", "Tangerang", "Batuceper", "Neglasari")
+CATEGORIES = ("mall", "shop", "market", "park", "station", "office")
+
+
+@dataclass(frozen=True)
+class SeededVenue:
+    id: int
+    signed_code: str
+    capacity: int
+
+
+class Database:
+    """A database that exists only for one benchmark: a SQLite file or a new PostgreSQL database."""
+
+    def __init__(self, kind: str, workdir: Path) -> None:
+        self.kind = kind
+        self.workdir = workdir
+        self.url = ""
+        self._pg_name = ""
+        self._pg_admin = POSTGRES_ADMIN_URL
+        self._cluster: Path | None = None
+
+    def create(self) -> "Database":
+        if self.kind == "sqlite":
+            self.url = f"sqlite+aiosqlite:///{self.workdir / 'bench.db'}"
+        else:
+            if not _answers(self._pg_admin):
+                self._start_cluster()
+            self._pg_name = f"occ_bench_{uuid.uuid4().hex[:10]}"
+            asyncio.run(_admin(self._pg_admin, f'CREATE DATABASE "{self._pg_name}"'))
+            self.url = self._pg_admin.rsplit("/", 1)[0] + f"/{self._pg_name}"
+        migrate.upgrade(self.url)
+        return self
+
+    def drop(self) -> None:
+        if self._pg_name:
+            asyncio.run(_admin(self._pg_admin, f'DROP DATABASE IF EXISTS "{self._pg_name}" WITH (FORCE)'))
+            self._pg_name = ""
+        if self._cluster:
+            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self._cluster), "-m", "fast", "stop"])
+            shutil.rmtree(self._cluster, ignore_errors=True)
+            self._cluster = None
+
+    def _start_cluster(self) -> None:
+        """No server on 5432: a throwaway cluster on a free port, run as the postgres user."""
+        self._cluster = Path(tempfile.mkdtemp(prefix="occ-bench-pg-"))
+        shutil.chown(self._cluster, "postgres", "postgres")
+        port = free_port()
+        _as_postgres([str(PG_BIN / "initdb"), "-D", str(self._cluster), "-A", "trust", "-U", "postgres"])
+        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self._cluster), "-w", "-o",
+                      f"-p {port} -k {self._cluster} -c listen_addresses=127.0.0.1", "start"])
+        self._pg_admin = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
+
+
+def _as_postgres(command: list[str]) -> None:
+    if os.geteuid() == 0:
+        command = ["runuser", "-u", "postgres", "--", *command]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _answers(url: str) -> bool:
+    host_port = url.split("@", 1)[1].split("/", 1)[0]
+    host, _, port = host_port.partition(":")
+    try:
+        with socket.create_connection((host, int(port or 5432)), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+async def _admin(url: str, statement: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def seed_venues(
+    database_url: str, redis_url: str, groups: dict[str, tuple[int, int]]
+) -> dict[str, list[SeededVenue]]:
+    """Add venues ``{prefix: (count, capacity)}`` in one transaction, push their configuration
+    to Redis; return them by prefix."""
+    engine = make_engine(database_url)
+    redis = Redis.from_url(redis_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            rows = [
+                {"code": f"{prefix}-{i:05d}", "name": f"Bench Venue {prefix} {i}",
+                 "district": DISTRICTS[i % len(DISTRICTS)],
+                 "category": CATEGORIES[i % len(CATEGORIES)], "capacity": capacity,
+                 "max_party": 10, "max_stay_minutes": 240, "fever_threshold": 37.5,
+                 "paused": False}
+                for prefix, (count, capacity) in groups.items()
+                for i in range(1, count + 1)
+            ]
+            for start in range(0, len(rows), 2000):
+                await session.execute(insert(Venue), rows[start:start + 2000])
+            await session.commit()
+            venues = (await session.execute(select(Venue).order_by(Venue.id))).scalars().all()
+        pipe = redis.pipeline(transaction=False)
+        for venue in venues:
+            pipe.hset(keys.config(venue.id), mapping={"capacity": venue.capacity, "paused": "0"})
+            pipe.setnx(keys.count(venue.id), 0)
+        await pipe.execute()  # processes read new venues from SQL when first asked for them
+        by_prefix: dict[str, list[SeededVenue]] = {prefix: [] for prefix in groups}
+        for v in venues:
+            by_prefix[v.code.rsplit("-", 1)[0]].append(
+                SeededVenue(v.id, signing.sign(SECRET, v.code), v.capacity))
+        return by_prefix
+    finally:
+        await redis.aclose()
+        await engine.dispose()
+
+
+async def official_token(database_url: str) -> str:
+    engine = make_engine(database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            return await issue_token(session, "official", None, "load test")
+    finally:
+        await engine.dispose()
+
+
+class Server:
+    """``occupancy serve --workers N`` on a free port, with its own log file."""
+
+    def __init__(self, database_url: str, redis_url: str, workdir: Path, workers: int,
+                 extra_env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.database_url = database_url
+        self.redis_url = redis_url
+        self.workdir = workdir
+        self.workers = workers
+        self.extra_env = extra_env or {}
+        self.process: subprocess.Popen | None = None
+        self.log_path = workdir / f"server-{self.port}.log"
+
+    def start(self, timeout: float = 60) -> "Server":
+        env = self.env()
+        command = [sys.executable, "-m", "occupancy.cli", "serve", "--port", str(self.port),
+                   "--workers", str(self.workers)]
+        self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop())
+        # The working folder is a temporary one so that no developer's .env is picked up.
+        self.process = subprocess.Popen(command, env=env, cwd=self.workdir, stdout=self._log,
+                                        stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/readyz", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not become ready:\n{self.log_path.read_text()[-3000:]}")
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ, OCCUPANCY_DATABASE_URL=self.database_url,
+                    OCCUPANCY_REDIS_URL=self.redis_url, OCCUPANCY_SECRET_KEY=SECRET,
+                    OCCUPANCY_PUBLIC_URL=self.url, **self.extra_env)
+
+    def expire_everyone(self) -> None:
+        """``occupancy expire`` as if days had passed: every open visit is checked out ('auto')."""
+        subprocess.run([sys.executable, "-m", "occupancy.cli", "expire", "--hours-ahead", "100000"],
+                       env=self.env(), cwd=self.workdir, check=True, capture_output=True, timeout=600)
+
+    def pids(self) -> list[int]:
+        """The serve process and its worker processes."""
+        if not self.process:
+            return []
+        found, frontier = [self.process.pid], [self.process.pid]
+        while frontier:
+            parent = frontier.pop()
+            for child in _children(parent):
+                found.append(child)
+                frontier.append(child)
+        return found
+
+    def worker_pids(self) -> list[int]:
+        """The uvicorn workers (multiprocessing children running the app), or the server itself."""
+        workers = [pid for pid in self.pids()[1:] if "spawn_main" in _cmdline(pid)
+                   and "resource_tracker" not in _cmdline(pid)]
+        return workers or self.pids()[:1]
+
+    def rss_bytes(self) -> int:
+        total = 0
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+            except OSError:
+                pass
+        return total
+
+    def stop(self) -> int | None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if hasattr(self, "_log"):
+            self._log.close()
+        return self.process.returncode if self.process else None
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            children += [int(c) for c in (task / "children").read_text().split()]
+    return children

@@ -1,0 +1,25 @@
+"""Operator-issued access tokens: the credential for staff, managers, officials and operators."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from occupancy.db import Base, UTCDateTime
+
+ROLES = ("operator", "official", "manager", "staff")
+
+
+class AccessToken(Base):
+    __tablename__ = "access_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(10))
+    # Managers and door staff are bound to one venue; officials and operators see all.
+    venue_id: Mapped[int | None] = mapped_column(
+        ForeignKey("venues.id", ondelete="CASCADE"), default=None
+    )
+    label: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=lambda: datetime.now(UTC))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

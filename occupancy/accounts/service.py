@@ -1,0 +1,83 @@
+"""Issue, check and revoke operator-issued access tokens. Only a token's SHA-256 is stored."""
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from occupancy.accounts.models import ROLES, AccessToken
+from occupancy.errors import InvalidInput
+
+TOKEN_PREFIX = "occ_"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    role: str
+    venue_id: int | None
+    label: str
+
+    def may_manage(self, venue_id: int) -> bool:
+        return self.role == "operator" or (self.role == "manager" and self.venue_id == venue_id)
+
+    def may_staff(self, venue_id: int) -> bool:
+        return self.may_manage(venue_id) or (self.role == "staff" and self.venue_id == venue_id)
+
+    def may_see_city(self) -> bool:
+        return self.role in ("operator", "official")
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue_token(
+    session: AsyncSession, role: str, venue_id: int | None = None, label: str = ""
+) -> str:
+    if role not in ROLES:
+        raise InvalidInput(f"Role must be one of: {', '.join(ROLES)}.", field="role")
+    if role in ("manager", "staff") and venue_id is None:
+        raise InvalidInput(f"A {role} token belongs to one venue: give the venue.", field="venue")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(AccessToken(token_hash=digest(token), role=role, venue_id=venue_id, label=label))
+    await session.commit()
+    return token
+
+
+async def revoke_token(session: AsyncSession, token_id: int) -> bool:
+    row = await session.get(AccessToken, token_id)
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = datetime.now(UTC)
+    await session.commit()
+    return True
+
+
+class TokenChecker:
+    """Looks tokens up in SQL, remembering answers briefly so pages and sockets stay cheap."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ttl: float = 10.0) -> None:
+        self.sessionmaker = sessionmaker
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+
+    async def principal(self, token: str) -> Principal | None:
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+            return None
+        token_hash = digest(token)
+        now = time.monotonic()
+        cached = self._cache.get(token_hash)
+        if cached and cached[0] > now:
+            return cached[1]
+        async with self.sessionmaker() as session:
+            query = select(AccessToken).where(
+                AccessToken.token_hash == token_hash, AccessToken.revoked_at.is_(None)
+            )
+            row = (await session.execute(query)).scalar_one_or_none()
+        principal = Principal(row.role, row.venue_id, row.label) if row else None
+        self._cache[token_hash] = (now + self.ttl, principal)
+        return principal

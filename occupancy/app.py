@@ -1,0 +1,57 @@
+"""The ASGI application: routers, error mapping and the lifespan that owns the services."""
+
+import contextlib
+import logging
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from occupancy import logs, ops
+from occupancy.city import endpoints as city_endpoints
+from occupancy.errors import install_error_handlers
+from occupancy.live import pages as live_pages
+from occupancy.live import sockets as live_sockets
+from occupancy.metrics import LatencyMiddleware
+from occupancy.services import Services
+from occupancy.settings import Settings, get_settings
+from occupancy.venues import endpoints as venue_endpoints
+from occupancy.venues import manage as venue_manage
+from occupancy.visits import endpoints as visit_endpoints
+from occupancy.visits import pages as visit_pages
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    logs.install()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.services = await Services.start(settings)
+        try:
+            yield
+        finally:
+            await app.state.services.stop()
+
+    app = FastAPI(
+        title="occupancy",
+        summary="Real-time venue occupancy and check-in for a city",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(LatencyMiddleware)
+    app.include_router(visit_endpoints.router)
+    app.include_router(venue_endpoints.router)
+    app.include_router(venue_manage.router)
+    app.include_router(city_endpoints.router)
+    app.include_router(live_sockets.router)
+    app.include_router(ops.router)
+    app.include_router(live_pages.router)
+    app.include_router(visit_pages.router)
+    static = settings.web_dir / "static"
+    if static.is_dir():
+        app.mount("/static", StaticFiles(directory=static), name="static")
+    return app

@@ -1,0 +1,274 @@
+"""Fan-out: one Redis subscription per process, coalesced per venue, delivered to local sockets.
+
+The subscription (pattern ``occ:venue:*`` and channel ``occ:config``) only marks venues as
+changed. A flush loop runs at most ``rate`` times a second: it reads the changed venues' state
+from Redis in one round trip and offers each socket the latest frame (see ``Outbox``). The city
+table (every venue's count) is kept in memory from the events and re-read after a reconnect.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import defaultdict
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from occupancy import redis_keys as keys
+from occupancy.live import frames
+from occupancy.live.frames import CityVenue
+from occupancy.live.outbox import Frame, Outbox
+from occupancy.stats.calendar import day_of, minute_of
+from occupancy.stats.today import TodayReader, dense_series
+from occupancy.venues import service as venue_service
+from occupancy.venues.cache import VenueCache
+from occupancy.venues.errors import UnknownVenue
+from occupancy.venues.service import VenueInfo
+
+log = logging.getLogger(__name__)
+
+VENUE, DISPLAY, CITY = "venue", "display", "city"
+
+
+class CityTable:
+    """Every venue's live count in this process, updated from the published events."""
+
+    def __init__(self) -> None:
+        self.venues: dict[int, CityVenue] = {}
+        self.series: dict[int, int] = {}  # minute -> city total at its end, today
+        self.day = ""
+
+    def all(self) -> list[CityVenue]:
+        return list(self.venues.values())
+
+    def total(self) -> int:
+        return sum(v.count for v in self.venues.values())
+
+
+class Hub:
+    def __init__(
+        self,
+        redis: Redis,
+        venues: VenueCache,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        reader: TodayReader,
+        *,
+        rate: float = 5.0,
+        send_timeout: float = 10.0,
+    ) -> None:
+        self.redis = redis
+        self.venue_cache = venues
+        self.sessionmaker = sessionmaker
+        self.reader = reader
+        self.interval = 1.0 / rate
+        self.send_timeout = send_timeout
+        self._sockets: dict[str, dict[int, set[Outbox]]] = {
+            VENUE: defaultdict(set), DISPLAY: defaultdict(set), CITY: defaultdict(set)}
+        self._dirty: set[int] = set()
+        self._config: set[int] = set()
+        self._changed = asyncio.Event()
+        self._city: CityTable | None = None
+        self._city_lock = asyncio.Lock()
+        self._resync_city = False
+        self._tasks: list[asyncio.Task] = []
+        self.subscribed = asyncio.Event()
+        self.reconnects = 0
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._listen(), name="hub-listen"),
+                       asyncio.create_task(self._flush_loop(), name="hub-flush")]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.subscribed.wait(), 5)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    # -- sockets -----------------------------------------------------------------------------
+
+    def outbox(self, websocket, kind: str) -> Outbox:
+        merge = frames.merge_city_updates if kind == CITY else None
+        return Outbox(websocket, self.send_timeout, merge)
+
+    def add(self, kind: str, venue_id: int, outbox: Outbox) -> None:
+        """Deliver updates for ``venue_id`` (0 for the city) to ``outbox`` from now on."""
+        self._sockets[kind][venue_id].add(outbox)
+        if kind != CITY:
+            self._mark(venue_id)  # a fresh update soon, in case something changed since the snapshot
+
+    def remove(self, kind: str, venue_id: int, outbox: Outbox) -> None:
+        group = self._sockets[kind].get(venue_id)
+        if group is not None:
+            group.discard(outbox)
+            if not group:
+                del self._sockets[kind][venue_id]
+
+    def sockets(self) -> int:
+        return sum(len(group) for by_id in self._sockets.values() for group in by_id.values())
+
+    def waiting_frames(self) -> int:
+        """Frames held for all local sockets together: at most one per socket."""
+        return sum(o.waiting for by_id in self._sockets.values() for g in by_id.values() for o in g)
+
+    # -- snapshots ---------------------------------------------------------------------------
+
+    async def city_snapshot(self) -> dict:
+        city = await self._city_table()
+        now = time.time()
+        return frames.city_snapshot(city.all(), dense_series(city.series, minute_of(now)), now)
+
+    # -- subscription ------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        backoff = 0.1
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.psubscribe(keys.VENUE_CHANNEL_PREFIX + "*")
+                await pubsub.subscribe(keys.CONFIG_CHANNEL)
+                if self.subscribed.is_set():
+                    # Events may have been missed while disconnected: refresh every socket.
+                    self.reconnects += 1
+                    self._resync()
+                self.subscribed.set()
+                backoff = 0.1
+                async for message in pubsub.listen():
+                    self._on_message(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("live subscription lost (%s); resubscribing in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    def _on_message(self, message: dict) -> None:
+        if message.get("type") not in ("message", "pmessage"):
+            return
+        try:
+            if message["channel"] == keys.CONFIG_CHANNEL.encode():
+                venue_id = int(message["data"])
+                self.venue_cache.invalidate(venue_id)
+                self._config.add(venue_id)
+                self._mark(venue_id)
+                return
+            event = json.loads(message["data"])
+            venue_id = int(event["v"])
+        except (KeyError, TypeError, ValueError):
+            log.warning("ignored a malformed live message on %r", message.get("channel"))
+            return
+        city = self._city
+        if city is not None and venue_id in city.venues and "c" in event:
+            venue = city.venues[venue_id]
+            venue.count = int(event["c"])
+            if event.get("cap"):
+                venue.capacity = int(event["cap"])
+        elif city is not None:
+            self._config.add(venue_id)  # a venue this process has not seen yet
+        self._mark(venue_id)
+
+    def _mark(self, venue_id: int) -> None:
+        self._dirty.add(venue_id)
+        self._changed.set()
+
+    def _resync(self) -> None:
+        for kind in (VENUE, DISPLAY):
+            self._dirty.update(self._sockets[kind])
+        self._resync_city = True
+        self._changed.set()
+
+    # -- flushing ----------------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._changed.wait()
+            self._changed.clear()
+            started = time.monotonic()
+            try:
+                await self._flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("live flush failed; will retry")
+                self._changed.set()
+            # At most `rate` flushes a second: what changes meanwhile is coalesced.
+            await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))
+
+    async def _flush(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        config, self._config = self._config, set()
+        now = time.time()
+        watched = [v for v in dirty if v in self._sockets[VENUE] or v in self._sockets[DISPLAY]]
+        if watched:
+            lives = await self.reader.venues(watched, now)
+            for venue_id, live in lives.items():
+                try:
+                    info = await self.venue_cache.by_id(venue_id)
+                except UnknownVenue:
+                    continue
+                venue_frame = Frame(frames.venue_frame(live, info, now))
+                for outbox in self._sockets[VENUE].get(venue_id, ()):
+                    outbox.offer(venue_frame)
+                display = Frame(frames.display_frame(info, live.count, live.capacity, live.paused, now))
+                for outbox in self._sockets[DISPLAY].get(venue_id, ()):
+                    outbox.offer(display)
+        if self._city is not None and (dirty or config or self._resync_city):
+            await self._flush_city(dirty, config, now)
+
+    async def _flush_city(self, dirty: set[int], config: set[int], now: float) -> None:
+        city = self._city
+        if self._resync_city:
+            self._resync_city = False
+            city = await self._city_table(reload=True)
+            dirty = set(city.venues)
+        elif config:
+            await self._refresh_venues(city, config)
+        minute = minute_of(now)
+        day = day_of(now, self.reader.tz)
+        if day != city.day:
+            city.series, city.day = {}, day
+        city.series[minute] = city.total()
+        changed = [city.venues[v] for v in sorted(dirty) if v in city.venues]
+        if not changed:
+            return
+        update = Frame(frames.city_update(changed, city.all(), [minute, city.series[minute]], now))
+        for outbox in self._sockets[CITY].get(0, ()):
+            outbox.offer(update)
+
+    async def _city_table(self, reload: bool = False) -> CityTable:
+        async with self._city_lock:
+            if self._city is not None and not reload:
+                return self._city
+            async with self.sessionmaker() as session:
+                infos = [VenueInfo.of(v) for v in await venue_service.list_venues(session)]
+            now = time.time()
+            ids = [info.id for info in infos]
+            counts = await self.reader.counts(ids)
+            city = CityTable()
+            for info in infos:
+                count, capacity, paused = counts[info.id]
+                city.venues[info.id] = CityVenue(info, count, capacity or info.capacity, paused)
+            city.series = await self.reader.city_series(ids, now)
+            city.day = day_of(now, self.reader.tz)
+            self._city = city
+            return city
+
+    async def _refresh_venues(self, city: CityTable, venue_ids: set[int]) -> None:
+        """A venue's configuration changed (or it is new): read it again."""
+        counts = await self.reader.counts(sorted(venue_ids))
+        for venue_id in venue_ids:
+            try:
+                info = await self.venue_cache.by_id(venue_id)
+            except UnknownVenue:
+                city.venues.pop(venue_id, None)
+                continue
+            count, capacity, paused = counts[venue_id]
+            city.venues[venue_id] = CityVenue(info, count, capacity or info.capacity, paused)

@@ -1,0 +1,212 @@
+"""HTML routes of the live pages: login, manager dashboard, door screen, door display, city view.
+
+The routes only check who may see a page and render a template; the numbers arrive from the
+WebSockets (``docs/live-protocol.md``) and the controls call the JSON API from the browser.
+The credential is an operator-issued token pasted once on ``/login`` and kept in an HttpOnly,
+SameSite=Strict cookie that the page's fetches and sockets send along (same origin).
+"""
+
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import parse_qs, quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from occupancy.accounts.guard import COOKIE as TOKEN_COOKIE
+from occupancy.accounts.service import Principal
+from occupancy.live import texts
+from occupancy.page_headers import page_headers
+from occupancy.venues import signing
+from occupancy.venues.errors import ForgedVenueCode, UnknownVenue
+from occupancy.venues.service import VenueInfo
+
+router = APIRouter(include_in_schema=False)
+
+# The pages load only their own scripts and styles and talk only to this origin.
+_HEADERS = page_headers("no-store")
+_LANG_COOKIE_SECONDS = 365 * 24 * 3600
+_TOKEN_COOKIE_SECONDS = 7 * 24 * 3600
+_MAX_FORM_BYTES = 2048
+
+
+@lru_cache
+def _templates(directory: Path) -> Jinja2Templates:
+    return Jinja2Templates(directory=directory)
+
+
+def _language(request: Request) -> str:
+    return texts.choose(request.query_params.get("lang"), request.cookies.get(texts.COOKIE))
+
+
+def _render(request: Request, name: str, context: dict, status_code: int = 200) -> HTMLResponse:
+    lang = _language(request)
+    templates = _templates(request.app.state.settings.web_dir / "templates")
+    page = {"lang": lang, "texts": texts.js_texts(lang), **context.pop("page", {})}
+    response = templates.TemplateResponse(
+        request, f"live/{name}", {"t": texts.texts(lang), "lang": lang, "page": page, **context},
+        status_code=status_code, headers=_HEADERS,
+    )
+    requested = request.query_params.get("lang")
+    if requested in texts.TEXTS and request.cookies.get(texts.COOKIE) != requested:
+        response.set_cookie(texts.COOKIE, requested, max_age=_LANG_COOKIE_SECONDS, samesite="lax")
+    return response
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site may follow a login (no open redirect to another host)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    return target
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)
+
+
+async def _principal(request: Request) -> Principal | None:
+    token = request.cookies.get(TOKEN_COOKIE)
+    if not token:
+        return None
+    return await request.app.state.services.tokens.principal(token)
+
+
+async def _guarded(
+    request: Request, allowed: Callable[[Principal], bool]
+) -> tuple[Principal | None, Response | None]:
+    """The page's principal, or the response to send instead: the login page or a refusal."""
+    principal = await _principal(request)
+    if principal is None:
+        return None, _to_login(request)
+    if not allowed(principal):
+        return principal, _forbidden(request)
+    return principal, None
+
+
+def _forbidden(request: Request) -> HTMLResponse:
+    return _render(request, "forbidden.html", {"next": request.url.path}, status_code=403)
+
+
+async def _venue_by_signed_code(request: Request, signed_code: str) -> VenueInfo:
+    svc = request.app.state.services
+    return await svc.venues.by_code(signing.verify(svc.settings.secret_key, signed_code))
+
+
+def _not_found(request: Request, exc: ForgedVenueCode | UnknownVenue) -> HTMLResponse:
+    return _render(request, "error.html", {"error": exc.code}, status_code=404)
+
+
+def _venue_page_data(venue: VenueInfo, signed_code: str) -> dict:
+    return {"venue": {"id": venue.id, "code": venue.code, "name": venue.name,
+                      "signed_code": signed_code, "capacity": venue.capacity,
+                      "paused": venue.paused}}
+
+
+# --- login -------------------------------------------------------------------------------------
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_form(request: Request) -> HTMLResponse:
+    return _render(request, "login.html", {"next": _safe_next(request.query_params.get("next"))})
+
+
+async def _home_of(request: Request, principal: Principal) -> str:
+    if principal.may_see_city():
+        return "/city"
+    if principal.role == "manager" and principal.venue_id is not None:
+        return f"/manage/venues/{principal.venue_id}"
+    venue = await request.app.state.services.venues.by_id(principal.venue_id)
+    return f"/door/{signing.sign(request.app.state.settings.secret_key, venue.code)}"
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request) -> Response:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _MAX_FORM_BYTES:  # a token form is tiny; read no further
+            break
+    form = parse_qs(body[:_MAX_FORM_BYTES].decode("utf-8", "replace"))
+    token = (form.get("token") or [""])[0].strip()
+    target = _safe_next((form.get("next") or [""])[0])
+    principal = await request.app.state.services.tokens.principal(token) if token else None
+    if principal is None:
+        error = "login_invalid" if token else "login_missing"
+        return _render(request, "login.html", {"next": target, "error": error}, status_code=401)
+    response = RedirectResponse(target or await _home_of(request, principal), status_code=303)
+    response.set_cookie(
+        TOKEN_COOKIE, token, max_age=_TOKEN_COOKIE_SECONDS, httponly=True, samesite="strict",
+        secure=request.url.scheme == "https", path="/",
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(TOKEN_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+# --- the pages ---------------------------------------------------------------------------------
+
+@router.get("/manage/venues/{venue_id}", response_class=HTMLResponse)
+async def manager_dashboard(venue_id: int, request: Request) -> Response:
+    principal, refusal = await _guarded(
+        request, lambda p: p.may_staff(venue_id) or p.may_see_city())
+    if refusal:
+        return refusal
+    svc = request.app.state.services
+    try:
+        venue = await svc.venues.by_id(venue_id)
+    except UnknownVenue as exc:
+        return _not_found(request, exc)
+    signed_code = signing.sign(svc.settings.secret_key, venue.code)
+    page = _venue_page_data(venue, signed_code)
+    page["may_manage"] = principal.may_manage(venue_id)
+    return _render(request, "manage.html", {
+        "venue": venue, "signed_code": signed_code, "may_manage": page["may_manage"],
+        "may_staff": principal.may_staff(venue_id),
+        "may_export": principal.may_manage(venue_id) or principal.may_see_city(),
+        "category": texts.categories(_language(request)).get(venue.category, venue.category),
+        "page": page,
+    })
+
+
+@router.get("/door/{signed_code}", response_class=HTMLResponse)
+async def door_screen(signed_code: str, request: Request) -> Response:
+    principal = await _principal(request)
+    if principal is None:
+        return _to_login(request)
+    try:
+        venue = await _venue_by_signed_code(request, signed_code)
+    except (ForgedVenueCode, UnknownVenue) as exc:
+        return _not_found(request, exc)
+    if not principal.may_staff(venue.id):
+        return _forbidden(request)
+    return _render(request, "door.html", {
+        "venue": venue, "page": _venue_page_data(venue, signed_code),
+    })
+
+
+@router.get("/display/{signed_code}", response_class=HTMLResponse)
+async def door_display(signed_code: str, request: Request) -> Response:
+    """Public: a screen at the entrance. Shows the venue's name and its live numbers only."""
+    try:
+        venue = await _venue_by_signed_code(request, signed_code)
+    except (ForgedVenueCode, UnknownVenue) as exc:
+        return _not_found(request, exc)
+    return _render(request, "display.html", {
+        "venue_name": venue.name, "page": {"signed_code": signed_code, "capacity": venue.capacity},
+    })
+
+
+@router.get("/city", response_class=HTMLResponse)
+async def city_view(request: Request) -> Response:
+    _, refusal = await _guarded(request, lambda p: p.may_see_city())
+    if refusal:
+        return refusal
+    lang = _language(request)
+    return _render(request, "city.html", {"page": {"categories": texts.categories(lang)}})

@@ -1,0 +1,126 @@
+"""WebSocket endpoints of docs/live-protocol.md: a snapshot on connect, then coalesced updates."""
+
+import asyncio
+import contextlib
+import os
+
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from occupancy.accounts.guard import token_from
+from occupancy.accounts.service import Principal
+from occupancy.errors import DomainError
+from occupancy.live import snapshots
+from occupancy.live.hub import CITY, DISPLAY, VENUE, Hub
+from occupancy.services import Services
+from occupancy.venues import signing
+
+router = APIRouter()
+
+CLOSE_NO_TOKEN = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_UNAVAILABLE = 1013
+# Which process answered (a number, nothing personal): lets tests see both workers deliver.
+WORKER_HEADER = (b"x-occupancy-worker", str(os.getpid()).encode())
+
+
+def _services(websocket: WebSocket) -> Services:
+    return websocket.app.state.services
+
+
+async def _principal(websocket: WebSocket) -> Principal | None:
+    token = token_from({}, websocket.cookies, websocket.query_params)
+    return await _services(websocket).tokens.principal(token) if token else None
+
+
+async def _accept(websocket: WebSocket) -> Hub | None:
+    """Accept first, so that a refusal can carry its close code (4401, 4403, ...)."""
+    await websocket.accept(headers=[WORKER_HEADER])
+    hub = _services(websocket).hub
+    if hub is None:
+        await websocket.close(CLOSE_UNAVAILABLE, "live updates are not running in this process")
+    return hub
+
+
+async def _authorize(websocket: WebSocket, allowed) -> bool:
+    principal = await _principal(websocket)
+    if principal is None:
+        await websocket.close(CLOSE_NO_TOKEN, "an access token is needed")
+        return False
+    if not allowed(principal):
+        await websocket.close(CLOSE_FORBIDDEN, "this token does not allow this")
+        return False
+    return True
+
+
+async def _serve(websocket: WebSocket, hub: Hub, kind: str, venue_id: int, snapshot: dict) -> None:
+    """Send the snapshot, then whatever the hub offers, until the client leaves or stalls.
+
+    The outbox is registered before the snapshot goes out: a change meanwhile follows it.
+    """
+    outbox = hub.outbox(websocket, kind)
+    hub.add(kind, venue_id, outbox)
+    sender = receiver = None
+    try:
+        await websocket.send_json(snapshot)
+        sender = asyncio.create_task(outbox.run())
+        receiver = asyncio.create_task(_drain(websocket))
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        hub.remove(kind, venue_id, outbox)
+        tasks = [task for task in (sender, receiver) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _drain(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends, to notice when it goes away."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+
+
+@router.websocket("/ws/venues/{venue_id}")
+async def venue_socket(websocket: WebSocket, venue_id: int) -> None:
+    """Manager, door staff, official or operator: the venue's full live state."""
+    if (hub := await _accept(websocket)) is None:
+        return
+    if not await _authorize(websocket, lambda p: p.may_staff(venue_id) or p.may_see_city()):
+        return
+    svc = _services(websocket)
+    try:
+        info = await svc.venues.by_id(venue_id)
+    except DomainError as exc:
+        await websocket.close(CLOSE_NOT_FOUND, exc.message[:120])
+        return
+    snapshot = await snapshots.venue_snapshot(svc.today, info, svc.settings.secret_key)
+    await _serve(websocket, hub, VENUE, venue_id, snapshot)
+
+
+@router.websocket("/ws/display/{signed_code}")
+async def display_socket(websocket: WebSocket, signed_code: str) -> None:
+    """The public door display: no login, count and light only."""
+    if (hub := await _accept(websocket)) is None:
+        return
+    svc = _services(websocket)
+    try:
+        info = await svc.venues.by_code(signing.verify(svc.settings.secret_key, signed_code))
+    except DomainError as exc:
+        await websocket.close(CLOSE_NOT_FOUND, exc.message[:120])
+        return
+    snapshot = await snapshots.display_snapshot(svc.today, info)
+    await _serve(websocket, hub, DISPLAY, info.id, snapshot)
+
+
+@router.websocket("/ws/city")
+async def city_socket(websocket: WebSocket) -> None:
+    """Officials and operators: every venue, totals per district and category."""
+    if (hub := await _accept(websocket)) is None:
+        return
+    if not await _authorize(websocket, lambda p: p.may_see_city()):
+        return
+    await _serve(websocket, hub, CITY, 0, await hub.city_snapshot())

@@ -1,0 +1,80 @@
+"""Prometheus metrics. Counts only: no names, phones or emails ever become labels.
+
+With several worker processes ``occupancy serve`` sets PROMETHEUS_MULTIPROC_DIR and /metrics
+merges every process's values; live occupancy is read from Redis at scrape time.
+"""
+
+import os
+import time
+
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+CHECK_INS = Counter("occupancy_check_ins", "Check-ins admitted (parties)")
+VISITORS_ADMITTED = Counter("occupancy_visitors_admitted", "People admitted (sum of party sizes)")
+CHECK_OUTS = Counter("occupancy_check_outs", "Visits ended, by reason", ["reason"])
+REFUSALS = Counter("occupancy_refusals", "Check-ins refused, by reason", ["reason"])
+REQUEST_SECONDS = Histogram(
+    "occupancy_request_seconds",
+    "HTTP request latency by route",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+
+
+class _Occupancy:
+    """Yields the live occupancy read from Redis just before the scrape."""
+
+    def __init__(self, rows: list[tuple[str, str, str, int, int]]) -> None:
+        self.rows = rows
+
+    def collect(self):
+        people = GaugeMetricFamily(
+            "occupancy_people", "People inside now", labels=["venue", "district", "category"]
+        )
+        capacity = GaugeMetricFamily(
+            "occupancy_capacity", "Capacity now", labels=["venue", "district", "category"]
+        )
+        for code, district, category, count, cap in self.rows:
+            people.add_metric([code, district, category], count)
+            capacity.add_metric([code, district, category], cap)
+        yield people
+        yield capacity
+
+
+def render(occupancy_rows: list[tuple[str, str, str, int, int]]) -> bytes:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        counters = generate_latest(registry)
+    else:
+        counters = generate_latest(REGISTRY)
+    live = CollectorRegistry()
+    live.register(_Occupancy(occupancy_rows))
+    return counters + generate_latest(live)
+
+
+class LatencyMiddleware:
+    """Pure ASGI middleware timing each request by its route template (not its raw path)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            REQUEST_SECONDS.labels(scope["method"], path).observe(time.perf_counter() - start)

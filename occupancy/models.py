@@ -1,0 +1,9 @@
+"""Every table, imported in one place for Alembic and for metadata.create_all."""
+
+from occupancy.accounts.models import AccessToken
+from occupancy.db import Base
+from occupancy.stats.models import VenueHour
+from occupancy.venues.models import Venue
+from occupancy.visits.models import Visit
+
+__all__ = ["AccessToken", "Base", "Venue", "VenueHour", "Visit"]

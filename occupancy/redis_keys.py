@@ -1,0 +1,76 @@
+"""Every Redis key and channel name, built in one place.
+
+Per-venue keys share the hash tag ``{v<id>}`` so that one script's keys live in one slot and the
+same code runs on Redis Cluster.
+"""
+
+READY_MARKER = "occ:ready"
+AUTO_CHECKOUT_LOCK = "occ:lock:auto-checkout"
+ROLLUP_LOCK = "occ:lock:rollup"
+VENUE_CHANNEL_PREFIX = "occ:venue:"
+CONFIG_CHANNEL = "occ:config"
+
+
+def tag(venue_id: int) -> str:
+    return f"occ:{{v{venue_id}}}"
+
+
+def count(venue_id: int) -> str:
+    """Places taken right now (sum of party sizes of open visits)."""
+    return f"{tag(venue_id)}:count"
+
+
+def config(venue_id: int) -> str:
+    """Hash with the fields the scripts enforce: capacity, paused."""
+    return f"{tag(venue_id)}:cfg"
+
+
+def ticket(venue_id: int, ticket_hash: str) -> str:
+    """Hash for one visit: visit id, party, check-in time, state, reason, check-out time."""
+    return f"{tag(venue_id)}:t:{ticket_hash}"
+
+
+def ticket_pattern(venue_id: int) -> str:
+    return f"{tag(venue_id)}:t:*"
+
+
+ALL_TICKETS_PATTERN = "occ:{v*}:t:*"
+
+
+def venue_channel(venue_id: int) -> str:
+    return f"{VENUE_CHANNEL_PREFIX}{venue_id}"
+
+
+# Today's statistics, written by the check-in and check-out scripts; ``day`` is the venue's local
+# date as YYYYMMDD, minutes are epoch seconds of the minute's start.
+
+
+def day_stats(venue_id: int, day: str) -> str:
+    """Hash of the day's totals: entries, exits, visitors_in/out, refused_full/fever, stay_s, stays."""
+    return f"{tag(venue_id)}:day:{day}"
+
+
+def minute_stats(venue_id: int, day: str) -> str:
+    """Hash of per-minute counters, fields ``<minute>:<e|x|vi|vo|rf|rv|s|p|f>``.
+
+    entries, exits, visitors in, visitors out, refused full, refused fever, stay seconds of the
+    visits that ended, peak count, 1 if the venue was full.
+    """
+    return f"{tag(venue_id)}:min:{day}"
+
+
+def minute_counts(venue_id: int, day: str) -> str:
+    """Hash ``<minute>`` -> the count at the end of that minute (for minutes with a change)."""
+    return f"{tag(venue_id)}:cnt:{day}"
+
+
+def recent(venue_id: int) -> str:
+    """List of the last events (the published JSON), newest first."""
+    return f"{tag(venue_id)}:recent"
+
+
+def stats_keys(venue_id: int, day: str) -> tuple[str, str, str, str]:
+    """The extra KEYS of the check-in and check-out scripts, in their order."""
+    return day_stats(venue_id, day), minute_stats(venue_id, day), minute_counts(venue_id, day), recent(
+        venue_id
+    )

@@ -1,0 +1,76 @@
+"""Lua scripts called by SHA, with the calls of concurrent requests sent as one pipeline.
+
+Each request awaits its own result, but every call made during one event-loop tick goes to Redis
+in a single non-transactional pipeline: one round trip (and one syscall pair) for many requests.
+"""
+
+import asyncio
+import hashlib
+from pathlib import Path
+
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+
+
+class Script:
+    def __init__(self, path: Path) -> None:
+        self.name = path.stem
+        self.source = path.read_text()
+        self.sha = hashlib.sha1(self.source.encode()).hexdigest()
+
+
+class ScriptRunner:
+    def __init__(self, client: Redis) -> None:
+        self.client = client
+        self._pending: list[tuple[Script, tuple, tuple, asyncio.Future]] = []
+        self._flush_scheduled = False
+        self._in_flight: set[asyncio.Task] = set()
+
+    async def load(self, *scripts: Script) -> None:
+        for script in scripts:
+            await self.client.script_load(script.source)
+
+    async def run(self, script: Script, keys: tuple, args: tuple):
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._pending.append((script, keys, args, future))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        self._flush_scheduled = False
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    async def _send(self, batch: list) -> None:
+        try:
+            results = await self._execute(batch)
+            missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+            if missing:
+                # Redis restarted or was flushed: load the scripts again and retry those calls.
+                await self.load(*{batch[i][0] for i in missing})
+                retried = await self._execute([batch[i] for i in missing])
+                for i, result in zip(missing, retried, strict=True):
+                    results[i] = result
+        except Exception as exc:  # connection lost: every waiting request learns it
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (*_, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    async def _execute(self, batch: list) -> list:
+        pipe = self.client.pipeline(transaction=False)
+        for script, keys, args, _ in batch:
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+        return await pipe.execute(raise_on_error=False)

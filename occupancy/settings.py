@@ -1,0 +1,51 @@
+"""All configuration, read once from the environment (prefix ``OCCUPANCY_``)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OCCUPANCY_", env_file=".env", extra="ignore")
+
+    # Empty means the embedded default: SQLite in the working folder.
+    database_url: str = "sqlite+aiosqlite:///occupancy.db"
+    # Empty means: start a private Redis server (see occupancy.embedded_redis).
+    redis_url: str = ""
+    # Signs venue codes in QR URLs and derives tickets; set it in production.
+    secret_key: str = "dev-secret-change-me"
+    public_url: str = "http://127.0.0.1:8000"
+
+    default_capacity: int = 100
+    default_max_party: int = 10
+    default_max_stay_minutes: int = 240
+    default_fever_threshold: float = 37.5
+
+    # Group commit: a batch is written as soon as the previous one is done, at most this many rows.
+    sql_batch_max: int = 500
+    # Changes reach every process at once through the config channel; the TTL is only a backstop.
+    venue_cache_seconds: float = 300.0
+    auto_checkout_interval_seconds: float = 60.0
+    max_body_bytes: int = 4096
+
+    # Live dashboards and statistics: "today" and the hours of history are in this time zone.
+    timezone: str = "Asia/Jakarta"
+    live_updates_per_second: float = 5.0
+    rollup_interval_seconds: float = 60.0
+
+    # Prometheus multiprocess directory; set by `occupancy serve` when several workers run.
+    metrics_dir: str = ""
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def web_dir(self) -> Path:
+        return Path(__file__).resolve().parent.parent / "web"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

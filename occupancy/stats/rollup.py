@@ -1,0 +1,175 @@
+"""Roll today's per-minute counters (Redis) up into one SQL row per venue and hour (history).
+
+Idempotent: an hour is recomputed from the minutes and overwritten, so running it every minute,
+from any process or from ``occupancy rollup``, gives the same rows. The periodic task rewrites the
+current and the previous hour; ``occupancy rollup`` whole days (Redis keeps two days of minutes).
+"""
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from redis.asyncio import Redis
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from occupancy import redis_keys as keys
+from occupancy.stats.calendar import day_bounds, day_key, local_date
+from occupancy.stats.models import VenueHour
+from occupancy.venues import service as venue_service
+
+log = logging.getLogger(__name__)
+
+COUNTERS = {"e": "entries", "x": "exits", "vi": "visitors_in", "vo": "visitors_out",
+            "rf": "refused_full", "rv": "refused_fever", "s": "stay_seconds"}
+
+
+@dataclass
+class Minutes:
+    """One venue's per-minute fields and end-of-minute counts, as read from Redis."""
+
+    fields: dict[int, dict[str, int]]
+    counts: dict[int, int]
+    carried: int  # the count before the first minute read (0 if unknown)
+
+
+def hours_of(minutes: Minutes, capacity: int, start: int, end: int, until: float) -> list[dict]:
+    """Hour rows for [start, end) (epoch seconds on hour boundaries) with any activity.
+
+    Minutes after ``until`` (now) are not counted: they have not happened yet.
+    """
+    rows = []
+    carried = minutes.carried
+    for m in sorted(m for m in minutes.counts if m < start):
+        carried = minutes.counts[m]
+    for hour in range(start, end, 3600):
+        row = {name: 0 for name in COUNTERS.values()} | {"peak_count": 0, "minutes_full": 0}
+        active = carried > 0
+        for minute in range(hour, min(hour + 3600, int(until // 60 * 60) + 60), 60):
+            f = minutes.fields.get(minute, {})
+            for short, name in COUNTERS.items():
+                row[name] += f.get(short, 0)
+            end_count = minutes.counts.get(minute, carried)
+            peak = max(f.get("p", 0), carried, end_count)
+            row["peak_count"] = max(row["peak_count"], peak)
+            if f.get("f") or peak >= capacity:
+                row["minutes_full"] += 1
+            active = active or bool(f) or minute in minutes.counts
+            carried = end_count
+        if active:
+            row["stays"] = row["exits"]
+            row["hour_start"] = datetime.fromtimestamp(hour, UTC)
+            rows.append(row)
+    return rows
+
+
+FIELDS = (*COUNTERS, "p", "f")
+
+
+def _parse_fields(minutes: list[int], values: list) -> dict[int, dict[str, int]]:
+    parsed: dict[int, dict[str, int]] = {}
+    for i, minute in enumerate(minutes):
+        row = {name: int(values[i * len(FIELDS) + j]) for j, name in enumerate(FIELDS)
+               if values[i * len(FIELDS) + j] is not None}
+        if row:
+            parsed[minute] = row
+    return parsed
+
+
+async def read_minutes(
+    redis: Redis, venue_ids: list[int], start: int, end: int, tz: ZoneInfo
+) -> dict[int, Minutes]:
+    """The minutes of [start, end) and every end-of-minute count since the day before ``start``
+    (they give the count carried into the range). Only the fields needed are read."""
+    by_day: dict[str, list[int]] = {}
+    for minute in range(start, end, 60):
+        by_day.setdefault(day_key(local_date(minute, tz)), []).append(minute)
+    first = local_date(start, tz) - timedelta(days=1)
+    count_days = [day_key(first + timedelta(days=i))
+                  for i in range((local_date(end - 1, tz) - first).days + 1)]
+    pipe = redis.pipeline(transaction=False)
+    for venue_id in venue_ids:
+        for day, minutes in by_day.items():
+            pipe.hmget(keys.minute_stats(venue_id, day), [f"{m}:{f}" for m in minutes for f in FIELDS])
+        for day in count_days:
+            pipe.hgetall(keys.minute_counts(venue_id, day))
+    replies = iter(await pipe.execute() if venue_ids else [])
+    result = {}
+    for venue_id in venue_ids:
+        fields: dict[int, dict[str, int]] = {}
+        for minutes in by_day.values():
+            fields.update(_parse_fields(minutes, next(replies)))
+        counts: dict[int, int] = {}
+        for _ in count_days:
+            counts.update({int(m): int(c) for m, c in next(replies).items()})
+        result[venue_id] = Minutes(fields, counts, 0)
+    return result
+
+
+async def rollup_range(
+    redis: Redis, sessionmaker: async_sessionmaker[AsyncSession], tz: ZoneInfo, start: int,
+    end: int, now: float,
+) -> int:
+    """Write the hours in [start, end) (hour boundaries, epoch seconds) for every venue."""
+    end = min(end, (int(now) // 3600 + 1) * 3600)
+    if end <= start:
+        return 0
+    async with sessionmaker() as session:
+        venues = await venue_service.list_venues(session)
+        minutes = await read_minutes(redis, [v.id for v in venues], start, end, tz)
+        rows = []
+        for venue in venues:
+            for row in hours_of(minutes[venue.id], venue.capacity, start, end, now):
+                rows.append({"venue_id": venue.id, **row})
+        if rows:
+            await _upsert(session, rows)
+            await session.commit()
+    return len(rows)
+
+
+async def rollup_day(
+    redis: Redis, sessionmaker: async_sessionmaker[AsyncSession], tz: ZoneInfo, day: date,
+    now: float | None = None,
+) -> int:
+    """Write the hours of a local ``day`` (up to now) for every venue; return the rows written."""
+    first, after = day_bounds(day, tz)
+    start = int(first.timestamp()) // 3600 * 3600
+    end = -(-int(after.timestamp()) // 3600) * 3600
+    return await rollup_range(redis, sessionmaker, tz, start, end,
+                              now if now is not None else time.time())
+
+
+async def _upsert(session: AsyncSession, rows: list[dict]) -> None:
+    insert = sqlite_insert if session.bind.dialect.name == "sqlite" else pg_insert
+    statement = insert(VenueHour)
+    values = {name: statement.excluded[name] for name in rows[0] if name not in ("venue_id", "hour_start")}
+    statement = statement.on_conflict_do_update(index_elements=["venue_id", "hour_start"], set_=values)
+    for i in range(0, len(rows), 500):
+        await session.execute(statement, rows[i:i + 500])
+
+
+async def rollup_recent(
+    redis: Redis, sessionmaker: async_sessionmaker[AsyncSession], tz: ZoneInfo,
+    now: float | None = None,
+) -> int:
+    """The current hour and the one before (so an hour is final once the next has begun)."""
+    now = now if now is not None else time.time()
+    hour = int(now) // 3600 * 3600
+    return await rollup_range(redis, sessionmaker, tz, hour - 3600, hour + 3600, now)
+
+
+async def run_periodically(
+    redis: Redis, sessionmaker: async_sessionmaker[AsyncSession], tz: ZoneInfo, interval: float
+) -> None:
+    """Every ``interval`` seconds, in whichever process takes the lock first."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            if await redis.set(keys.ROLLUP_LOCK, "1", nx=True, px=int(interval * 900)):
+                await rollup_recent(redis, sessionmaker, tz)
+        except Exception:
+            log.exception("statistics rollup failed; will try again")

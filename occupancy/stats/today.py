@@ -1,0 +1,180 @@
+"""Read a venue's live state and today's statistics from Redis, several venues in one round trip.
+
+The check-in and check-out scripts keep these counters (see ``redis_keys.stats_keys``); nothing
+here scans visits in SQL.
+"""
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from redis.asyncio import Redis
+
+from occupancy import redis_keys as keys
+from occupancy.stats.calendar import day_of, minute_of
+
+RECENT_EVENTS = 20
+PER_MINUTE_WINDOW = 60
+
+
+@dataclass(slots=True)
+class DayTotals:
+    entries: int = 0
+    exits: int = 0
+    visitors_in: int = 0
+    visitors_out: int = 0
+    refused_full: int = 0
+    refused_fever: int = 0
+    stay_seconds: int = 0
+    stays: int = 0
+
+    @classmethod
+    def from_hash(cls, values: dict) -> "DayTotals":
+        def get(name: str) -> int:
+            return int(values.get(name.encode(), 0))
+
+        return cls(
+            entries=get("entries"), exits=get("exits"), visitors_in=get("visitors_in"),
+            visitors_out=get("visitors_out"), refused_full=get("refused_full"),
+            refused_fever=get("refused_fever"), stay_seconds=get("stay_s"), stays=get("stays"),
+        )
+
+    @property
+    def avg_stay_minutes(self) -> float | None:
+        return round(self.stay_seconds / self.stays / 60, 1) if self.stays else None
+
+
+@dataclass(slots=True)
+class VenueLive:
+    """What a dashboard shows of one venue: the count now and today so far."""
+
+    venue_id: int
+    count: int
+    capacity: int | None
+    paused: bool
+    today: DayTotals
+    per_minute: list[list[int]]  # [minute, entries, exits] for the last 60 minutes
+    recent: list[dict]  # newest first: {"at", "event", "party"}
+    series: list[list[int]] = field(default_factory=list)  # [minute, count at its end], today
+    minute: int = 0
+
+    @property
+    def point(self) -> list[int]:
+        return [self.minute, self.count]
+
+
+def event_name(event: dict) -> str:
+    """What a dashboard calls a published event: in, walkin, out, fever, full or undo."""
+    if event.get("e") == "in" and event.get("k") == "walkin":
+        return "walkin"
+    if event.get("e") == "out" and event.get("r") == "fever":
+        return "fever"
+    return event.get("e", "")
+
+
+def recent_item(event: dict) -> dict:
+    """Party size and time only: the published events carry nothing personal anyway."""
+    return {"at": event.get("t"), "event": event_name(event), "party": event.get("n")}
+
+
+def dense_series(points: dict[int, int], until: int) -> list[list[int]]:
+    """Fill the minutes without a change with the count before them, up to ``until``."""
+    if not points:
+        return []
+    series = []
+    minute, last = min(points), 0
+    while minute <= until:
+        last = points.get(minute, last)
+        series.append([minute, last])
+        minute += 60
+    return series
+
+
+def minute_counts(values: dict) -> dict[int, int]:
+    return {int(minute): int(count) for minute, count in values.items()}
+
+
+class TodayReader:
+    def __init__(self, redis: Redis, tz: ZoneInfo) -> None:
+        self.redis = redis
+        self.tz = tz
+
+    async def venues(
+        self, venue_ids: list[int], now: float, *, series: bool = False
+    ) -> dict[int, VenueLive]:
+        minute = minute_of(now)
+        today = day_of(now, self.tz)
+        window = [minute - 60 * i for i in range(PER_MINUTE_WINDOW - 1, -1, -1)]
+        by_day: dict[str, list[int]] = defaultdict(list)
+        for m in window:
+            by_day[day_of(m, self.tz)].append(m)
+        pipe = self.redis.pipeline(transaction=False)
+        for venue_id in venue_ids:
+            pipe.get(keys.count(venue_id))
+            pipe.hmget(keys.config(venue_id), "capacity", "paused")
+            pipe.hgetall(keys.day_stats(venue_id, today))
+            for day, minutes in by_day.items():
+                fields = [f"{m}:{f}" for m in minutes for f in ("e", "x")]
+                pipe.hmget(keys.minute_stats(venue_id, day), fields)
+            pipe.lrange(keys.recent(venue_id), 0, RECENT_EVENTS - 1)
+            if series:
+                pipe.hgetall(keys.minute_counts(venue_id, today))
+        replies = iter(await pipe.execute())
+        result = {}
+        for venue_id in venue_ids:
+            count = int(next(replies) or 0)
+            capacity, paused = next(replies)
+            totals = DayTotals.from_hash(next(replies))
+            per_minute = []
+            for _, minutes in by_day.items():
+                values = next(replies)
+                for i, m in enumerate(minutes):
+                    per_minute.append([m, int(values[2 * i] or 0), int(values[2 * i + 1] or 0)])
+            recent = [recent_item(json.loads(raw)) for raw in next(replies)]
+            live = VenueLive(
+                venue_id=venue_id, count=count,
+                capacity=int(capacity) if capacity is not None else None,
+                paused=paused == b"1", today=totals, per_minute=per_minute, recent=recent,
+                minute=minute,
+            )
+            if series:
+                live.series = dense_series(minute_counts(next(replies)), minute)
+            result[venue_id] = live
+        return result
+
+    async def venue(self, venue_id: int, now: float, *, series: bool = False) -> VenueLive:
+        return (await self.venues([venue_id], now, series=series))[venue_id]
+
+    async def counts(self, venue_ids: list[int]) -> dict[int, tuple[int, int | None, bool]]:
+        """Count, capacity and paused of many venues (for the city view)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for venue_id in venue_ids:
+            pipe.get(keys.count(venue_id))
+            pipe.hmget(keys.config(venue_id), "capacity", "paused")
+        replies = iter(await pipe.execute() if venue_ids else [])
+        result = {}
+        for venue_id in venue_ids:
+            count = int(next(replies) or 0)
+            capacity, paused = next(replies)
+            result[venue_id] = (count, int(capacity) if capacity is not None else None, paused == b"1")
+        return result
+
+    async def city_series(self, venue_ids: list[int], now: float) -> dict[int, int]:
+        """The city's total at the end of each minute today (each venue's count carried forward)."""
+        today = day_of(now, self.tz)
+        pipe = self.redis.pipeline(transaction=False)
+        for venue_id in venue_ids:
+            pipe.hgetall(keys.minute_counts(venue_id, today))
+        per_venue = [minute_counts(values) for values in (await pipe.execute() if venue_ids else [])]
+        changes: dict[int, int] = defaultdict(int)
+        for points in per_venue:
+            last = 0
+            for m in sorted(points):
+                changes[m] += points[m] - last
+                last = points[m]
+        totals, running = {}, 0
+        for m in sorted(changes):
+            running += changes[m]
+            totals[m] = running
+        return totals

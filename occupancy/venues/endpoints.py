@@ -1,0 +1,100 @@
+"""Thin HTTP routes for venue management (manager or operator token)."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from occupancy.accounts.guard import require_principal
+from occupancy.accounts.service import Principal
+from occupancy.errors import Forbidden, InvalidInput
+from occupancy.venues import service, signing
+from occupancy.venues.poster import FORMATS, render_poster
+
+router = APIRouter(prefix="/api/venues", tags=["venues"])
+
+
+class VenueOut(BaseModel):
+    id: int
+    code: str
+    signed_code: str
+    name: str
+    district: str
+    category: str
+    capacity: int
+    max_party: int
+    max_stay_minutes: int
+    fever_threshold: float
+    paused: bool
+    visitor_url: str
+
+
+class VenueChange(BaseModel):
+    capacity: int | None = Field(default=None, ge=1, le=1_000_000)
+    paused: bool | None = None
+
+
+def venue_out(venue, settings) -> VenueOut:
+    signed = signing.sign(settings.secret_key, venue.code)
+    return VenueOut(
+        id=venue.id, code=venue.code, signed_code=signed, name=venue.name,
+        district=venue.district, category=venue.category, capacity=venue.capacity,
+        max_party=venue.max_party, max_stay_minutes=venue.max_stay_minutes,
+        fever_threshold=venue.fever_threshold, paused=venue.paused,
+        visitor_url=f"{settings.public_url.rstrip('/')}/v/{signed}",
+    )
+
+
+@router.get("/{venue_id}", summary="A venue's settings (its manager or staff)")
+async def get_venue(
+    venue_id: int, request: Request, principal: Annotated[Principal, Depends(require_principal)]
+) -> VenueOut:
+    if not (principal.may_staff(venue_id) or principal.may_see_city()):
+        raise Forbidden()
+    svc = request.app.state.services
+    async with svc.sessionmaker() as session:
+        return venue_out(await service.get_venue(session, id=venue_id), svc.settings)
+
+
+@router.patch("/{venue_id}", summary="Change capacity or pause entry (its manager)")
+async def change_venue(
+    venue_id: int,
+    change: VenueChange,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_principal)],
+) -> VenueOut:
+    if not principal.may_manage(venue_id):
+        raise Forbidden("Only the manager of this venue or an operator may change it.")
+    changes = change.model_dump(exclude_none=True)
+    if not changes:
+        raise InvalidInput("Give capacity and/or paused to change.")
+    svc = request.app.state.services
+    async with svc.sessionmaker() as session:
+        venue = await service.get_venue(session, id=venue_id)
+        venue = await service.update_venue(session, svc.redis, venue, **changes)
+        svc.venues.invalidate(venue_id)
+        return venue_out(venue, svc.settings)
+
+
+@router.get(
+    "/{venue_id}/poster.{fmt}",
+    summary="The venue's printable QR poster, A4, as png, svg or pdf (its manager)",
+    response_class=Response,
+    responses={200: {"content": {media_type: {} for media_type in FORMATS.values()}}},
+)
+async def get_poster(
+    venue_id: int,
+    fmt: Literal["png", "svg", "pdf"],
+    request: Request,
+    principal: Annotated[Principal, Depends(require_principal)],
+) -> Response:
+    if not principal.may_manage(venue_id):
+        raise Forbidden("Only the manager of this venue or an operator may print its poster.")
+    svc = request.app.state.services
+    async with svc.sessionmaker() as session:
+        venue = service.VenueInfo.of(await service.get_venue(session, id=venue_id))
+    url = signing.visitor_url(svc.settings.public_url, svc.settings.secret_key, venue.code)
+    body = await run_in_threadpool(render_poster, venue, url, fmt)  # a few dozen ms of drawing
+    return Response(body, media_type=FORMATS[fmt], headers={
+        "Content-Disposition": f'inline; filename="poster-{venue.code}.{fmt}"'})

@@ -1,0 +1,24 @@
+"""A venue: a place with a capacity that visitors check in to."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Boolean, Float, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from occupancy.db import Base, UTCDateTime
+
+
+class Venue(Base):
+    __tablename__ = "venues"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    district: Mapped[str] = mapped_column(String(80), default="")
+    category: Mapped[str] = mapped_column(String(40), default="shop")
+    capacity: Mapped[int] = mapped_column(Integer)
+    max_party: Mapped[int] = mapped_column(Integer, default=10)
+    max_stay_minutes: Mapped[int] = mapped_column(Integer, default=240)
+    fever_threshold: Mapped[float] = mapped_column(Float, default=37.5)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=lambda: datetime.now(UTC))

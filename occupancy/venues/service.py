@@ -1,0 +1,118 @@
+"""Venue operations shared by the CLI, the API and the demo seed."""
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from occupancy import redis_keys as keys
+from occupancy.errors import InvalidInput
+from occupancy.venues import signing
+from occupancy.venues.errors import UnknownVenue, VenueExists
+from occupancy.venues.models import Venue
+
+CATEGORIES = ("mall", "shop", "market", "park", "station", "office")
+
+
+@dataclass(frozen=True, slots=True)
+class VenueInfo:
+    """An immutable snapshot of a venue, safe to cache in a process."""
+
+    id: int
+    code: str
+    name: str
+    district: str
+    category: str
+    capacity: int
+    max_party: int
+    max_stay_minutes: int
+    fever_threshold: float
+    paused: bool
+
+    @classmethod
+    def of(cls, venue: Venue) -> "VenueInfo":
+        return cls(
+            id=venue.id, code=venue.code, name=venue.name, district=venue.district,
+            category=venue.category, capacity=venue.capacity, max_party=venue.max_party,
+            max_stay_minutes=venue.max_stay_minutes, fever_threshold=venue.fever_threshold,
+            paused=venue.paused,
+        )
+
+
+def validate_capacity(capacity: int) -> int:
+    if not 1 <= capacity <= 1_000_000:
+        raise InvalidInput("Capacity must be between 1 and 1,000,000.", field="capacity")
+    return capacity
+
+
+async def create_venue(
+    session: AsyncSession,
+    *,
+    code: str,
+    name: str,
+    capacity: int,
+    district: str = "",
+    category: str = "shop",
+    max_party: int = 10,
+    max_stay_minutes: int = 240,
+    fever_threshold: float = 37.5,
+) -> Venue:
+    if not signing.CODE_PATTERN.match(code):
+        raise InvalidInput(
+            "A venue code is 2-40 lowercase letters, digits or dashes, e.g. 'grand-mall'.",
+            field="code",
+        )
+    if not name.strip():
+        raise InvalidInput("A venue needs a name.", field="name")
+    if category not in CATEGORIES:
+        raise InvalidInput(f"Category must be one of: {', '.join(CATEGORIES)}.", field="category")
+    if not 1 <= max_party <= 100:
+        raise InvalidInput("The maximum party must be between 1 and 100.", field="max_party")
+    venue = Venue(
+        code=code, name=name.strip(), capacity=validate_capacity(capacity), district=district,
+        category=category, max_party=max_party, max_stay_minutes=max_stay_minutes,
+        fever_threshold=fever_threshold, paused=False,
+    )
+    session.add(venue)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise VenueExists(f"A venue with the code '{code}' exists already.") from exc
+    return venue
+
+
+async def get_venue(session: AsyncSession, *, code: str | None = None, id: int | None = None) -> Venue:
+    query = select(Venue).where(Venue.code == code) if code is not None else select(Venue).where(
+        Venue.id == id
+    )
+    venue = (await session.execute(query)).scalar_one_or_none()
+    if venue is None:
+        raise UnknownVenue(f"There is no venue '{code if code is not None else id}'.")
+    return venue
+
+
+async def list_venues(session: AsyncSession) -> list[Venue]:
+    return list((await session.execute(select(Venue).order_by(Venue.id))).scalars())
+
+
+async def update_venue(session: AsyncSession, redis: Redis, venue: Venue, **changes) -> Venue:
+    """Change capacity, paused and the like; Redis enforces the new values at once."""
+    if "capacity" in changes:
+        validate_capacity(changes["capacity"])
+    for name, value in changes.items():
+        setattr(venue, name, value)
+    await session.commit()
+    await push_config(redis, venue)
+    return venue
+
+
+async def push_config(redis: Redis, venue: Venue | VenueInfo) -> None:
+    """Copy what the Lua scripts enforce into Redis and tell every process to drop its cache."""
+    await redis.hset(
+        keys.config(venue.id),
+        mapping={"capacity": venue.capacity, "paused": "1" if venue.paused else "0"},
+    )
+    await redis.publish(keys.CONFIG_CHANNEL, str(venue.id))

@@ -1,0 +1,105 @@
+"""The live side of visits: atomic admission and release in Redis, one script call each."""
+
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from occupancy import redis_keys as keys
+from occupancy.scripts import Script, ScriptRunner
+from occupancy.stats.calendar import STATS_TTL, day_of, minute_of
+
+HERE = Path(__file__).parent
+CHECKIN = Script(HERE / "checkin.lua")
+CHECKOUT = Script(HERE / "checkout.lua")
+UNDO = Script(HERE / "undo.lua")
+OCCUPANCY = Script(HERE / "occupancy.lua")
+ALL_SCRIPTS = (CHECKIN, CHECKOUT, UNDO, OCCUPANCY)
+
+OPEN_TICKET_TTL = 2 * 24 * 3600  # longer than any stay; auto check-out closes it before then
+CLOSED_TICKET_TTL = 24 * 3600  # long enough for retries of check-out and check-in to answer
+
+
+def _text(value) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+@dataclass(frozen=True, slots=True)
+class LiveVisit:
+    """What a script answered: the outcome, the venue's count and the visit it touched."""
+
+    status: str  # ok | replay | full | paused | no_config | unknown
+    count: int
+    capacity: int
+    visit_id: str | None = None
+    party_size: int | None = None
+    checked_in_at: float | None = None
+    state: str | None = None  # open | closed (check-in) or the check-out reason
+    checked_out_at: float | None = None
+
+    @classmethod
+    def from_reply(cls, reply: list) -> "LiveVisit":
+        status, count, capacity, *rest = (*reply, *[None] * (8 - len(reply)))
+        visit_id, party, at, state, out = rest[:5]
+        return cls(
+            status=_text(status),
+            count=int(count),
+            capacity=int(capacity or 0),
+            visit_id=_text(visit_id),
+            party_size=int(party) if party is not None else None,
+            checked_in_at=float(at) if at is not None else None,
+            state=_text(state),
+            checked_out_at=float(out) if out is not None else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Occupancy:
+    count: int
+    capacity: int | None
+    paused: bool
+
+
+class CapacityStore:
+    def __init__(self, runner: ScriptRunner, tz: ZoneInfo | None = None) -> None:
+        self.runner = runner
+        self.tz = tz or UTC  # the venues' local day, for today's statistics
+
+    @staticmethod
+    def _keys(venue_id: int, ticket_hash: str) -> tuple[str, str, str]:
+        return keys.count(venue_id), keys.config(venue_id), keys.ticket(venue_id, ticket_hash)
+
+    def _stats_keys(self, venue_id: int, now: float) -> tuple[str, str, str, str]:
+        return keys.stats_keys(venue_id, day_of(now, self.tz))
+
+    async def admit(
+        self, venue_id: int, ticket_hash: str, party: int, visit_id: str, now: float,
+        kind: str = "visitor",
+    ) -> LiveVisit:
+        args = (party, visit_id, now, OPEN_TICKET_TTL, keys.venue_channel(venue_id), venue_id,
+                minute_of(now), STATS_TTL, kind)
+        script_keys = (*self._keys(venue_id, ticket_hash), *self._stats_keys(venue_id, now))
+        reply = await self.runner.run(CHECKIN, script_keys, args)
+        return LiveVisit.from_reply(reply)
+
+    async def release(self, venue_id: int, ticket_hash: str, reason: str, now: float) -> LiveVisit:
+        args = (reason, now, CLOSED_TICKET_TTL, keys.venue_channel(venue_id), venue_id,
+                minute_of(now), STATS_TTL)
+        script_keys = (*self._keys(venue_id, ticket_hash), *self._stats_keys(venue_id, now))
+        # A check-out reply carries the reason where a check-in reply carries the state.
+        reply = await self.runner.run(CHECKOUT, script_keys, args)
+        return LiveVisit.from_reply(reply)
+
+    async def undo(self, mode: str, venue_id: int, ticket_hash: str, visit_id: str, now: float):
+        args = (mode, visit_id, keys.venue_channel(venue_id), venue_id, now)
+        return await self.runner.run(UNDO, self._keys(venue_id, ticket_hash), args)
+
+    async def occupancy(self, venue_id: int) -> Occupancy:
+        count, capacity, paused = await self.runner.run(
+            OCCUPANCY, (keys.count(venue_id), keys.config(venue_id)), ()
+        )
+        return Occupancy(
+            count=int(count),
+            capacity=int(capacity) if capacity is not None else None,
+            paused=paused in (b"1", "1"),
+        )

@@ -1,0 +1,70 @@
+-- Admit a party if it fits, atomically: check capacity, reserve, record the ticket, count today's
+-- statistics, publish.
+-- KEYS: count, config, ticket[, day stats, minute stats, minute counts, recent events]
+-- ARGV: party, visit_id, now (epoch seconds), ticket ttl (s), channel, venue_id[, minute (epoch of
+--       its start), stats ttl (s), kind ('visitor' or 'walkin')]
+-- Returns {status, count, capacity, visit_id, party, checked_in_at, state}
+local t = redis.call('HMGET', KEYS[3], 'visit', 'party', 'at', 'state')
+local cfg = redis.call('HMGET', KEYS[2], 'capacity', 'paused')
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if t[1] then
+  -- A retry of an earlier check-in (same idempotency key): answer as before, count once.
+  return {'replay', count, tonumber(cfg[1] or '0'), t[1], tonumber(t[2]), t[3], t[4]}
+end
+if not cfg[1] then
+  return {'no_config', count, 0}
+end
+local capacity = tonumber(cfg[1])
+if cfg[2] == '1' then
+  return {'paused', count, capacity}
+end
+local party = tonumber(ARGV[1])
+local stats = KEYS[4] ~= nil
+local m = ARGV[7]
+
+local function remember(event)
+  -- the last 20 events for dashboards (party sizes and times only), and the keys' expiry
+  redis.call('LPUSH', KEYS[7], event)
+  redis.call('LTRIM', KEYS[7], 0, 19)
+  for i = 4, 7 do
+    redis.call('EXPIRE', KEYS[i], tonumber(ARGV[8]))
+  end
+end
+
+if count + party > capacity then
+  local event = cjson.encode({v = tonumber(ARGV[6]), e = 'full', n = party, c = count,
+    cap = capacity, t = tonumber(ARGV[3])})
+  redis.call('PUBLISH', ARGV[5], event)
+  if stats then
+    redis.call('HINCRBY', KEYS[4], 'refused_full', 1)
+    redis.call('HINCRBY', KEYS[5], m .. ':rf', 1)
+    redis.call('HSET', KEYS[5], m .. ':f', 1)
+    remember(event)
+  end
+  return {'full', count, capacity}
+end
+count = redis.call('INCRBY', KEYS[1], party)
+redis.call('HSET', KEYS[3], 'visit', ARGV[2], 'party', party, 'at', ARGV[3], 'state', 'open')
+redis.call('EXPIRE', KEYS[3], tonumber(ARGV[4]))
+local kind = ARGV[9]
+if kind == 'visitor' then
+  kind = nil
+end
+local event = cjson.encode({v = tonumber(ARGV[6]), e = 'in', n = party, c = count,
+  cap = capacity, k = kind, t = tonumber(ARGV[3])})
+redis.call('PUBLISH', ARGV[5], event)
+if stats then
+  redis.call('HINCRBY', KEYS[4], 'entries', 1)
+  redis.call('HINCRBY', KEYS[4], 'visitors_in', party)
+  redis.call('HINCRBY', KEYS[5], m .. ':e', 1)
+  redis.call('HINCRBY', KEYS[5], m .. ':vi', party)
+  if count > tonumber(redis.call('HGET', KEYS[5], m .. ':p') or '0') then
+    redis.call('HSET', KEYS[5], m .. ':p', count)
+  end
+  if count >= capacity then
+    redis.call('HSET', KEYS[5], m .. ':f', 1)
+  end
+  redis.call('HSET', KEYS[6], m, count)
+  remember(event)
+end
+return {'ok', count, capacity, ARGV[2], party, ARGV[3], 'open'}

@@ -1,0 +1,64 @@
+"""Automatic check-out of visits that outlast their venue's maximum stay."""
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from occupancy import redis_keys as keys
+from occupancy.venues.models import Venue
+from occupancy.visits.models import Visit
+from occupancy.visits.service import Visits
+
+log = logging.getLogger(__name__)
+
+
+async def overdue_visits(
+    sessionmaker: async_sessionmaker[AsyncSession], now: datetime
+) -> list[tuple[int, str]]:
+    """(venue id, ticket hash) of open visits past their venue's maximum stay."""
+    async with sessionmaker() as session:
+        shortest = (await session.execute(select(func.min(Venue.max_stay_minutes)))).scalar()
+        if shortest is None:
+            return []
+        query = (
+            select(Visit.venue_id, Visit.ticket_hash, Visit.checked_in_at, Venue.max_stay_minutes)
+            .join(Venue, Venue.id == Visit.venue_id)
+            .where(
+                Visit.checked_out_at.is_(None),
+                Visit.checked_in_at < now - timedelta(minutes=shortest),
+            )
+        )
+        rows = (await session.execute(query)).all()
+    return [
+        (row.venue_id, row.ticket_hash)
+        for row in rows
+        if row.checked_in_at < now - timedelta(minutes=row.max_stay_minutes)
+    ]
+
+
+async def auto_check_out(
+    visits: Visits, sessionmaker: async_sessionmaker[AsyncSession], now: datetime | None = None
+) -> int:
+    overdue = await overdue_visits(sessionmaker, now or datetime.now(UTC))
+    for venue_id, ticket_hash in overdue:
+        await visits.end_visit(venue_id, ticket_hash, "auto")
+    if overdue:
+        log.info("checked out %d overdue visits automatically", len(overdue))
+    return len(overdue)
+
+
+async def run_periodically(
+    visits: Visits, sessionmaker: async_sessionmaker[AsyncSession], redis: Redis, interval: float
+) -> None:
+    """Every ``interval`` seconds, in whichever process takes the lock first."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            if await redis.set(keys.AUTO_CHECKOUT_LOCK, "1", nx=True, px=int(interval * 900)):
+                await auto_check_out(visits, sessionmaker)
+        except Exception:
+            log.exception("automatic check-out failed; will try again")

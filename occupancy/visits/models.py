@@ -1,0 +1,36 @@
+"""A visit: one party's stay at a venue, from check-in to check-out."""
+
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from occupancy.db import Base, UTCDateTime
+
+CHECKOUT_REASONS = ("visitor", "staff", "auto", "fever")
+# A "walkin" is counted by door staff for someone without a phone: no personal data at all.
+KINDS = ("visitor", "walkin")
+
+
+class Visit(Base):
+    __tablename__ = "visits"
+    __table_args__ = (
+        Index("ix_visits_open", "venue_id", "checked_out_at"),
+        Index("ix_visits_checked_in_at", "checked_in_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id", ondelete="CASCADE"))
+    # Only the SHA-256 of the ticket is kept: a leaked table cannot act on visits.
+    ticket_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    party_size: Mapped[int] = mapped_column(Integer)
+    checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    checked_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    checkout_reason: Mapped[str | None] = mapped_column(String(10), default=None)
+    temperature: Mapped[float | None] = mapped_column(Float, default=None)
+    kind: Mapped[str] = mapped_column(String(10), default="visitor", server_default="visitor")
+    # Personal data: never logged, never in metrics, dashboards or ordinary exports. Deferred, so
+    # loading a visit does not read them; only an explicit (audited) query does.
+    visitor_name: Mapped[str | None] = mapped_column(String(100), default=None, deferred=True)
+    visitor_phone: Mapped[str | None] = mapped_column(String(20), default=None, deferred=True)
+    visitor_email: Mapped[str | None] = mapped_column(String(254), default=None, deferred=True)

@@ -1,0 +1,99 @@
+"""Request bodies of the visit API, decoded with msgspec (the hot path skips pydantic)."""
+
+import re
+
+import msgspec
+
+from occupancy.errors import InvalidInput
+
+_PHONE_SEPARATORS = re.compile(r"[\s().-]")
+_PHONE = re.compile(r"^\+?[0-9]{8,15}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_KEY = re.compile(r"^[A-Za-z0-9_-]{16,100}$")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+class CheckInBody(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    phone: str
+    party_size: int
+    email: str | None = None
+    idempotency_key: str | None = None
+
+
+class ScreeningBody(msgspec.Struct, forbid_unknown_fields=True):
+    temperature: float
+
+
+class ValidCheckIn(msgspec.Struct, frozen=True):
+    name: str
+    phone: str
+    email: str | None
+    party_size: int
+    idempotency_key: str | None
+
+
+def validate_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidInput("Please give your name.", field="name")
+    if len(name) > 100 or not _LETTER.search(name) or not name.isprintable():
+        raise InvalidInput("Please give a real name (up to 100 characters).", field="name")
+    return name
+
+
+def validate_phone(phone: str) -> str:
+    normalized = _PHONE_SEPARATORS.sub("", phone)
+    if not _PHONE.match(normalized):
+        raise InvalidInput(
+            "Please give a phone number of 8 to 15 digits, e.g. 0812 3456 7890 or +62812...",
+            field="phone",
+        )
+    return normalized
+
+
+def validate_email(email: str | None) -> str | None:
+    if email is None or not email.strip():
+        return None
+    email = email.strip()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise InvalidInput("That email address does not look right.", field="email")
+    return email
+
+
+def validate_party(party_size: int, max_party: int) -> int:
+    if not 1 <= party_size <= max_party:
+        raise InvalidInput(
+            f"The party size must be between 1 and {max_party} (you and your companions).",
+            field="party_size",
+        )
+    return party_size
+
+
+def validate_key(key: str | None) -> str | None:
+    if key is not None and not _KEY.match(key):
+        raise InvalidInput(
+            "The idempotency key must be 16-100 letters, digits, '-' or '_'.",
+            field="idempotency_key",
+        )
+    return key
+
+
+def validate_check_in(body: CheckInBody, max_party: int, header_key: str | None) -> ValidCheckIn:
+    return ValidCheckIn(
+        name=validate_name(body.name),
+        phone=validate_phone(body.phone),
+        email=validate_email(body.email),
+        party_size=validate_party(body.party_size, max_party),
+        idempotency_key=validate_key(body.idempotency_key or header_key),
+    )
+
+
+def validate_temperature(temperature: float) -> float:
+    if not 30.0 <= temperature <= 45.0:
+        raise InvalidInput(
+            "A body temperature must be between 30 and 45 °C; measure again.",
+            field="temperature",
+            code="temperature_out_of_range",
+        )
+    return round(temperature, 1)

@@ -1,0 +1,291 @@
+"""Check-in, check-out and screening: Redis decides, SQL records, then the visitor is answered."""
+
+import logging
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from occupancy import metrics
+from occupancy.errors import ServiceUnavailable
+from occupancy.venues.service import VenueInfo
+from occupancy.visits import tickets
+from occupancy.visits.capacity import CapacityStore, LiveVisit
+from occupancy.visits.errors import (
+    AmbiguousShortCode,
+    IdempotencyKeyReused,
+    UnknownTicket,
+    VenueFull,
+    VenuePaused,
+    VisitAlreadyEnded,
+)
+from occupancy.visits.journal import Journal, NewVisit, TemperatureTaken, TicketConflict, VisitClosed
+from occupancy.visits.models import Visit
+from occupancy.visits.reconcile import Reconciler
+from occupancy.visits.schemas import ValidCheckIn
+
+log = logging.getLogger(__name__)
+# How long after a visit ended its short code still finds it (for retries by short code).
+SHORT_CODE_RETRY_WINDOW = timedelta(minutes=10)
+
+
+def _at(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedIn:
+    ticket: str
+    visit_id: str
+    venue: VenueInfo
+    party_size: int
+    checked_in_at: datetime
+    count: int
+    capacity: int
+    replayed: bool
+    open: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedOut:
+    visit_id: str
+    venue_id: int
+    party_size: int
+    checked_in_at: datetime
+    checked_out_at: datetime
+    reason: str
+    count: int
+    capacity: int
+    replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Screened:
+    admitted: bool
+    temperature: float
+    threshold: float
+    visit_id: str
+    count: int
+    capacity: int
+
+
+class Visits:
+    def __init__(
+        self,
+        capacity: CapacityStore,
+        journal: Journal,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        reconciler: Reconciler,
+        secret: str,
+    ) -> None:
+        self.capacity = capacity
+        self.journal = journal
+        self.sessionmaker = sessionmaker
+        self.reconciler = reconciler
+        self.secret = secret
+
+    async def check_in(self, venue: VenueInfo, request: ValidCheckIn) -> CheckedIn:
+        return await self._enter(
+            venue, request.idempotency_key, request.party_size, "visitor",
+            name=request.name, phone=request.phone, email=request.email,
+        )
+
+    async def walk_in(self, venue: VenueInfo, party: int = 1) -> CheckedIn:
+        """Count people let in without a phone: an anonymous visit, so SQL still sums the count."""
+        return await self._enter(venue, None, party, "walkin")
+
+    async def _enter(
+        self, venue: VenueInfo, key: str | None, party: int, kind: str,
+        name: str | None = None, phone: str | None = None, email: str | None = None,
+    ) -> CheckedIn:
+        key = key or secrets.token_urlsafe(24)
+        ticket = tickets.derive(self.secret, venue.id, key)
+        ticket_hash = tickets.digest(ticket)
+        live = await self._admit(venue.id, ticket_hash, party, kind)
+        replayed = live.status == "replay"
+        row = NewVisit(
+            id=live.visit_id,
+            venue_id=venue.id,
+            ticket_hash=ticket_hash,
+            party_size=live.party_size,
+            checked_in_at=_at(live.checked_in_at),
+            visitor_name=name,
+            visitor_phone=phone,
+            visitor_email=email,
+            kind=kind,
+        )
+        try:
+            # A replay writes too (a no-op if the row is there): the answer waits for durability.
+            await self.journal.write(row)
+        except TicketConflict as exc:
+            if not replayed:
+                await self._undo("checkin", venue.id, ticket_hash, live.visit_id)
+            raise IdempotencyKeyReused() from exc
+        except Exception as exc:
+            if not replayed:
+                await self._undo("checkin", venue.id, ticket_hash, live.visit_id)
+            raise ServiceUnavailable() from exc
+        if not replayed:
+            metrics.CHECK_INS.inc()
+            metrics.VISITORS_ADMITTED.inc(live.party_size)
+        return CheckedIn(
+            ticket=ticket, visit_id=live.visit_id, venue=venue, party_size=live.party_size,
+            checked_in_at=row.checked_in_at, count=live.count, capacity=live.capacity,
+            replayed=replayed, open=live.state == "open",
+        )
+
+    async def _admit(self, venue_id: int, ticket_hash: str, party: int, kind: str) -> LiveVisit:
+        live = await self._reserve(venue_id, ticket_hash, party, kind)
+        if live.status == "no_config":
+            # Redis lost this venue (restart, flush): rebuild it from SQL, then try again.
+            await self.reconciler.venue(venue_id)
+            live = await self._reserve(venue_id, ticket_hash, party, kind)
+        if live.status == "full":
+            metrics.REFUSALS.labels("full").inc()
+            raise VenueFull(count=live.count, capacity=live.capacity, retry_after_seconds=60)
+        if live.status == "paused":
+            metrics.REFUSALS.labels("paused").inc()
+            raise VenuePaused(count=live.count, capacity=live.capacity)
+        if live.status not in ("ok", "replay"):
+            raise ServiceUnavailable()
+        return live
+
+    async def _reserve(self, venue_id: int, ticket_hash: str, party: int, kind: str) -> LiveVisit:
+        """One admission attempt. If the call fails (a timeout, a dropped connection), the script
+        may still have run: undo what this attempt may have reserved (undo matches its visit id,
+        so it never touches another attempt's reservation) before telling the visitor."""
+        visit_id = uuid.uuid4().hex
+        try:
+            return await self.capacity.admit(venue_id, ticket_hash, party, visit_id, time.time(), kind)
+        except Exception as exc:
+            log.error("Redis admission failed for venue %s: %s", venue_id, type(exc).__name__)
+            await self._undo("checkin", venue_id, ticket_hash, visit_id)
+            raise ServiceUnavailable() from exc
+
+    async def check_out(self, ticket: str, reason: str, temperature: float | None = None) -> CheckedOut:
+        venue_id = tickets.venue_of(ticket)
+        return await self.end_visit(venue_id, tickets.digest(ticket), reason, temperature)
+
+    async def end_visit(
+        self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None = None
+    ) -> CheckedOut:
+        """End a visit by its ticket hash (used by check-out, fever refusal and auto check-out)."""
+        now = time.time()
+        live = await self._redis(self.capacity.release(venue_id, ticket_hash, reason, now))
+        if live.status == "unknown":
+            return await self._end_visit_known_only_to_sql(venue_id, ticket_hash, reason, temperature)
+        replayed = live.status == "replay"
+        closed_at = _at(live.checked_out_at if replayed else now)
+        try:
+            await self.journal.write(VisitClosed(ticket_hash, closed_at, live.state, temperature))
+        except Exception as exc:
+            if not replayed:
+                await self._undo("checkout", venue_id, ticket_hash, live.visit_id)
+            raise ServiceUnavailable() from exc
+        if not replayed:
+            metrics.CHECK_OUTS.labels(live.state).inc()
+        return CheckedOut(
+            visit_id=live.visit_id, venue_id=venue_id, party_size=live.party_size,
+            checked_in_at=_at(live.checked_in_at), checked_out_at=closed_at, reason=live.state,
+            count=live.count, capacity=live.capacity, replayed=replayed,
+        )
+
+    async def _end_visit_known_only_to_sql(
+        self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None
+    ) -> CheckedOut:
+        visit = await self._find(ticket_hash)
+        if visit is None or visit.venue_id != venue_id:
+            raise UnknownTicket()
+        replayed = visit.checked_out_at is not None
+        if not replayed:
+            # Redis forgot an open visit (restart, flush): close it in SQL, rebuild the counter.
+            closed_at = datetime.now(UTC)
+            await self.journal.write(VisitClosed(ticket_hash, closed_at, reason, temperature))
+            metrics.CHECK_OUTS.labels(reason).inc()
+            await self.reconciler.venue(venue_id)
+        visit = await self._find(ticket_hash)
+        occupancy = await self._redis(self.capacity.occupancy(venue_id))
+        return CheckedOut(
+            visit_id=visit.id, venue_id=venue_id, party_size=visit.party_size,
+            checked_in_at=visit.checked_in_at, checked_out_at=visit.checked_out_at,
+            reason=visit.checkout_reason, count=occupancy.count,
+            capacity=occupancy.capacity or 0, replayed=replayed,
+        )
+
+    async def screen(self, venue: VenueInfo, ticket_hash: str, temperature: float) -> Screened:
+        """Record a door temperature for the visit with this ticket hash; at or above the
+        threshold the visit ends as refused."""
+        if temperature >= venue.fever_threshold:
+            ended = await self.end_visit(venue.id, ticket_hash, "fever", temperature)
+            if ended.replayed and ended.reason != "fever":
+                raise VisitAlreadyEnded()
+            if not ended.replayed:
+                metrics.REFUSALS.labels("fever").inc()
+            return Screened(False, temperature, venue.fever_threshold, ended.visit_id,
+                            ended.count, ended.capacity)
+        visit = await self._find(ticket_hash)
+        if visit is None or visit.venue_id != venue.id:
+            raise UnknownTicket()
+        if visit.checked_out_at is not None:
+            raise VisitAlreadyEnded()
+        try:
+            await self.journal.write(TemperatureTaken(ticket_hash, temperature))
+        except Exception as exc:
+            raise ServiceUnavailable() from exc
+        occupancy = await self._redis(self.capacity.occupancy(venue.id))
+        return Screened(True, temperature, venue.fever_threshold, visit.id, occupancy.count,
+                        occupancy.capacity or 0)
+
+    async def ticket_hash_by_code(self, venue_id: int, prefix: str) -> str:
+        """The ticket hash of the visit at this venue whose hash starts with a short code's prefix.
+
+        Open visits come first; if none matches, a visit closed in the last few minutes does, so
+        that a retried check-out or fever refusal by short code replays like one by ticket.
+        Walk-ins are left out (nobody holds their tickets).
+        """
+        since = datetime.now(UTC) - SHORT_CODE_RETRY_WINDOW
+        async with self.sessionmaker() as session:
+            query = (
+                select(Visit.ticket_hash, Visit.checked_out_at)
+                .where(
+                    Visit.venue_id == venue_id,
+                    Visit.kind != "walkin",
+                    # A range on the unique ticket_hash index (hex digits sort before "g").
+                    Visit.ticket_hash >= prefix,
+                    Visit.ticket_hash < prefix + "g",
+                    or_(Visit.checked_out_at.is_(None), Visit.checked_out_at >= since),
+                )
+                .limit(20)
+            )
+            rows = (await session.execute(query)).all()
+        open_ = [row.ticket_hash for row in rows if row.checked_out_at is None]
+        found = open_ or [row.ticket_hash for row in rows]
+        if not found:
+            raise UnknownTicket()
+        if len(found) > 1:
+            raise AmbiguousShortCode()
+        return found[0]
+
+    async def _find(self, ticket_hash: str) -> Visit | None:
+        async with self.sessionmaker() as session:
+            query = select(Visit).where(Visit.ticket_hash == ticket_hash)
+            return (await session.execute(query)).scalar_one_or_none()
+
+    async def _undo(self, mode: str, venue_id: int, ticket_hash: str, visit_id: str) -> None:
+        try:
+            await self.capacity.undo(mode, venue_id, ticket_hash, visit_id, time.time())
+        except Exception:
+            # The counter is off until the next reconcile; the visitor still gets a clear error.
+            log.exception("could not undo a %s in Redis for venue %s", mode, venue_id)
+
+    @staticmethod
+    async def _redis(call):
+        try:
+            return await call
+        except Exception as exc:
+            log.exception("Redis call failed")
+            raise ServiceUnavailable() from exc

@@ -1,0 +1,227 @@
+"""Fixtures that start real servers: a private Redis, a SQLite file or a fresh PostgreSQL database.
+
+PostgreSQL runs when OCCUPANCY_TEST_POSTGRES_URL points at a server (an admin URL such as
+postgresql+asyncpg://postgres@127.0.0.1:5432/postgres); each test gets a database of its own.
+"""
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from occupancy import migrate
+from occupancy.app import create_app
+from occupancy.embedded_redis import EmbeddedRedis, free_port
+from occupancy.services import Services
+from occupancy.settings import Settings
+from occupancy.venues import service as venue_service
+from occupancy.venues import signing
+from occupancy.venues.service import VenueInfo
+
+POSTGRES_ADMIN_URL = os.environ.get("OCCUPANCY_TEST_POSTGRES_URL", "")
+SECRET = "test-secret"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    with EmbeddedRedis() as server:
+        yield server
+
+
+@pytest.fixture
+async def redis_url(redis_server):
+    """The private Redis, emptied for each test."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_server.url)
+    await client.flushall()
+    await client.aclose()
+    return redis_server.url
+
+
+def _database_params():
+    params = ["sqlite"]
+    params.append(
+        pytest.param("postgresql", marks=pytest.mark.skipif(
+            not POSTGRES_ADMIN_URL, reason="OCCUPANCY_TEST_POSTGRES_URL not set"))
+    )
+    return params
+
+
+async def _create_postgres_database() -> tuple[str, str]:
+    name = f"occ_test_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", name
+
+
+async def _drop_postgres_database(name: str) -> None:
+    admin = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
+
+
+@pytest.fixture
+def sqlite_database_url(tmp_path) -> str:
+    """For tests that behave alike on every database (pages): override empty_database_url with it."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'occupancy.db'}"
+
+
+@pytest.fixture(params=_database_params())
+async def empty_database_url(request, sqlite_database_url):
+    """A database with no tables yet: SQLite in tmp_path, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield sqlite_database_url
+        return
+    url, name = await _create_postgres_database()
+    yield url
+    await _drop_postgres_database(name)
+
+
+@pytest.fixture
+async def database_url(empty_database_url):
+    await asyncio.to_thread(migrate.upgrade, empty_database_url)
+    return empty_database_url
+
+
+@pytest.fixture
+def settings(database_url, redis_url) -> Settings:
+    return Settings(
+        database_url=database_url, redis_url=redis_url, secret_key=SECRET,
+        public_url="http://testserver", auto_checkout_interval_seconds=3600,
+    )
+
+
+@pytest.fixture
+async def services(settings):
+    svc = await Services.start(settings, background=False)
+    yield svc
+    await svc.stop()
+
+
+@pytest.fixture
+async def client(services):
+    """An HTTP client talking to the app in this process (the app shares ``services``)."""
+    app = create_app(services.settings)
+    app.state.services = services
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def make_venue(services):
+    """Create a venue (in SQL and Redis); returns (VenueInfo, signed code)."""
+    counter = iter(range(1, 10_000))
+
+    async def make(capacity: int = 100, **fields) -> tuple[VenueInfo, str]:
+        fields.setdefault("code", f"venue-{next(counter)}")
+        fields.setdefault("name", f"Test Venue {fields['code']}")
+        async with services.sessionmaker() as session:
+            venue = await venue_service.create_venue(session, capacity=capacity, **fields)
+            await venue_service.push_config(services.redis, venue)
+            info = VenueInfo.of(venue)
+        return info, signing.sign(SECRET, info.code)
+
+    return make
+
+
+@pytest.fixture
+def issue_token(services):
+    from occupancy.accounts.service import issue_token as issue
+
+    async def make(role: str, venue_id: int | None = None) -> dict[str, str]:
+        async with services.sessionmaker() as session:
+            token = await issue(session, role, venue_id)
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
+
+
+class LiveServer:
+    """``occupancy serve`` in a subprocess: real uvicorn workers, real sockets."""
+
+    def __init__(self, settings: Settings, workers: int = 2) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.settings = settings
+        self.workers = workers
+        self.process: subprocess.Popen | None = None
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            OCCUPANCY_DATABASE_URL=self.settings.database_url,
+            OCCUPANCY_REDIS_URL=self.settings.redis_url,
+            OCCUPANCY_SECRET_KEY=self.settings.secret_key,
+            OCCUPANCY_PUBLIC_URL=self.url,
+        )
+        return env
+
+    def start(self, timeout: float = 120) -> "LiveServer":
+        command = [sys.executable, "-m", "occupancy.cli", "serve", "--port", str(self.port),
+                   "--workers", str(self.workers)]
+        ARTIFACTS.mkdir(exist_ok=True)
+        # Open for the server's whole life (closed in stop()), so no context manager.
+        self.log = open(ARTIFACTS / f"server-{self.port}.log", "w")  # noqa: SIM115
+        self.process = subprocess.Popen(command, env=self.env(), stdout=self.log,
+                                        stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited; see {self.log.name}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("server did not become ready")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def live_server(settings, services):
+    server = LiveServer(settings).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def playwright():
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+async def browser(playwright):
+    """One headless Chromium for the whole session; each test opens its own context."""
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
+    browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    await browser.close()

@@ -1,0 +1,543 @@
+"""The live pages in headless Chromium against a real server (two worker processes, real Redis).
+
+Each page must render, follow check-ins made through the HTTP API within about a second without a
+reload, and come back by itself after the server restarts. Screenshots of every page are kept in
+test-artifacts/ (and of any page open when a test fails).
+"""
+
+import asyncio
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import BrowserContext, Page, expect
+
+from tests.browser import CHROMIUM, artifact
+from tests.conftest import LiveServer
+
+# "All pages update within a second of a check-in": the API has answered when we start waiting.
+LIVE_MS = 1_000
+# After a restart the pages retry with back-off (at most 10 s between tries).
+RECOVER_MS = 20_000
+# Worker processes can take long to start when the machine is busy (spawned, imports compiled).
+START_SECONDS = 120
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def empty_database_url(sqlite_database_url):
+    """Pages behave alike on every database: run them on SQLite only (the API tests cover both)."""
+    return sqlite_database_url
+
+
+@pytest.fixture
+def live_server(settings, services):
+    """As in tests/conftest.py, with more time to start (and restart) on a busy machine."""
+    server = LiveServer(settings).start(timeout=START_SECONDS)
+    yield server
+    server.stop()
+
+
+async def snap(page: Page, name: str) -> None:
+    """Keep a screenshot of a page in test-artifacts/ (live-<name>.png)."""
+    await page.screenshot(path=artifact(f"live-{name}"), full_page=True)
+
+
+@pytest.fixture
+async def context(request, browser):
+    """A desktop-sized browser context; JS errors fail the test, failures leave screenshots."""
+    context = await browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="id-ID", timezone_id="Asia/Jakarta")
+    context.set_default_timeout(10_000)
+    problems: list[str] = []
+
+    def watch(page: Page) -> None:
+        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+        page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
+
+    context.on("page", watch)
+    failed_before = request.session.testsfailed
+    yield context
+    if request.session.testsfailed > failed_before:
+        for number, page in enumerate(context.pages):
+            await page.screenshot(path=artifact(f"failed-{request.node.name}-{number}"),
+                                  full_page=True)
+    await context.close()
+    # Refused API calls (4xx on purpose) and sockets dropped by a restart are expected noise.
+    expected = ("Failed to load resource", "WebSocket connection to")
+    unexpected = [p for p in problems if not any(e in p for e in expected)]
+    assert not unexpected, unexpected
+
+
+async def log_in(context: BrowserContext, url: str, header: dict[str, str]) -> None:
+    """Give the context the cookie /login would set for this token."""
+    token = header["Authorization"].removeprefix("Bearer ")
+    await context.add_cookies([{"name": "occupancy_token", "value": token, "url": url,
+                                "httpOnly": True, "sameSite": "Strict"}])
+
+
+async def check_in(url: str, signed_code: str, party: int = 1) -> dict:
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        response = await http.post(f"/api/venues/{signed_code}/check-ins", json={
+            "name": "Sari Wulandari", "phone": "0812 9999 0000", "email": "sari@example.id",
+            "party_size": party, "idempotency_key": uuid.uuid4().hex,
+        })
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def api(url: str, method: str, path: str, header: dict, **kwargs) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=url, timeout=10, headers=header) as http:
+        return await http.request(method, path, **kwargs)
+
+
+async def open_live(context: BrowserContext, url: str) -> Page:
+    """Open a live page and wait for its first snapshot."""
+    page = await context.new_page()
+    await page.goto(url)
+    await expect(page.locator("body")).to_have_attribute("data-live", "live")
+    return page
+
+
+# --- login ---------------------------------------------------------------------------------------
+
+async def test_protected_pages_redirect_to_login_but_door_display_does_not(
+    live_server, make_venue, context
+):
+    venue, signed = await make_venue(capacity=50)
+    page = await context.new_page()
+    for path in (f"/manage/venues/{venue.id}", f"/door/{signed}", "/city"):
+        await page.goto(live_server.url + path)
+        assert page.url.startswith(f"{live_server.url}/login?next="), page.url
+        await expect(page.locator("input[name=next]")).to_have_value(path)
+        await expect(page.locator("#token")).to_be_visible()
+    await snap(page, "login")
+    await page.click("a.lang")  # switching language keeps where the login leads
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page.locator("input[name=next]")).to_have_value("/city")
+
+    display = await open_live(context, f"{live_server.url}/display/{signed}")
+    await expect(display.get_by_test_id("count")).to_have_text("0")
+    assert display.url == f"{live_server.url}/display/{signed}"
+    # A forged code is refused with a page, not a stack trace or JSON.
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        forged = await http.get(f"/display/{venue.code}.aaaaaaaaaaaaa")
+    assert forged.status_code == 404 and "text/html" in forged.headers["content-type"]
+
+
+async def test_login_with_a_pasted_token_sets_an_httponly_cookie_and_logout_clears_it(
+    live_server, make_venue, issue_token, context
+):
+    venue, _ = await make_venue(capacity=50)
+    other, _ = await make_venue(capacity=50)
+    token = (await issue_token("manager", venue.id))["Authorization"].removeprefix("Bearer ")
+    page = await context.new_page()
+    await page.goto(f"{live_server.url}/manage/venues/{venue.id}")
+
+    await page.fill("#token", "occ_not-a-real-token")
+    await page.click("button[type=submit]")
+    await expect(page.locator("#login-error")).to_be_visible()
+
+    await page.fill("#token", token)
+    await page.click("button[type=submit]")
+    await expect(page).to_have_url(f"{live_server.url}/manage/venues/{venue.id}")
+    await expect(page.locator("body")).to_have_attribute("data-live", "live")
+    cookie = next(c for c in await context.cookies() if c["name"] == "occupancy_token")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+
+    # A manager of one venue may not open another venue's dashboard or the city view.
+    for path in (f"/manage/venues/{other.id}", "/city"):
+        response = await page.goto(live_server.url + path)
+        assert response.status == 403
+        await expect(page.locator("h1")).to_have_text("Tidak diizinkan")
+
+    await page.goto(f"{live_server.url}/manage/venues/{venue.id}")
+    await page.click("form.logout button")
+    await expect(page).to_have_url(f"{live_server.url}/login")
+    assert not [c for c in await context.cookies() if c["name"] == "occupancy_token"]
+    await page.goto(f"{live_server.url}/manage/venues/{venue.id}")
+    assert "/login?next=" in page.url
+
+
+# --- manager dashboard ---------------------------------------------------------------------------
+
+async def test_manager_dashboard_follows_check_ins_live(
+    live_server, make_venue, issue_token, context
+):
+    venue, signed = await make_venue(capacity=10, name="Mal Karawaci", district="Karawaci",
+                                     category="mall")
+    await log_in(context, live_server.url, await issue_token("manager", venue.id))
+    page = await open_live(context, f"{live_server.url}/manage/venues/{venue.id}")
+    await expect(page.get_by_test_id("count")).to_have_text("0")
+    await expect(page.get_by_test_id("capacity")).to_have_text("10")
+
+    await check_in(live_server.url, signed, party=3)
+    await expect(page.get_by_test_id("count")).to_have_text("3", timeout=LIVE_MS)
+    await expect(page.locator("#entries-today")).to_have_text("1")
+    await expect(page.locator("#recent li").first).to_contain_text("3 orang")
+    await expect(page.locator("#hero")).to_have_class(re.compile(r"\blevel-low\b"))
+
+    await check_in(live_server.url, signed, party=5)  # 8 of 10: busy (amber)
+    await expect(page.get_by_test_id("count")).to_have_text("8", timeout=LIVE_MS)
+    await expect(page.locator("#hero")).to_have_class(re.compile(r"\blevel-busy\b"))
+    await expect(page.get_by_test_id("level")).to_contain_text("Hampir penuh")
+
+    content = await page.content()
+    assert "Sari" not in content and "0812" not in content and "example.id" not in content
+    await snap(page, "manager-dashboard")
+
+
+async def test_manager_changes_capacity_and_pauses_entry(
+    live_server, make_venue, issue_token, context
+):
+    venue, signed = await make_venue(capacity=10)
+    header = await issue_token("manager", venue.id)
+    await log_in(context, live_server.url, header)
+    page = await open_live(context, f"{live_server.url}/manage/venues/{venue.id}")
+    await check_in(live_server.url, signed, party=4)
+    await expect(page.get_by_test_id("count")).to_have_text("4", timeout=LIVE_MS)
+
+    await page.fill("#capacity-input", "4")
+    await page.click("#capacity-form button")
+    await expect(page.get_by_test_id("capacity")).to_have_text("4")
+    await expect(page.locator("#hero")).to_have_class(re.compile(r"\blevel-full\b"))
+    settings = (await api(live_server.url, "GET", f"/api/venues/{venue.id}", header)).json()
+    assert settings["capacity"] == 4
+
+    await page.click("#pause-button")
+    await expect(page.locator("#pause-button")).to_have_text("Buka masuk kembali")
+    await expect(page.get_by_test_id("level")).to_contain_text("Masuk ditutup sementara")
+    settings = (await api(live_server.url, "GET", f"/api/venues/{venue.id}", header)).json()
+    assert settings["paused"] is True
+    await snap(page, "manager-paused")
+
+    await page.click("#pause-button")
+    await expect(page.locator("#pause-button")).to_have_text("Tutup masuk sementara")
+    settings = (await api(live_server.url, "GET", f"/api/venues/{venue.id}", header)).json()
+    assert settings["paused"] is False
+
+
+async def test_manager_dashboard_in_english(live_server, make_venue, issue_token, context):
+    venue, _ = await make_venue(capacity=10)
+    await log_in(context, live_server.url, await issue_token("manager", venue.id))
+    page = await open_live(context, f"{live_server.url}/manage/venues/{venue.id}?lang=en")
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page.get_by_text("Inside now")).to_be_visible()
+    # The choice is remembered in the lang cookie.
+    await page.goto(f"{live_server.url}/manage/venues/{venue.id}")
+    await expect(page.get_by_text("Inside now")).to_be_visible()
+    await snap(page, "manager-dashboard-en")
+    # The switch goes back to Indonesian on the same page.
+    await page.click("a.lang")
+    await expect(page.locator("html")).to_have_attribute("lang", "id")
+    await expect(page.get_by_text("Di dalam sekarang")).to_be_visible()
+    assert page.url.startswith(f"{live_server.url}/manage/venues/{venue.id}?")
+
+
+async def test_walk_ins_are_counted_from_the_dashboard_and_the_door(
+    live_server, make_venue, issue_token, context
+):
+    venue, signed = await make_venue(capacity=10)
+    await log_in(context, live_server.url, await issue_token("manager", venue.id))
+    manager = await open_live(context, f"{live_server.url}/manage/venues/{venue.id}")
+    door = await open_live(context, f"{live_server.url}/door/{signed}")
+
+    await manager.click("#walkin-plus")
+    await expect(manager.get_by_test_id("count")).to_have_text("1", timeout=LIVE_MS)
+    await expect(door.get_by_test_id("count")).to_have_text("1", timeout=LIVE_MS)
+    await door.click("#walkin-plus")
+    await expect(manager.get_by_test_id("count")).to_have_text("2", timeout=LIVE_MS)
+    await door.click("#walkin-minus")
+    await expect(manager.get_by_test_id("count")).to_have_text("1", timeout=LIVE_MS)
+    await expect(door.get_by_test_id("count")).to_have_text("1", timeout=LIVE_MS)
+
+
+async def test_manager_downloads_the_poster_and_a_csv_without_personal_data(
+    live_server, make_venue, issue_token, context
+):
+    venue, signed = await make_venue(capacity=10)
+    await log_in(context, live_server.url, await issue_token("manager", venue.id))
+    await check_in(live_server.url, signed, party=2)
+    page = await open_live(context, f"{live_server.url}/manage/venues/{venue.id}")
+
+    async with page.expect_download() as poster_info:
+        await page.click("#poster-link")
+    poster = await (await poster_info.value).path()
+    assert Path(poster).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    async with page.expect_download() as csv_info:
+        await page.click("#csv-link")
+    csv_text = Path(await (await csv_info.value).path()).read_text()
+    assert len(csv_text.strip().splitlines()) == 2  # a header and today's one visit
+    assert "Sari" not in csv_text and "0812" not in csv_text and "example.id" not in csv_text
+
+
+# --- door display --------------------------------------------------------------------------------
+
+async def test_door_display_shows_count_light_and_message_live(
+    live_server, make_venue, issue_token, context
+):
+    venue, signed = await make_venue(capacity=5, name="Taman Kota")
+    page = await open_live(context, f"{live_server.url}/display/{signed}")
+    await expect(page.get_by_test_id("count")).to_have_text("0")
+    await expect(page.get_by_test_id("capacity")).to_have_text("5")
+    await expect(page.get_by_test_id("message")).to_contain_text("Silakan masuk")
+    await expect(page.get_by_test_id("message")).to_contain_text("Please enter")
+    await expect(page.locator("body")).to_have_class(re.compile(r"\blevel-low\b"))
+
+    await check_in(live_server.url, signed, party=2)
+    await expect(page.get_by_test_id("count")).to_have_text("2", timeout=LIVE_MS)
+    await snap(page, "display-enter")
+
+    await check_in(live_server.url, signed, party=3)
+    await expect(page.get_by_test_id("count")).to_have_text("5", timeout=LIVE_MS)
+    await expect(page.get_by_test_id("message")).to_contain_text("Penuh")
+    await expect(page.get_by_test_id("message")).to_contain_text("Full, please wait")
+    await expect(page.locator("body")).to_have_class(re.compile(r"\blevel-full\b"))
+    await snap(page, "display-full")
+
+    manager = await issue_token("manager", venue.id)
+    response = await api(live_server.url, "PATCH", f"/api/venues/{venue.id}", manager,
+                         json={"capacity": 10, "paused": True})
+    assert response.status_code == 200, response.text
+    await expect(page.get_by_test_id("capacity")).to_have_text("10", timeout=LIVE_MS)
+    await expect(page.get_by_test_id("message")).to_contain_text("Masuk ditutup sementara")
+    await expect(page.get_by_test_id("message")).to_contain_text("Entry paused")
+    await snap(page, "display-paused")
+
+    content = await page.content()
+    assert "Sari" not in content and "0812" not in content and "example.id" not in content
+
+
+# --- door staff screen ---------------------------------------------------------------------------
+
+async def test_door_staff_screen_screens_and_checks_out_tickets(
+    live_server, make_venue, issue_token, context
+):
+    venue, signed = await make_venue(capacity=20)
+    await log_in(context, live_server.url, await issue_token("staff", venue.id))
+    page = await open_live(context, f"{live_server.url}/door/{signed}")
+    await expect(page.get_by_test_id("count")).to_have_text("0")
+
+    healthy = await check_in(live_server.url, signed, party=2)
+    feverish = await check_in(live_server.url, signed, party=3)
+    await expect(page.get_by_test_id("count")).to_have_text("5", timeout=LIVE_MS)
+
+    await page.fill("#ticket", healthy["ticket"])
+    await page.fill("#temperature", "36.6")
+    await page.click("#screen-button")
+    await expect(page.get_by_test_id("result")).to_contain_text("Diterima")
+    await expect(page.get_by_test_id("result")).to_have_class(re.compile(r"\bok\b"))
+    await snap(page, "door-admitted")
+
+    # A pasted text holding the ticket works as well as the bare code.
+    await page.fill("#ticket", f"Tiket: {feverish['ticket']} ")
+    await page.fill("#temperature", "38.4")
+    await page.click("#screen-button")
+    await expect(page.get_by_test_id("result")).to_contain_text("Ditolak: demam")
+    await expect(page.get_by_test_id("result")).to_have_class(re.compile(r"\bbad\b"))
+    await expect(page.get_by_test_id("count")).to_have_text("2", timeout=LIVE_MS)
+    await snap(page, "door-fever")
+
+    await page.fill("#ticket", healthy["ticket"])
+    await page.click("#checkout-button")
+    await expect(page.get_by_test_id("result")).to_contain_text("Sudah check out")
+    await expect(page.get_by_test_id("count")).to_have_text("0", timeout=LIVE_MS)
+
+    await page.fill("#ticket", "not a ticket")
+    await page.click("#checkout-button")
+    await expect(page.get_by_test_id("result")).to_contain_text("Masukkan kode tiket")
+
+
+async def test_door_staff_type_the_visitors_short_code(live_server, make_venue, issue_token, context):
+    venue, signed = await make_venue(capacity=20)
+    await log_in(context, live_server.url, await issue_token("staff", venue.id))
+    page = await open_live(context, f"{live_server.url}/door/{signed}")
+    # Headless Chromium on Linux reads no barcodes: no scan button, typing is the way.
+    await expect(page.locator("#scan-button")).to_be_hidden()
+    visit = await check_in(live_server.url, signed, party=2)
+    await expect(page.get_by_test_id("count")).to_have_text("2", timeout=LIVE_MS)
+
+    await page.fill("#ticket", visit["short_code"])  # as shown: 3F9A-07C2
+    await page.fill("#temperature", "36.6")
+    await page.click("#screen-button")
+    await expect(page.get_by_test_id("result")).to_contain_text("Diterima")
+    await expect(page.get_by_test_id("result")).to_have_class(re.compile(r"\bok\b"))
+    await expect(page.locator("#ticket")).to_have_value("")
+    await snap(page, "door-short-code")
+
+    await page.fill("#ticket", visit["short_code"].replace("-", "").lower())  # typed in a hurry
+    await page.click("#checkout-button")
+    await expect(page.get_by_test_id("result")).to_contain_text("Sudah check out")
+    await expect(page.get_by_test_id("result")).to_contain_text("2 orang")
+    await expect(page.get_by_test_id("count")).to_have_text("0", timeout=LIVE_MS)
+
+    # A code of no open visit here is refused with the server's reason.
+    await page.fill("#ticket", visit["short_code"])
+    await page.fill("#temperature", "36.6")
+    await page.click("#screen-button")
+    await expect(page.get_by_test_id("result")).to_have_class(re.compile(r"\bbad\b"))
+    await expect(page.get_by_test_id("result")).to_contain_text("ended")
+
+
+# Where Chrome reads barcodes (Android) the door screen offers a camera scan. Headless Chromium on
+# Linux has no barcode reader, so the page gets a stand-in for the two browser APIs it uses: a
+# camera showing a grey frame, and a reader that sees whatever the test puts in window.inView.
+FAKE_SCANNER = """
+window.inView = [];
+window.BarcodeDetector = class {
+  static async getSupportedFormats() { return ["qr_code", "ean_13"]; }
+  async detect() { return window.inView.map((rawValue) => ({ rawValue, format: "qr_code" })); }
+};
+// (about:blank, the page a new tab starts on, has no mediaDevices)
+if (navigator.mediaDevices) navigator.mediaDevices.getUserMedia = async () => {
+  const canvas = document.createElement("canvas");
+  canvas.width = 64; canvas.height = 64;
+  const draw = canvas.getContext("2d");
+  setInterval(() => { draw.fillStyle = "#888"; draw.fillRect(0, 0, 64, 64); }, 100);
+  return canvas.captureStream(10);
+};
+"""
+
+
+async def test_door_staff_scan_the_visitors_qr_where_the_browser_can(
+    live_server, make_venue, issue_token, context
+):
+    venue, signed = await make_venue(capacity=20)
+    await context.add_init_script(FAKE_SCANNER)
+    await log_in(context, live_server.url, await issue_token("staff", venue.id))
+    page = await open_live(context, f"{live_server.url}/door/{signed}")
+    visit = await check_in(live_server.url, signed, party=1)
+
+    await page.click("#scan-button")
+    await expect(page.locator("#scan-video")).to_be_visible()
+    await expect(page.locator("#scan-button")).to_have_text("Tutup kamera")
+    # The venue's poster in view is not a ticket: the camera keeps looking.
+    await page.evaluate("url => { window.inView = [url]; }", f"{live_server.url}/v/{signed}")
+    await page.wait_for_timeout(400)
+    await expect(page.locator("#scan-video")).to_be_visible()
+    await page.evaluate("ticket => { window.inView = [ticket]; }", visit["ticket"])
+    await expect(page.locator("#ticket")).to_have_value(visit["ticket"])
+    await expect(page.locator("#scan-video")).to_be_hidden()
+    await expect(page.locator("#scan-button")).to_have_text("Pindai QR")
+    await expect(page.locator("#temperature")).to_be_focused()
+    await page.fill("#temperature", "36.6")
+    await page.click("#screen-button")
+    await expect(page.get_by_test_id("result")).to_contain_text("Diterima")
+
+
+# --- city view -----------------------------------------------------------------------------------
+
+async def test_city_view_follows_every_venue_live(live_server, make_venue, issue_token, context):
+    mall, mall_code = await make_venue(capacity=10, name="Mal Alam Sutera", district="Serpong",
+                                       category="mall")
+    park, park_code = await make_venue(capacity=4, name="Taman Potret", district="Karawaci",
+                                       category="park")
+    await log_in(context, live_server.url, await issue_token("official"))
+    page = await open_live(context, f"{live_server.url}/city")
+    await expect(page.locator(".tile")).to_have_count(2)
+    await expect(page.get_by_test_id("total-count")).to_have_text("0")
+
+    await check_in(live_server.url, mall_code, party=3)
+    await expect(page.get_by_test_id("total-count")).to_have_text("3", timeout=LIVE_MS)
+    await expect(page.locator(".tile").first).to_have_attribute("data-venue", mall.code)
+
+    await check_in(live_server.url, park_code, party=4)  # the park is now full: it comes first
+    await expect(page.get_by_test_id("total-count")).to_have_text("7", timeout=LIVE_MS)
+    first = page.locator(".tile").first
+    await expect(first).to_have_attribute("data-venue", park.code)
+    await expect(first).to_have_class(re.compile(r"\blevel-full\b"))
+    await expect(first).to_contain_text("4 / 4")
+    await expect(page.locator("#by-district tr[data-group=Karawaci]")).to_contain_text("4 / 4")
+    await expect(page.locator("#by-category tr[data-group=mall]")).to_contain_text("3 / 10")
+    await expect(page.locator("#by-category tr[data-group=park]")).to_contain_text("Taman")
+    await snap(page, "city")
+
+    # A tile opens the venue's dashboard: an official sees it live, without the manager's controls.
+    await first.click()
+    await expect(page).to_have_url(f"{live_server.url}/manage/venues/{park.id}")
+    await expect(page.get_by_test_id("count")).to_have_text("4")
+    await expect(page.locator("#csv-link")).to_be_visible()
+    for control in ("#capacity-form", "#pause-button", "#walkin-plus", "#poster-link"):
+        await expect(page.locator(control)).to_have_count(0)
+
+
+async def test_city_history_by_day_and_hour_with_csv(live_server, make_venue, issue_token, context):
+    venue, signed = await make_venue(capacity=10, name="Pasar Lama")
+    await check_in(live_server.url, signed, party=2)
+    # The history comes from SQL, rolled up from the live counters every minute; do it now.
+    rollup = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "occupancy.cli", "rollup"], env=live_server.env(),
+        capture_output=True, text=True, timeout=120)
+    assert rollup.returncode == 0, rollup.stdout + rollup.stderr
+    await log_in(context, live_server.url, await issue_token("official"))
+    page = await open_live(context, f"{live_server.url}/city")
+
+    by_day = page.locator("#history-table tbody tr")
+    await expect(by_day).to_have_count(1)  # the week so far has one day with visits: today
+    await expect(by_day.first).to_contain_text("2")
+    await expect(page.locator("#history-venues tbody tr").first).to_contain_text("Pasar Lama")
+
+    await page.select_option("#history-by", "hour")
+    await page.click("#history-form button[type=submit]")
+    await expect(page.locator("#history-table tbody tr").first).to_contain_text(":00")
+    await expect(page.locator("#chart-history")).to_be_visible()
+    href = await page.locator("#history-csv").get_attribute("href")
+    assert href.startswith("/api/city/history.csv?") and "by=hour" in href
+    response = await page.request.get(live_server.url + href)
+    assert response.ok and "text/csv" in response.headers["content-type"]
+    csv_text = await response.text()
+    assert "Pasar Lama" in csv_text
+    assert "Sari" not in csv_text and "0812" not in csv_text and "example.id" not in csv_text
+    await snap(page, "city-history")
+
+
+# --- recovery ------------------------------------------------------------------------------------
+
+async def test_pages_reconnect_after_the_server_restarts(
+    live_server, make_venue, issue_token, context
+):
+    venue, signed = await make_venue(capacity=50)
+    await log_in(context, live_server.url, await issue_token("operator"))
+    pages = {
+        "manager": await open_live(context, f"{live_server.url}/manage/venues/{venue.id}"),
+        "door": await open_live(context, f"{live_server.url}/door/{signed}"),
+        "display": await open_live(context, f"{live_server.url}/display/{signed}"),
+        "city": await open_live(context, f"{live_server.url}/city"),
+    }
+
+    live_server.stop()
+    for page in pages.values():
+        await expect(page.locator("#reconnecting")).to_be_visible()
+    await snap(pages["manager"], "manager-reconnecting")
+
+    live_server.start(timeout=START_SECONDS)
+    await check_in(live_server.url, signed, party=4)
+    for name, page in pages.items():
+        count = page.get_by_test_id("total-count" if name == "city" else "count")
+        await expect(count).to_have_text("4", timeout=RECOVER_MS)
+        await expect(page.locator("#reconnecting")).to_be_hidden()
+        await snap(page, f"{name}-after-restart")
+
+
+async def test_pages_reconnect_after_a_network_drop(live_server, make_venue, issue_token, context):
+    venue, signed = await make_venue(capacity=50)
+    await log_in(context, live_server.url, await issue_token("manager", venue.id))
+    manager = await open_live(context, f"{live_server.url}/manage/venues/{venue.id}")
+    display = await open_live(context, f"{live_server.url}/display/{signed}")
+
+    await context.set_offline(True)
+    for page in (manager, display):
+        await expect(page.locator("#reconnecting")).to_be_visible()
+    await check_in(live_server.url, signed, party=2)  # happens while the pages are cut off
+    await context.set_offline(False)
+    for page in (manager, display):
+        await expect(page.get_by_test_id("count")).to_have_text("2", timeout=RECOVER_MS)
+        await expect(page.locator("#reconnecting")).to_be_hidden()

@@ -1,0 +1,207 @@
+"""Today's statistics in Redis, the hourly rollup into SQL, the history API and the CSV exports."""
+
+import csv
+import io
+import time
+
+from sqlalchemy import select
+
+from occupancy import redis_keys as keys
+from occupancy.stats import rollup
+from occupancy.stats.calendar import day_of, minute_of
+from occupancy.stats.models import VenueHour
+from tests.visits.helpers import visitor
+
+SECRET_PERSON = {"name": "Siti Rahayu Wulandari", "phone": "0857 1122 3344",
+                 "email": "siti.rahayu@example.id"}
+
+
+async def _day(client, services, make_venue, issue_token):
+    """Two parties in, one refused (full), one out, one refused at the door (fever)."""
+    venue, code = await make_venue(capacity=5)
+    staff = await issue_token("staff", venue.id)
+    first = await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=2))
+    second = await client.post(f"/api/venues/{code}/check-ins",
+                               json=visitor(party_size=3, **SECRET_PERSON))
+    refused = await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=1))
+    assert (first.status_code, second.status_code, refused.status_code) == (201, 201, 409)
+    out = await client.post(f"/api/tickets/{first.json()['ticket']}/check-out")
+    assert out.status_code == 200
+    fever = await client.post(f"/api/tickets/{second.json()['ticket']}/screening",
+                              json={"temperature": 38.4}, headers=staff)
+    assert fever.json()["result"] == "refused_fever"
+    return venue, code
+
+
+async def test_per_minute_counters_match_the_events(client, services, make_venue, issue_token):
+    venue, _ = await _day(client, services, make_venue, issue_token)
+    manager = await issue_token("manager", venue.id)
+
+    snapshot = (await client.get(f"/api/venues/{venue.id}/today", headers=manager)).json()
+
+    assert snapshot["type"] == "snapshot" and snapshot["count"] == 0
+    assert snapshot["venue"]["id"] == venue.id and snapshot["capacity"] == 5
+    today = snapshot["today"]
+    assert {k: today[k] for k in ("entries", "exits", "visitors_in", "visitors_out",
+                                  "refused_full", "refused_fever")} == {
+        "entries": 2, "exits": 2, "visitors_in": 5, "visitors_out": 5,
+        "refused_full": 1, "refused_fever": 1}
+    assert today["avg_stay_minutes"] is not None and today["avg_stay_minutes"] < 1
+    assert len(today["per_minute"]) == 60
+    assert sum(m[1] for m in today["per_minute"]) == 2
+    assert sum(m[2] for m in today["per_minute"]) == 2
+    assert snapshot["series"][-1][1] == 0
+    assert [e["event"] for e in snapshot["recent"]] == ["fever", "out", "full", "in", "in"]
+    assert [e["party"] for e in snapshot["recent"]] == [3, 2, 1, 3, 2]
+    text = str(snapshot)
+    for secret in (*SECRET_PERSON.values(), "Budi", "budi@example.id", "081234567890"):
+        assert secret not in text
+
+    # The same numbers straight from the per-minute hash the scripts keep.
+    minutes_key = keys.minute_stats(venue.id, day_of(time.time(), services.capacity.tz))
+    fields = await services.redis.hgetall(minutes_key)
+    by_kind: dict[str, int] = {}
+    for name, value in fields.items():
+        kind = name.decode().split(":")[1]
+        if kind in ("e", "x", "vi", "vo", "rf", "rv"):
+            by_kind[kind] = by_kind.get(kind, 0) + int(value)
+    assert by_kind == {"e": 2, "x": 2, "vi": 5, "vo": 5, "rf": 1, "rv": 1}
+    assert await services.redis.ttl(minutes_key) > 24 * 3600  # kept about two days
+
+
+async def test_rollup_writes_history_and_the_history_api_reads_it(client, services, make_venue,
+                                                                 issue_token):
+    venue, _ = await _day(client, services, make_venue, issue_token)
+    official = await issue_token("official")
+
+    written = await rollup.rollup_recent(services.redis, services.sessionmaker, services.capacity.tz)
+    again = await rollup.rollup_recent(services.redis, services.sessionmaker, services.capacity.tz)
+
+    assert written == again >= 1  # idempotent: the same hours overwritten, not added
+    async with services.sessionmaker() as session:
+        hours = list((await session.execute(
+            select(VenueHour).where(VenueHour.venue_id == venue.id))).scalars())
+    assert sum(h.entries for h in hours) == 2 and sum(h.exits for h in hours) == 2
+    assert sum(h.refused_full for h in hours) == 1 and sum(h.refused_fever for h in hours) == 1
+    assert max(h.peak_count for h in hours) == 5
+    assert sum(h.minutes_full for h in hours) >= 1  # it reached its capacity of 5
+
+    for by in ("hour", "day"):
+        answer = await client.get(f"/api/city/history?by={by}", headers=official)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert sum(p["entries"] for p in body["periods"]) == 2
+        assert sum(p["refused_full"] for p in body["periods"]) == 1
+        [row] = [v for v in body["venues"] if v["id"] == venue.id]
+        assert row["entries"] == 2 and row["minutes_full"] >= 1 and row["peak_count"] == 5
+
+    exported = await client.get("/api/city/history.csv?by=day", headers=official)
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    [row] = [r for r in rows if r["venue_code"] == venue.code]
+    assert row["entries"] == "2" and row["refused_fever"] == "1"
+
+
+async def test_rollup_from_the_command_line(services, make_venue, client):
+    import asyncio
+    import os
+    import sys
+
+    venue, code = await make_venue(capacity=10)
+    await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=4))
+    env = dict(os.environ, OCCUPANCY_DATABASE_URL=services.settings.database_url,
+               OCCUPANCY_REDIS_URL=services.settings.redis_url)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "occupancy.cli", "rollup", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output, _ = await process.communicate()
+    assert process.returncode == 0, output.decode()
+    assert b"venue-hours" in output
+    async with services.sessionmaker() as session:
+        [hour] = list((await session.execute(
+            select(VenueHour).where(VenueHour.venue_id == venue.id))).scalars())
+    assert hour.entries == 1 and hour.visitors_in == 4 and hour.peak_count == 4
+
+
+async def test_history_needs_an_official_and_valid_dates(client, make_venue, issue_token):
+    venue, _ = await make_venue()
+    manager = await issue_token("manager", venue.id)
+    official = await issue_token("official")
+    assert (await client.get("/api/city/history")).status_code == 401
+    assert (await client.get("/api/city/history", headers=manager)).status_code == 403
+    bad = await client.get("/api/city/history?from=23-11-2026", headers=official)
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_input"
+    backwards = await client.get("/api/city/history?from=2026-11-23&to=2026-11-01", headers=official)
+    assert backwards.status_code == 422
+    assert (await client.get("/api/city/history?by=week", headers=official)).status_code == 422
+
+
+async def test_visits_csv_opens_as_csv_and_holds_no_personal_data(client, services, make_venue,
+                                                                 issue_token):
+    venue, _ = await _day(client, services, make_venue, issue_token)
+    manager = await issue_token("manager", venue.id)
+
+    answer = await client.get(f"/api/venues/{venue.id}/visits.csv", headers=manager)
+
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    assert "attachment" in answer.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert len(rows) == 2
+    assert sorted(int(r["party_size"]) for r in rows) == [2, 3]
+    assert sorted(r["checkout_reason"] for r in rows) == ["fever", "visitor"]
+    assert [r["temperature"] for r in rows if r["checkout_reason"] == "fever"] == ["38.4"]
+    assert all(r["checked_in_at"] and r["checked_out_at"] for r in rows)
+    for secret in (*SECRET_PERSON.values(), "085711223344", "Budi Santoso", "budi@example.id",
+                   "081234567890", "@"):
+        assert secret not in answer.text
+    assert not {"name", "phone", "email", "visitor_name", "visitor_phone"} & set(rows[0])
+
+
+async def test_visits_csv_of_another_day_and_who_may_export(client, make_venue, issue_token):
+    venue, _ = await make_venue()
+    other, _ = await make_venue()
+    manager = await issue_token("manager", venue.id)
+    staff = await issue_token("staff", venue.id)
+    empty = await client.get(f"/api/venues/{venue.id}/visits.csv?date=2020-01-01", headers=manager)
+    assert empty.status_code == 200 and len(list(csv.reader(io.StringIO(empty.text)))) == 1
+    bad = await client.get(f"/api/venues/{venue.id}/visits.csv?date=yesterday", headers=manager)
+    assert bad.status_code == 422
+    assert (await client.get(f"/api/venues/{venue.id}/visits.csv", headers=staff)).status_code == 403
+    assert (await client.get(f"/api/venues/{other.id}/visits.csv", headers=manager)).status_code == 403
+    assert (await client.get(f"/api/venues/{other.id}/today", headers=staff)).status_code == 403
+
+
+async def test_a_paused_venue_refuses_with_a_clear_message(client, services, make_venue, issue_token):
+    venue, code = await make_venue()
+    manager = await issue_token("manager", venue.id)
+    assert (await client.patch(f"/api/venues/{venue.id}", json={"paused": True},
+                               headers=manager)).status_code == 200
+    refused = await client.post(f"/api/venues/{code}/check-ins", json=visitor())
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "venue_paused"
+    assert "paused" in refused.json()["error"]["message"]
+    snapshot = (await client.get(f"/api/venues/{venue.id}/today", headers=manager)).json()
+    assert snapshot["paused"] is True and snapshot["today"]["entries"] == 0
+    assert minute_of(time.time()) == snapshot["today"]["per_minute"][-1][0]
+
+
+async def test_rollup_counts_the_minutes_a_venue_ran_full(services, make_venue):
+    """A party fills the venue 50 minutes into the previous hour and leaves 30 minutes later."""
+    venue, _ = await make_venue(capacity=5)
+    hour = int(time.time()) // 3600 * 3600
+    store = services.capacity
+    assert (await store.admit(venue.id, "a" * 64, 5, "v1", hour - 3000)).status == "ok"
+    assert (await store.admit(venue.id, "b" * 64, 1, "v2", hour - 2900)).status == "full"
+    assert (await store.release(venue.id, "a" * 64, "visitor", hour - 1200)).status == "ok"
+
+    await rollup.rollup_recent(services.redis, services.sessionmaker, store.tz, now=hour + 60)
+
+    async with services.sessionmaker() as session:
+        hours = list((await session.execute(
+            select(VenueHour).where(VenueHour.venue_id == venue.id))).scalars())
+    assert [h.hour_start.timestamp() for h in hours] == [hour - 3600]  # the quiet hour is not written
+    [h] = hours
+    assert (h.entries, h.exits, h.visitors_in, h.refused_full, h.peak_count) == (1, 1, 5, 1, 5)
+    assert h.minutes_full == 31  # from the minute it filled to the minute it emptied, inclusive
+    assert h.stays == 1 and h.stay_seconds == 1800

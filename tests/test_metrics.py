@@ -1,0 +1,45 @@
+"""/metrics adds up every worker process, reads occupancy from Redis, and holds nothing personal."""
+
+import re
+from pathlib import Path
+
+import httpx
+
+from .crowd import crowd
+from .visits.helpers import visitor
+
+
+def _value(text: str, name: str, labels: str = "") -> float:
+    pattern = rf"^{re.escape(name)}{re.escape(labels)} ([0-9.e+]+)$"
+    match = re.search(pattern, text, re.MULTILINE)
+    assert match, f"{name}{labels} not in /metrics"
+    return float(match[1])
+
+
+async def test_metrics_count_across_two_workers(live_server, make_venue):
+    venue, code = await make_venue(capacity=30, code="metrics-mall", district="Karawaci",
+                                   category="mall")
+    body = visitor(name="Siti Rahmawati", phone="0813 9999 8888", email="siti@example.id",
+                   party_size=2)
+    # Sent at once on separate connections, so both worker processes serve some of them.
+    answers = await crowd(live_server.url,
+                          [("POST", f"/api/venues/{code}/check-ins", body)] * 20)
+    admitted = [a for a in answers if a.status_code == 201]
+    assert len(admitted) == 15 and all(a.status_code == 409 for a in answers if a not in admitted)
+    await crowd(live_server.url,
+                [("POST", f"/api/tickets/{a.json()['ticket']}/check-out", None) for a in admitted[:5]])
+
+    text = httpx.get(f"{live_server.url}/metrics").text
+    assert _value(text, "occupancy_check_ins_total") == 15
+    assert _value(text, "occupancy_visitors_admitted_total") == 30
+    assert _value(text, "occupancy_refusals_total", '{reason="full"}') == 5
+    assert _value(text, "occupancy_check_outs_total", '{reason="visitor"}') == 5
+    labels = '{category="mall",district="Karawaci",venue="metrics-mall"}'
+    assert _value(text, "occupancy_people", labels) == 20
+    assert _value(text, "occupancy_capacity", labels) == 30
+    assert 'route="/api/venues/{code}/check-ins"' in text  # latency by route template, not path
+    for personal in ("Siti", "Rahmawati", "0813", "99998888", "siti@example.id", code):
+        assert personal not in text
+    server_log = Path(live_server.log.name).read_text()
+    for personal in ("Siti", "99998888", "siti@example.id"):
+        assert personal not in server_log

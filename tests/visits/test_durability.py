@@ -1,0 +1,118 @@
+"""An acknowledged visit is in SQL; when SQL fails, Redis is put back and the visitor told."""
+
+import asyncio
+
+from sqlalchemy import text
+
+from .helpers import live_count, visit_rows, visitor
+
+
+async def _break_visits_table(services):
+    async with services.engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE visits RENAME TO visits_away"))
+
+
+async def _mend_visits_table(services):
+    async with services.engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE visits_away RENAME TO visits"))
+
+
+async def test_when_sql_fails_the_reservation_is_released_and_the_visitor_told(
+    client, services, make_venue
+):
+    venue, code = await make_venue(capacity=3)
+    await _break_visits_table(services)
+    try:
+        response = await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=3))
+    finally:
+        await _mend_visits_table(services)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert "nothing was recorded" in response.json()["error"]["message"]
+    assert await live_count(services, venue.id) == 0
+    # The places were not lost: the same party can come in now.
+    assert (await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=3))).status_code == 201
+
+
+async def test_when_sql_fails_on_check_out_the_visit_stays_open(client, services, make_venue):
+    venue, code = await make_venue(capacity=3)
+    ticket = (await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=2))).json()["ticket"]
+    await _break_visits_table(services)
+    try:
+        response = await client.post(f"/api/tickets/{ticket}/check-out")
+    finally:
+        await _mend_visits_table(services)
+    assert response.status_code == 503
+    assert await live_count(services, venue.id) == 2
+    retry = await client.post(f"/api/tickets/{ticket}/check-out")
+    assert retry.status_code == 200 and retry.json()["replayed"] is False
+    assert await live_count(services, venue.id) == 0
+
+
+async def test_concurrent_writes_are_grouped_into_few_commits(client, services, make_venue):
+    venue, code = await make_venue(capacity=1000)
+    before = services.journal.batches
+    responses = await asyncio.gather(*[
+        client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=1)) for _ in range(200)
+    ])
+    assert all(r.status_code == 201 for r in responses)
+    assert len(await visit_rows(services, venue.id)) == 200
+    assert services.journal.batches - before < 100, "group commit should batch concurrent writes"
+
+
+async def test_one_bad_write_does_not_fail_its_batch(services, make_venue):
+    """A batch with a row SQL rejects is retried row by row: only that row fails."""
+    from datetime import UTC, datetime
+
+    from occupancy.visits.journal import NewVisit
+
+    venue, _ = await make_venue()
+
+    def row(i: int, venue_id: int) -> NewVisit:
+        return NewVisit(id=f"v{i}", venue_id=venue_id, ticket_hash=f"{i:064d}", party_size=1,
+                        checked_in_at=datetime.now(UTC), visitor_name="Ani",
+                        visitor_phone="08123456789", visitor_email=None)
+
+    results = await asyncio.gather(
+        services.journal.write(row(1, venue.id)),
+        services.journal.write(row(2, 999_999)),  # no such venue: foreign key fails
+        services.journal.write(row(3, venue.id)),
+        return_exceptions=True,
+    )
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], Exception)
+    assert {r.id for r in await visit_rows(services, venue.id)} == {"v1", "v3"}
+
+
+async def test_two_processes_closing_the_same_visits_do_not_deadlock(services, make_venue):
+    """Retried check-outs reach two workers, whose batches list the rows in opposite orders."""
+    from datetime import UTC, datetime
+
+    from occupancy.db import make_engine
+    from occupancy.visits.journal import Journal, NewVisit, VisitClosed
+
+    venue, _ = await make_venue()
+    hashes = [f"{i:064x}" for i in range(3000)]
+    await asyncio.gather(*[
+        services.journal.write(NewVisit(
+            id=f"v{i}", venue_id=venue.id, ticket_hash=h, party_size=1,
+            checked_in_at=datetime.now(UTC), visitor_name="Ani", visitor_phone="08123456789",
+            visitor_email=None))
+        for i, h in enumerate(hashes)
+    ])
+    other_engine = make_engine(services.settings.database_url)
+    other = Journal(other_engine)
+    other.start()
+    try:
+        now = datetime.now(UTC)
+        results = await asyncio.gather(
+            *[services.journal.write(VisitClosed(h, now, "visitor")) for h in hashes],
+            *[other.write(VisitClosed(h, now, "staff")) for h in reversed(hashes)],
+            return_exceptions=True,
+        )
+    finally:
+        await other.close()
+        await other_engine.dispose()
+    assert [r for r in results if r is not None] == []
+    rows = await visit_rows(services, venue.id)
+    assert all(row.checked_out_at is not None for row in rows)

@@ -1,0 +1,150 @@
+"""Door screening (fever ends the visit), automatic check-out, reconcile after Redis loses state."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+
+from occupancy import redis_keys as keys
+from occupancy.visits.expiry import auto_check_out
+from occupancy.visits.models import Visit
+
+from .helpers import live_count, open_people_in_sql, visit_rows, visitor
+
+
+async def test_fever_refuses_the_visit_and_releases_its_places_at_once(
+    client, services, make_venue, issue_token
+):
+    venue, code = await make_venue(capacity=4)
+    staff = await issue_token("staff", venue.id)
+    ticket = (await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=4))).json()["ticket"]
+    assert (await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=1))).status_code == 409
+    response = await client.post(f"/api/tickets/{ticket}/screening", json={"temperature": 38.2},
+                                 headers=staff)
+    assert response.status_code == 200
+    assert response.json()["result"] == "refused_fever"
+    assert response.json()["occupancy"]["count"] == 0
+    [row] = await visit_rows(services, venue.id)
+    assert (row.checkout_reason, row.temperature) == ("fever", 38.2)
+    # The places are free again for the next party.
+    assert (await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=4))).status_code == 201
+    # Screening the same ticket again is idempotent.
+    again = await client.post(f"/api/tickets/{ticket}/screening", json={"temperature": 38.2},
+                              headers=staff)
+    assert again.json()["result"] == "refused_fever"
+    assert await live_count(services, venue.id) == 4
+
+
+async def test_threshold_is_the_venues_and_inclusive(client, services, make_venue, issue_token):
+    venue, code = await make_venue(fever_threshold=37.5)
+    staff = await issue_token("staff", venue.id)
+    ticket = (await client.post(f"/api/venues/{code}/check-ins", json=visitor())).json()["ticket"]
+    ok = await client.post(f"/api/tickets/{ticket}/screening", json={"temperature": 37.4}, headers=staff)
+    assert ok.json()["result"] == "admitted"
+    [row] = await visit_rows(services, venue.id)
+    assert row.temperature == 37.4 and row.checked_out_at is None
+    refused = await client.post(f"/api/tickets/{ticket}/screening", json={"temperature": 37.5},
+                                headers=staff)
+    assert refused.json()["result"] == "refused_fever"
+    assert await live_count(services, venue.id) == 0
+
+
+async def test_screening_needs_this_venues_staff(client, make_venue, issue_token):
+    venue, code = await make_venue()
+    other, _ = await make_venue()
+    ticket = (await client.post(f"/api/venues/{code}/check-ins", json=visitor())).json()["ticket"]
+    path = f"/api/tickets/{ticket}/screening"
+    assert (await client.post(path, json={"temperature": 36.6})).status_code == 401
+    other_staff = await issue_token("staff", other.id)
+    denied = await client.post(path, json={"temperature": 36.6}, headers=other_staff)
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "forbidden"
+
+
+async def test_screening_an_ended_visit_is_refused(client, make_venue, issue_token):
+    venue, code = await make_venue()
+    staff = await issue_token("staff", venue.id)
+    ticket = (await client.post(f"/api/venues/{code}/check-ins", json=visitor())).json()["ticket"]
+    await client.post(f"/api/tickets/{ticket}/check-out")
+    response = await client.post(f"/api/tickets/{ticket}/screening", json={"temperature": 36.6},
+                                 headers=staff)
+    assert response.status_code == 409 and response.json()["error"]["code"] == "visit_ended"
+
+
+async def test_visits_past_the_maximum_stay_are_checked_out_automatically(
+    client, services, make_venue
+):
+    venue, code = await make_venue(capacity=10, max_stay_minutes=240)
+    old = (await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=3))).json()
+    await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=2))
+    async with services.sessionmaker() as session:
+        await session.execute(update(Visit).where(Visit.id == old["visit_id"]).values(
+            checked_in_at=datetime.now(UTC) - timedelta(hours=4, minutes=1)))
+        await session.commit()
+    assert await auto_check_out(services.visits, services.sessionmaker) == 1
+    assert await auto_check_out(services.visits, services.sessionmaker) == 0
+    rows = {row.id: row for row in await visit_rows(services, venue.id)}
+    assert rows[old["visit_id"]].checkout_reason == "auto"
+    assert await live_count(services, venue.id) == 2 == await open_people_in_sql(services, venue.id)
+    # The visitor's own check-out afterwards answers with the automatic one.
+    late = await client.post(f"/api/tickets/{old['ticket']}/check-out")
+    assert late.status_code == 200 and late.json()["reason"] == "auto"
+    assert await live_count(services, venue.id) == 2
+
+
+async def test_reconcile_rebuilds_counters_and_tickets_after_flushall(client, services, make_venue):
+    venue, code = await make_venue(capacity=5)
+    first = (await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=2))).json()
+    second = (await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=3))).json()
+    await client.post(f"/api/tickets/{second['ticket']}/check-out")
+    await services.redis.flushall()
+    counts = await services.reconciler.all()
+    assert counts[venue.id] == 2
+    assert await services.redis.get(keys.READY_MARKER) == b"1"
+    # Capacity is enforced again and the open ticket still checks out, once.
+    assert (await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=4))).status_code == 409
+    out = await client.post(f"/api/tickets/{first['ticket']}/check-out")
+    assert out.json()["replayed"] is False and out.json()["occupancy"]["count"] == 0
+    assert await live_count(services, venue.id) == 0 == await open_people_in_sql(services, venue.id)
+
+
+async def test_check_in_after_redis_lost_everything_rebuilds_that_venue(client, services, make_venue):
+    venue, code = await make_venue(capacity=5)
+    await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=4))
+    await services.redis.flushall()
+    refused = await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=2))
+    assert refused.status_code == 409, "the 4 people inside must still count"
+    admitted = await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=1))
+    assert admitted.json()["occupancy"]["count"] == 5
+
+
+async def test_check_out_of_a_visit_redis_forgot_closes_it_in_sql(client, services, make_venue):
+    venue, code = await make_venue(capacity=5)
+    ticket = (await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=2))).json()["ticket"]
+    await services.redis.flushall()
+    response = await client.post(f"/api/tickets/{ticket}/check-out")
+    assert response.status_code == 200 and response.json()["reason"] == "visitor"
+    assert await open_people_in_sql(services, venue.id) == 0 == await live_count(services, venue.id)
+
+
+async def test_reconcile_drops_reservations_that_sql_never_acknowledged(
+    client, services, make_venue
+):
+    venue, code = await make_venue(capacity=5)
+    await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=1))
+    # A process died between the Redis reservation and the SQL commit.
+    await services.capacity.admit(venue.id, "f" * 64, 3, "orphan", 0)
+    assert await live_count(services, venue.id) == 4
+    await services.reconciler.venue(venue.id)
+    assert await live_count(services, venue.id) == 1
+    assert not await services.redis.exists(keys.ticket(venue.id, "f" * 64))
+
+
+async def test_reconciling_every_venue_keeps_each_venues_own_visits(client, services, make_venue):
+    first, first_code = await make_venue(capacity=5)
+    second, second_code = await make_venue(capacity=5)
+    await client.post(f"/api/venues/{first_code}/check-ins", json=visitor(party_size=2))
+    await client.post(f"/api/venues/{second_code}/check-ins", json=visitor(party_size=3))
+    await services.capacity.admit(second.id, "e" * 64, 1, "orphan", 0)
+    counts = await services.reconciler.all()
+    assert (counts[first.id], counts[second.id]) == (2, 3)
+    assert not await services.redis.exists(keys.ticket(second.id, "e" * 64))
+    assert await live_count(services, second.id) == 3 == await open_people_in_sql(services, second.id)

@@ -1,0 +1,164 @@
+// City view: totals, venue tiles (most loaded first) and the day's chart from /ws/city;
+// history by hour or day from /api/city/history.
+import { api, connect, el, flash, levelOf, mergePoint, number, page, setLevelClass, T, text } from "./live.js";
+import { drawBars, drawSeries } from "./chart.js";
+
+const venues = new Map();
+const state = { totals: null, byDistrict: {}, byCategory: {}, series: [] };
+const categoryName = (name) => page.categories[name] || name;
+
+function load(v) {
+  return v.capacity ? v.count / v.capacity : 0;
+}
+
+function renderTotals() {
+  const totals = state.totals || { count: 0, capacity: 0 };
+  text("total-count", number(totals.count));
+  text("total-capacity", number(totals.capacity));
+  const share = totals.capacity ? Math.min(100, (100 * totals.count) / totals.capacity) : 0;
+  document.getElementById("meter").style.width = share.toFixed(1) + "%";
+  setLevelClass(document.getElementById("hero"), levelOf(totals), false);
+  renderTable("by-district", state.byDistrict, (name) => name || "–");
+  renderTable("by-category", state.byCategory, categoryName);
+}
+
+function renderTable(id, groups, label) {
+  const rows = Object.entries(groups)
+    .sort((a, b) => b[1].count - a[1].count || a[0].localeCompare(b[0]))
+    .map(([name, group]) => {
+      const share = group.capacity ? Math.min(100, (100 * group.count) / group.capacity) : 0;
+      const bar = el("div", { class: "bar" }, el("div", { class: "bar-fill level-" + levelOf(group) }));
+      bar.firstChild.style.width = share.toFixed(1) + "%";
+      return el("tr", { dataset: { group: name } },
+        el("th", { scope: "row" }, label(name)),
+        el("td", { class: "num" }, `${number(group.count)} / ${number(group.capacity)}`),
+        el("td", { class: "bar-cell" }, bar));
+    });
+  document.querySelector(`#${id} tbody`).replaceChildren(...rows);
+}
+
+function renderTiles() {
+  const sorted = [...venues.values()].sort((a, b) => load(b) - load(a) || a.name.localeCompare(b.name));
+  const tiles = sorted.map((v) => {
+    const level = levelOf(v);
+    const tile = el("a", { class: "tile", href: `/manage/venues/${v.id}`, dataset: { venue: v.code } },
+      el("div", { class: "tile-name" }, v.name),
+      el("div", { class: "tile-meta" }, [v.district, categoryName(v.category)].filter(Boolean).join(" · ")),
+      el("div", { class: "tile-count" }, `${number(v.count)} / ${number(v.capacity)}`),
+      v.paused ? el("div", { class: "badge" }, T.paused_badge) : null);
+    setLevelClass(tile, level, v.paused);
+    return tile;
+  });
+  document.getElementById("tiles").replaceChildren(...tiles);
+}
+
+let pending = false;
+function render() {
+  if (pending) return;
+  pending = true;
+  requestAnimationFrame(() => {
+    pending = false;
+    renderTotals();
+    renderTiles();
+    drawSeries(document.getElementById("chart-city"), state.series, {});
+  });
+}
+
+function apply(message) {
+  if (message.type === "snapshot") venues.clear();
+  else if (message.type !== "update") return;
+  for (const v of message.venues || []) venues.set(v.id, { ...(venues.get(v.id) || {}), ...v });
+  if (message.totals) state.totals = message.totals;
+  if (message.by_district) state.byDistrict = message.by_district;
+  if (message.by_category) state.byCategory = message.by_category;
+  if (message.series) state.series = message.series.map((p) => [p[0], p[1]]);
+  if (message.point) mergePoint(state.series, message.point);
+  render();
+}
+
+// --- history -------------------------------------------------------------------------------
+
+const fromInput = document.getElementById("history-from");
+const toInput = document.getElementById("history-to");
+const byInput = document.getElementById("history-by");
+
+function isoDate(date) {
+  return `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, "0")}-${String(date.getDate()).padStart(2, "0")}`;
+}
+
+function historyQuery() {
+  return new URLSearchParams({ from: fromInput.value, to: toInput.value, by: byInput.value }).toString();
+}
+
+function updateCsvLink() {
+  document.getElementById("history-csv").href = `/api/city/history.csv?${historyQuery()}`;
+}
+
+// The columns shown, in order; other fields of the answer are left to the CSV.
+const PERIOD_COLUMNS = ["start", "visitors_in", "visitors_out", "entries", "exits", "peak_count",
+                        "refused_full", "refused_fever", "minutes_full", "avg_stay_minutes"];
+const VENUE_COLUMNS = ["name", "district", "minutes_full", "hours_full", "refused_full",
+                       "refused_fever", "peak_count", "visitors_in"];
+
+function cell(column, value) {
+  if (value === null || value === undefined) return "–";
+  if (column === "start") return periodLabel(value);
+  if (column === "district") return value || "–";
+  if (typeof value === "number") return number(value, Number.isInteger(value) ? 0 : 1);
+  return String(value);
+}
+
+function periodLabel(value) {
+  if (byInput.value === "day" || value.length <= 10) return value;
+  const date = new Date(value);  // an hour: its local date and time
+  return `${isoDate(date)} ${String(date.getHours()).padStart(2, "0")}:00`;
+}
+
+function table(id, columns, rows) {
+  const head = el("thead", {}, el("tr", {}, ...columns.map((c) => el("th", { scope: "col" }, T["col_" + c] || c))));
+  const body = el("tbody", {}, ...rows.map((row) =>
+    el("tr", {}, ...columns.map((c) => el("td", {}, cell(c, row[c]))))));
+  document.getElementById(id).replaceChildren(head, body);
+}
+
+function renderHistory(answer) {
+  const periods = (answer && answer.periods) || [];
+  const canvas = document.getElementById("chart-history");
+  table("history-table", PERIOD_COLUMNS, periods);
+  table("history-venues", VENUE_COLUMNS, (answer && answer.venues) || []);
+  document.getElementById("history-venues-wrap").hidden = !(answer && answer.venues && answer.venues.length);
+  if (!periods.length) {
+    canvas.hidden = true;
+    flash("history-status", T.history_empty, "neutral");
+    return;
+  }
+  canvas.hidden = false;
+  drawBars(canvas, periods.map((row) => periodLabel(row.start).slice(byInput.value === "hour" ? 11 : 5)),
+    periods.map((row) => row.visitors_in || 0));
+  document.getElementById("history-status").textContent = "";
+}
+
+async function loadHistory() {
+  updateCsvLink();
+  try {
+    renderHistory(await api("GET", `/api/city/history?${historyQuery()}`));
+  } catch (err) {
+    flash("history-status", err.message, "bad");
+  }
+}
+
+const today = new Date();
+const weekAgo = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 6);
+fromInput.value = isoDate(weekAgo);
+toInput.value = isoDate(today);
+for (const input of [fromInput, toInput, byInput]) input.addEventListener("change", updateCsvLink);
+document.getElementById("history-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  loadHistory();
+});
+updateCsvLink();
+loadHistory();
+
+window.addEventListener("resize", render);
+setInterval(render, 30000);
+connect("/ws/city", apply);

@@ -1,0 +1,166 @@
+// Door staff screen: screen a visit's temperature, check a visit out, count walk-ins. A visit is
+// named by its ticket (scanned from the visitor's QR or pasted) or by its short code (typed).
+import { api, connect, flash, format, levelOf, number, page, setLevelClass, T, text } from "./live.js";
+
+const venue = page.venue;
+const TICKET = /([1-9][0-9]{0,9}\.[A-Za-z0-9_-]{32})/;
+// The visitor's "code for the staff": 8 hex digits, any case, with or without the dash.
+const SHORT_CODE = /^([0-9a-f]{4})[\s-]?([0-9a-f]{4})$/i;
+const ticketInput = document.getElementById("ticket");
+const temperatureInput = document.getElementById("temperature");
+const result = document.getElementById("result");
+
+function apply(message) {
+  if (message.type !== "snapshot" && message.type !== "update") return;
+  text("count", number(message.count));
+  text("capacity", number(message.capacity));
+  const level = levelOf(message);
+  setLevelClass(document.getElementById("hero"), level, message.paused);
+  const words = [T["level_" + level] || ""];
+  if (message.paused) words.unshift(T.level_paused);
+  text("level", words.filter(Boolean).join(" · "));
+}
+
+/**
+ * The API path of the visit named in `value`: a ticket (bare, or in a pasted text or link) or a
+ * short code of this venue's visit; null for anything else.
+ */
+function visitPath(value) {
+  const text = value.trim();
+  const ticket = TICKET.exec(text);
+  if (ticket) return `/api/tickets/${encodeURIComponent(ticket[1])}`;
+  const short = SHORT_CODE.exec(text);
+  if (short) return `/api/venues/${venue.id}/visits/by-code/${(short[1] + short[2]).toUpperCase()}`;
+  return null;
+}
+
+function show(kind, title, detail) {
+  result.hidden = false;
+  result.className = "result " + kind;
+  result.replaceChildren();
+  const strong = document.createElement("strong");
+  strong.textContent = title;
+  result.append(strong);
+  if (detail) {
+    const small = document.createElement("span");
+    small.textContent = detail;
+    result.append(small);
+  }
+}
+
+function fail(err) {
+  show("bad", format(T.failed, { message: err.message }));
+}
+
+document.getElementById("ticket-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const visit = visitPath(ticketInput.value);
+  if (!visit) { show("bad", T.ticket_needed); ticketInput.focus(); return; }
+  const temperature = Number.parseFloat(temperatureInput.value.replace(",", "."));
+  if (!Number.isFinite(temperature)) { show("bad", T.temperature_needed); temperatureInput.focus(); return; }
+  try {
+    const answer = await api("POST", `${visit}/screening`, { temperature });
+    const detail = `${number(answer.temperature, 1)} °C`;
+    if (answer.result === "admitted") show("ok", T.admitted, detail);
+    else show("bad", T.refused_fever_result, `${detail} ≥ ${number(answer.threshold, 1)} °C`);
+    ticketInput.value = "";
+    temperatureInput.value = "";
+    ticketInput.focus();
+  } catch (err) { fail(err); }
+});
+
+document.getElementById("checkout-button").addEventListener("click", async () => {
+  const visit = visitPath(ticketInput.value);
+  if (!visit) { show("bad", T.ticket_needed); ticketInput.focus(); return; }
+  try {
+    const answer = await api("POST", `${visit}/check-out`);
+    show("neutral", T.checked_out, format(T.party_of, { n: answer.party_size }));
+    ticketInput.value = "";
+    ticketInput.focus();
+  } catch (err) { fail(err); }
+});
+
+for (const [id, delta] of [["walkin-plus", 1], ["walkin-minus", -1]]) {
+  document.getElementById(id).addEventListener("click", async () => {
+    try {
+      await api("POST", `/api/venues/${venue.id}/walk-ins`, { delta });
+      flash("control-status", T.saved, "ok");
+    } catch (err) {
+      flash("control-status", format(T.failed, { message: err.message }), "bad");
+    }
+  });
+}
+
+// --- scanning the visitor's QR (where the browser reads barcodes: Chrome on Android) ----------
+
+const scanButton = document.getElementById("scan-button");
+const video = document.getElementById("scan-video");
+const SCAN_EVERY_MS = 150;
+let scan = null;
+
+async function canScan() {
+  if (!("BarcodeDetector" in window) || !navigator.mediaDevices?.getUserMedia) return false;
+  try {
+    return (await window.BarcodeDetector.getSupportedFormats()).includes("qr_code");
+  } catch (err) {
+    return false;
+  }
+}
+
+async function startScan() {
+  const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+  const stream = await navigator.mediaDevices.getUserMedia({
+    video: { facingMode: "environment" }, audio: false,
+  });
+  const session = { stream, stopped: false };
+  scan = session;
+  video.srcObject = stream;
+  video.hidden = false;
+  scanButton.textContent = T.scan_stop;
+  await video.play();
+  const look = async () => {
+    if (session.stopped) return;
+    try {
+      for (const found of await detector.detect(video)) {
+        // Only a ticket counts: a venue's poster in view is not what the staff are after.
+        if (TICKET.test(found.rawValue)) {
+          ticketInput.value = TICKET.exec(found.rawValue)[1];
+          stopScan();
+          temperatureInput.focus();
+          return;
+        }
+      }
+    } catch (err) { /* no frame yet: look again */ }
+    setTimeout(look, SCAN_EVERY_MS);
+  };
+  look();
+}
+
+function stopScan() {
+  if (!scan) return;
+  scan.stopped = true;
+  for (const track of scan.stream.getTracks()) track.stop();
+  scan = null;
+  video.srcObject = null;
+  video.hidden = true;
+  scanButton.textContent = T.scan;
+}
+
+scanButton.addEventListener("click", async () => {
+  if (scan) { stopScan(); return; }
+  scanButton.disabled = true;  // one camera request at a time
+  try {
+    await startScan();
+  } catch (err) {
+    stopScan();
+    show("bad", format(T.camera_failed, { message: err.message || err.name }));
+  } finally {
+    scanButton.disabled = false;
+  }
+});
+// The camera is not left on behind another tab or a locked screen.
+document.addEventListener("visibilitychange", () => { if (document.hidden) stopScan(); });
+
+canScan().then((yes) => { scanButton.hidden = !yes; });
+
+connect(`/ws/venues/${venue.id}`, apply);

@@ -1,0 +1,192 @@
+// Shared by the live pages: page data, a self-healing WebSocket, small DOM and format helpers.
+
+export const page = JSON.parse(document.getElementById("page-data").textContent);
+export const T = page.texts;
+
+const MIN_DELAY = 500;
+const MAX_DELAY = 10000;
+const KEEPALIVE_MS = 20000;
+
+/**
+ * Open a WebSocket to `path` on this origin and keep it open: after a drop or a server restart
+ * it reconnects with back-off (0.5 s doubling to 10 s) and shows the "reconnecting" banner
+ * meanwhile. Every (re)connection starts with a fresh snapshot, handed to onMessage like updates.
+ */
+export function connect(path, onMessage) {
+  const banner = document.getElementById("reconnecting");
+  let delay = MIN_DELAY;
+  let socket = null;
+  let timer = null;
+  let stopped = false;
+
+  function setState(state) {
+    document.body.dataset.live = state;
+    banner.hidden = state !== "reconnecting";
+  }
+
+  function retry() {
+    if (stopped || timer) return;
+    setState("reconnecting");
+    timer = setTimeout(() => { timer = null; open(); }, delay);
+    delay = Math.min(delay * 2, MAX_DELAY);
+  }
+
+  function open() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    try {
+      socket = new WebSocket(scheme + location.host + path);
+    } catch (err) {
+      retry();
+      return;
+    }
+    socket.onmessage = (event) => {
+      let message;
+      try { message = JSON.parse(event.data); } catch (err) { return; }
+      if (message.type === "snapshot") {
+        delay = MIN_DELAY;
+        setState("live");
+      }
+      onMessage(message);
+    };
+    socket.onclose = (event) => {
+      socket = null;
+      if (event.code === 4401) {  // the cookie is gone or revoked: log in again
+        stopped = true;
+        location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+        return;
+      }
+      if (event.code === 4403 || event.code === 4404) {  // refused for good: no point retrying
+        stopped = true;
+        setState("refused");
+        showFatal(event.code === 4403 ? T.forbidden_body : (event.reason || String(event.code)));
+        return;
+      }
+      // Anything else (a restart 1012, a drop 1006, 4408 after a stall, 1013) is worth a retry.
+      retry();
+    };
+  }
+
+  // Coming back online or to the tab: try now rather than at the end of a long back-off.
+  const hurry = () => {
+    if (!socket && timer && !stopped) {
+      clearTimeout(timer);
+      timer = null;
+      delay = MIN_DELAY;
+      open();
+    }
+  };
+  window.addEventListener("online", hurry);
+  // The network went away: say so now, and start over when it is back.
+  window.addEventListener("offline", () => { if (socket) socket.close(); });
+  // A keep-alive (the server ignores it) lets the browser notice a dead connection sooner.
+  setInterval(() => {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send("{}");
+  }, KEEPALIVE_MS);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) hurry(); });
+  open();
+}
+
+function showFatal(text) {
+  const banner = document.getElementById("reconnecting");
+  banner.textContent = text;
+  banner.classList.add("fatal");
+  banner.hidden = false;
+}
+
+/** The traffic-light level of the protocol: low under 80 %, busy to 100 %, full at capacity. */
+export function levelOf(state) {
+  if (state.level) return state.level;
+  if (!state.capacity) return "unknown";
+  if (state.count >= state.capacity) return "full";
+  return state.count >= 0.8 * state.capacity ? "busy" : "low";
+}
+
+/** Put `level-<level>` (and `paused`) on an element, replacing the previous level class. */
+export function setLevelClass(element, level, paused) {
+  for (const name of [...element.classList]) {
+    if (name.startsWith("level-")) element.classList.remove(name);
+  }
+  element.classList.add("level-" + level);
+  element.classList.toggle("paused", Boolean(paused));
+}
+
+export function text(id, value) {
+  const element = document.getElementById(id);
+  if (element && element.textContent !== String(value)) element.textContent = value;
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") element.className = value;
+    else if (key === "dataset") Object.assign(element.dataset, value);
+    else element.setAttribute(key, value);
+  }
+  for (const child of children) {
+    if (child !== null && child !== undefined) element.append(child);
+  }
+  return element;
+}
+
+const locale = () => (page.lang === "en" ? "en-GB" : "id-ID");
+
+export function number(value, digits = 0) {
+  if (value === null || value === undefined || Number.isNaN(value)) return "–";
+  return Number(value).toLocaleString(locale(), {
+    minimumFractionDigits: digits, maximumFractionDigits: digits,
+  });
+}
+
+export function clock(epochSeconds, withSeconds = false) {
+  const options = { hour: "2-digit", minute: "2-digit" };
+  if (withSeconds) options.second = "2-digit";
+  return new Date(epochSeconds * 1000).toLocaleTimeString(locale(), options);
+}
+
+export function format(template, values) {
+  return template.replace(/\{(\w+)\}/g, (_, key) => (key in values ? values[key] : `{${key}}`));
+}
+
+/** Merge a `point` ([minute, value]) into a series of [minute, value] pairs, in place. */
+export function mergePoint(series, point) {
+  if (!point) return series;
+  const last = series[series.length - 1];
+  if (last && last[0] === point[0]) last[1] = point[1];
+  else if (!last || last[0] < point[0]) series.push([point[0], point[1]]);
+  return series;
+}
+
+/** Call the JSON API with the page's cookie; resolves to the body, rejects with a message. */
+export async function api(method, url, body) {
+  const options = { method, headers: {}, credentials: "same-origin" };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(url, options);
+  } catch (err) {
+    throw new Error(T.network_error);
+  }
+  let data = null;
+  try { data = await response.json(); } catch (err) { data = null; }
+  if (!response.ok) {
+    const message = (data && data.error && data.error.message) || `HTTP ${response.status}`;
+    const error = new Error(message);
+    error.code = data && data.error && data.error.code;
+    error.status = response.status;
+    throw error;
+  }
+  return data;
+}
+
+/** Show a short status line that clears itself. */
+export function flash(id, message, kind = "ok") {
+  const element = document.getElementById(id);
+  if (!element) return;
+  element.textContent = message;
+  element.className = "status " + kind;
+  clearTimeout(element._timer);
+  element._timer = setTimeout(() => { element.textContent = ""; }, 6000);
+}

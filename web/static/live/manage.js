@@ -1,0 +1,140 @@
+// Manager dashboard: live numbers from /ws/venues/{id}; controls call the venue API.
+import { api, clock, connect, el, flash, format, levelOf, mergePoint, number, page, setLevelClass, T, text } from "./live.js";
+import { drawMinuteBars, drawSeries } from "./chart.js";
+
+const venue = page.venue;
+const state = { count: null, capacity: venue.capacity, paused: venue.paused, level: "unknown",
+                today: null, series: [], recent: [] };
+
+function perMinuteAverage(perMinute, column) {
+  const since = Math.floor(Date.now() / 60000) * 60 - 4 * 60;  // this minute and the four before
+  let sum = 0;
+  for (const row of perMinute || []) if (row[0] >= since) sum += row[column];
+  return sum / 5;
+}
+
+function renderHeadline() {
+  const level = state.count === null ? "unknown" : levelOf(state);
+  text("count", number(state.count));
+  text("capacity", number(state.capacity));
+  const hero = document.getElementById("hero");
+  setLevelClass(hero, level, state.paused);
+  const share = state.capacity ? Math.min(100, (100 * (state.count || 0)) / state.capacity) : 0;
+  document.getElementById("meter").style.width = share.toFixed(1) + "%";
+  const words = [T["level_" + level] || ""];
+  if (state.capacity && state.count !== null) words.push(`${Math.round(share)} %`);
+  if (state.paused) words.unshift(T.level_paused);
+  text("level", words.filter(Boolean).join(" · "));
+  const input = document.getElementById("capacity-input");
+  if (input && document.activeElement !== input && state.capacity) input.value = state.capacity;
+  const pause = document.getElementById("pause-button");
+  if (pause) {
+    pause.textContent = state.paused ? T.resume : T.pause;
+    pause.classList.toggle("warn", !state.paused);
+    pause.classList.toggle("primary", state.paused);
+  }
+  document.title = `${number(state.count)} / ${number(state.capacity)} · ${venue.name}`;
+}
+
+function renderToday() {
+  const today = state.today;
+  if (!today) return;
+  text("entries-per-min", number(perMinuteAverage(today.per_minute, 1), 1));
+  text("exits-per-min", number(perMinuteAverage(today.per_minute, 2), 1));
+  text("entries-today", number(today.entries));
+  text("exits-today", number(today.exits));
+  text("visitors-in", today.visitors_in !== undefined ? `${number(today.visitors_in)} ${T.people}` : "");
+  text("visitors-out", today.visitors_out !== undefined ? `${number(today.visitors_out)} ${T.people}` : "");
+  text("refused-full", number(today.refused_full));
+  text("refused-fever", number(today.refused_fever));
+  text("avg-stay", today.avg_stay_minutes === null || today.avg_stay_minutes === undefined
+    ? "–" : number(today.avg_stay_minutes, 0));
+}
+
+function renderRecent() {
+  const list = document.getElementById("recent");
+  const items = state.recent.slice().sort((a, b) => b.at - a.at).map((event) =>
+    el("li", { class: "event-" + event.event },
+      el("time", {}, clock(event.at, true)),
+      el("span", { class: "what" }, T["event_" + event.event] || event.event),
+      el("span", { class: "party" }, format(T.party_of, { n: event.party }))));
+  if (!items.length) items.push(el("li", { class: "empty" }, T.recent_empty));
+  list.replaceChildren(...items);
+}
+
+let chartPending = false;
+function renderCharts() {
+  if (chartPending) return;
+  chartPending = true;
+  requestAnimationFrame(() => {
+    chartPending = false;
+    drawSeries(document.getElementById("chart-today"), state.series, { capacity: state.capacity });
+    drawMinuteBars(document.getElementById("chart-minutes"), (state.today && state.today.per_minute) || []);
+  });
+}
+
+function apply(message) {
+  if (message.type !== "snapshot" && message.type !== "update") return;
+  for (const key of ["count", "capacity", "paused", "level"]) {
+    if (message[key] !== undefined) state[key] = message[key];
+  }
+  if (message.today) state.today = message.today;
+  if (message.recent) state.recent = message.recent;
+  if (message.series) state.series = message.series.map((p) => [p[0], p[1]]);
+  if (message.point) mergePoint(state.series, message.point);
+  renderHeadline();
+  renderToday();
+  renderRecent();
+  renderCharts();
+}
+
+// --- controls ------------------------------------------------------------------------------
+
+async function act(promise) {
+  try {
+    const result = await promise;
+    flash("control-status", T.saved, "ok");
+    return result;
+  } catch (err) {
+    flash("control-status", format(T.failed, { message: err.message }), "bad");
+    return null;
+  }
+}
+
+const capacityForm = document.getElementById("capacity-form");
+if (capacityForm) {
+  capacityForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const capacity = Number(document.getElementById("capacity-input").value);
+    const changed = await act(api("PATCH", `/api/venues/${venue.id}`, { capacity }));
+    if (changed) {
+      state.capacity = changed.capacity;
+      state.level = undefined;  // recomputed until the socket's next update says
+      renderHeadline();
+      renderCharts();
+    }
+  });
+}
+
+const pauseButton = document.getElementById("pause-button");
+if (pauseButton) {
+  pauseButton.addEventListener("click", async () => {
+    const changed = await act(api("PATCH", `/api/venues/${venue.id}`, { paused: !state.paused }));
+    if (changed) {
+      state.paused = changed.paused;
+      renderHeadline();
+    }
+  });
+}
+
+for (const [id, delta] of [["walkin-plus", 1], ["walkin-minus", -1]]) {
+  document.getElementById(id)?.addEventListener("click", () => {
+    act(api("POST", `/api/venues/${venue.id}/walk-ins`, { delta }));
+  });
+}
+
+window.addEventListener("resize", renderCharts);
+setInterval(renderCharts, 30000);  // the x axis follows the clock between updates
+renderHeadline();
+renderCharts();
+connect(`/ws/venues/${venue.id}`, apply);

@@ -1,0 +1,393 @@
+/* The visitor page: live crowd level, check-in, the ticket kept on the phone, check-out.
+ *
+ * Texts come from the page (#page-data), never from this file. Only the ticket, the venue's
+ * name, the party size and the check-in time are kept in localStorage; the visitor's name,
+ * phone and email leave the form only in the body of the check-in request.
+ */
+(function () {
+  "use strict";
+
+  var page = JSON.parse(document.getElementById("page-data").textContent);
+  var T = page.texts;
+  var VIEWS = ["form", "ticket", "done", "full", "paused"];
+  var STORE = "occupancy.ticket." + page.venue.code;
+  var POLL_MS = 10000;
+  var locale = page.lang === "id" ? "id-ID" : "en-GB";
+  var api = {
+    occupancy: "/api/venues/" + encodeURIComponent(page.signed_code) + "/occupancy",
+    checkIn: "/api/venues/" + encodeURIComponent(page.signed_code) + "/check-ins",
+    checkOut: function (ticket) { return "/api/tickets/" + encodeURIComponent(ticket) + "/check-out"; },
+    qr: function (ticket) { return "/api/tickets/" + encodeURIComponent(ticket) + "/qr.svg"; },
+  };
+
+  var form = $("check-in-form");
+  var party = $("party_size");
+  var submitButton = $("submit");
+  var checkOutButton = $("check-out");
+
+  // The idempotency key of the check-in attempt whose answer has not arrived yet; a retry after
+  // a network error reuses it so that the visit counts once, whatever happened to the first try.
+  var pendingKey = null;
+  var submitted = false;
+  var busy = false;
+  var current = null;
+  var clockTimer = null;
+  var view = null;
+
+  function $(id) { return document.getElementById(id); }
+
+  function fmt(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (whole, name) {
+      return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
+    });
+  }
+
+  function newKey() {
+    var bytes = new Uint8Array(18);
+    crypto.getRandomValues(bytes);
+    var text = "";
+    for (var i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i]);
+    return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function show(name) {
+    view = name;
+    VIEWS.forEach(function (v) { $("view-" + v).hidden = v !== name; });
+    $("crowd").hidden = name === "ticket" || name === "done";
+    document.body.setAttribute("data-view", name);
+    if (name === "ticket") startClock(); else stopClock();
+  }
+
+  // ---- live crowd level ----
+
+  function renderOccupancy(o) {
+    var level = o.paused ? "paused" : (o.level || "unknown");
+    var crowd = $("crowd");
+    crowd.className = "crowd level-" + level;
+    $("crowd-level-text").textContent = T["level_" + level] || T.level_unknown;
+    if (typeof o.count === "number" && o.capacity) {
+      $("crowd-count").textContent = fmt(T.people_inside, { count: o.count, capacity: o.capacity });
+      $("full-count").textContent = fmt(T.full_count, { count: o.count, capacity: o.capacity });
+      $("crowd-meter").style.width = Math.min(100, (100 * o.count) / o.capacity) + "%";
+    }
+    page.occupancy = o;
+  }
+
+  function roomNow(o) {
+    return !o.paused && o.level !== "full";
+  }
+
+  function refreshOccupancy() {
+    return fetch(api.occupancy, { cache: "no-store", credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      })
+      .then(function (o) {
+        $("crowd-offline").hidden = true;
+        renderOccupancy(o);
+        // Opened while full or paused, nothing tried yet: offer the form as soon as there is room.
+        if (!submitted && (view === "full" || view === "paused") && roomNow(o)) show("form");
+        return o;
+      })
+      .catch(function () {
+        $("crowd-offline").hidden = false;
+        return null;
+      });
+  }
+
+  function poll() {
+    if (!document.hidden) refreshOccupancy();
+  }
+
+  // ---- the ticket kept on this phone ----
+
+  function saveTicket(t) {
+    try { localStorage.setItem(STORE, JSON.stringify(t)); } catch (e) { /* private mode: memory only */ }
+  }
+
+  function loadTicket() {
+    var t = null;
+    try { t = JSON.parse(localStorage.getItem(STORE) || "null"); } catch (e) { t = null; }
+    if (!t || typeof t.ticket !== "string" || !t.checked_in_at) return null;
+    // Past the longest stay the visit has been checked out automatically: forget the ticket.
+    var age = Date.now() - new Date(t.checked_in_at).getTime();
+    if (!(age < page.venue.max_stay_minutes * 60000)) {
+      forgetTicket();
+      return null;
+    }
+    return t;
+  }
+
+  function forgetTicket() {
+    try { localStorage.removeItem(STORE); } catch (e) { /* nothing kept */ }
+  }
+
+  // The code door staff can type: the first 8 hex digits of the ticket's SHA-256, as 3F9A-07C2.
+  // Given by the check-in answer; worked out again after a reload (Web Crypto: HTTPS, localhost).
+  function shortCodeOf(ticket, known) {
+    if (known) return Promise.resolve(known);
+    if (!window.crypto || !crypto.subtle || !window.TextEncoder) return Promise.resolve(null);
+    return crypto.subtle.digest("SHA-256", new TextEncoder().encode(ticket)).then(function (buffer) {
+      var bytes = new Uint8Array(buffer, 0, 4);
+      var hex = "";
+      for (var i = 0; i < bytes.length; i++) hex += (bytes[i] < 16 ? "0" : "") + bytes[i].toString(16);
+      hex = hex.toUpperCase();
+      return hex.slice(0, 4) + "-" + hex.slice(4);
+    }, function () { return null; });
+  }
+
+  function showDoorCodes(t, knownCode) {
+    var qr = $("ticket-qr");
+    qr.hidden = false;
+    qr.onerror = function () { qr.hidden = true; };
+    qr.src = api.qr(t.ticket);
+    $("ticket-door-code").hidden = true;
+    shortCodeOf(t.ticket, knownCode).then(function (code) {
+      if (current !== t || !code) return;
+      $("ticket-short-code").textContent = code;
+      $("ticket-door-code").hidden = false;
+    });
+  }
+
+  function showTicket(t, knownCode) {
+    current = t;
+    $("ticket-venue").textContent = t.venue;
+    $("ticket-time").textContent = new Date(t.checked_in_at).toLocaleString(locale, {
+      weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+    });
+    $("ticket-party").textContent = fmt(T.party_people, { n: t.party_size });
+    // One code for the guard to read or type: the staff short code (kept with the ticket, so it
+    // shows after a reload on plain HTTP too, where Web Crypto cannot work it out again).
+    knownCode = knownCode || t.short_code;
+    $("ticket-code").textContent = knownCode || t.ticket.slice(-6);
+    showDoorCodes(t, knownCode);
+    $("check-out-error").hidden = true;
+    checkOutButton.disabled = false;
+    checkOutButton.textContent = T.check_out;
+    show("ticket");
+  }
+
+  // A ticking clock shows the guard a live screen, not a screenshot.
+  function tick() {
+    $("ticket-clock").textContent = new Date().toLocaleTimeString(locale, {
+      hour: "2-digit", minute: "2-digit", second: "2-digit",
+    });
+  }
+
+  function startClock() {
+    tick();
+    if (!clockTimer) clockTimer = setInterval(tick, 1000);
+  }
+
+  function stopClock() {
+    if (clockTimer) clearInterval(clockTimer);
+    clockTimer = null;
+  }
+
+  // ---- check-in ----
+
+  function clearErrors() {
+    ["name", "phone", "email", "party_size"].forEach(function (field) {
+      $(field + "-error").hidden = true;
+      $(field).removeAttribute("aria-invalid");
+    });
+    $("form-error").hidden = true;
+  }
+
+  function fieldError(field, message) {
+    var input = $(field);
+    var slot = $(field + "-error");
+    if (!input || !slot) return formError(message);
+    slot.textContent = message;
+    slot.hidden = false;
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+  }
+
+  function formError(message) {
+    var slot = $("form-error");
+    slot.textContent = message;
+    slot.hidden = false;
+    show("form");
+  }
+
+  function setBusy(on) {
+    busy = on;
+    submitButton.disabled = on;
+    submitButton.textContent = on ? T.sending : T.submit;
+    $("full-retry-button").disabled = on;
+    $("paused-retry-button").disabled = on;
+  }
+
+  function requestBody() {
+    var body = {
+      name: form.elements.name.value,
+      phone: form.elements.phone.value,
+      party_size: parseInt(party.value, 10),
+    };
+    if (isNaN(body.party_size)) body.party_size = null;
+    var email = form.elements.email.value.trim();
+    if (email) body.email = email;
+    return body;
+  }
+
+  function checkIn() {
+    if (busy) return;
+    clearErrors();
+    submitted = true;
+    if (!pendingKey) pendingKey = newKey();
+    var body = requestBody();
+    body.idempotency_key = pendingKey;
+    setBusy(true);
+    fetch(api.checkIn, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      cache: "no-store",
+      credentials: "same-origin",
+    }).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (data) {
+        setBusy(false);
+        answered(response, data);
+      });
+    }, function () {
+      // No answer: the check-in may or may not have been recorded; the retry keeps the key.
+      setBusy(false);
+      formError(T.error_network);
+    });
+  }
+
+  function answered(response, data) {
+    if (response.status >= 500 || !data) {
+      formError(T.error_server);
+      return;
+    }
+    pendingKey = null;
+    if (response.ok) {
+      var t = {
+        ticket: data.ticket,
+        venue: data.venue.name,
+        party_size: data.party_size,
+        checked_in_at: data.checked_in_at,
+        short_code: data.short_code,
+      };
+      saveTicket(t);
+      form.reset();
+      submitted = false;
+      showTicket(t, data.short_code);
+      refreshOccupancy();
+      return;
+    }
+    var error = data.error || {};
+    if (error.code === "venue_full") {
+      $("full-count").textContent = fmt(T.full_count, { count: error.count, capacity: error.capacity });
+      var minutes = Math.max(1, Math.ceil((error.retry_after_seconds || 60) / 60));
+      $("full-retry").textContent = fmt(T.full_retry, { minutes: minutes });
+      show("full");
+      refreshOccupancy();
+    } else if (error.code === "venue_paused") {
+      show("paused");
+      refreshOccupancy();
+    } else if (error.code === "invalid_input" && T["error_field_" + error.field]) {
+      show("form");
+      fieldError(error.field, fmt(T["error_field_" + error.field], { max: page.venue.max_party }));
+    } else {
+      formError(error.message || T.error_generic);
+    }
+  }
+
+  // Retry from the full or paused screen: send the same details again, or, if nothing was
+  // sent yet (the page opened full), look whether there is room now.
+  function retry() {
+    if (submitted) {
+      checkIn();
+      return;
+    }
+    refreshOccupancy().then(function (o) {
+      if (o && roomNow(o)) show("form");
+    });
+  }
+
+  // ---- check-out ----
+
+  function checkOut() {
+    if (busy || !current) return;
+    busy = true;
+    checkOutButton.disabled = true;
+    checkOutButton.textContent = T.checking_out;
+    $("check-out-error").hidden = true;
+    var t = current;
+    fetch(api.checkOut(t.ticket), { method: "POST", cache: "no-store", credentials: "same-origin" })
+      .then(function (response) {
+        return response.json().catch(function () { return null; }).then(function (data) {
+          busy = false;
+          checkedOut(t, response, data);
+        });
+      }, function () {
+        busy = false;
+        checkOutFailed(T.error_network);
+      });
+  }
+
+  function checkOutFailed(message) {
+    checkOutButton.disabled = false;
+    checkOutButton.textContent = T.check_out;
+    $("check-out-error").textContent = message;
+    $("check-out-error").hidden = false;
+  }
+
+  function checkedOut(t, response, data) {
+    if (response.ok && data) {
+      forgetTicket();
+      current = null;
+      $("done-body").textContent = fmt(T.done_body, { venue: t.venue });
+      $("done-auto").hidden = data.reason === "visitor";
+      show("done");
+      refreshOccupancy();
+    } else if (response.status === 404 || response.status === 400) {
+      forgetTicket();
+      current = null;
+      formError(T.error_unknown_ticket);
+    } else {
+      checkOutFailed(response.status >= 500 ? T.error_server : T.error_generic);
+    }
+  }
+
+  // ---- party size picker ----
+
+  function stepParty(delta) {
+    var value = parseInt(party.value, 10);
+    if (isNaN(value)) value = 1;
+    party.value = String(Math.min(page.venue.max_party, Math.max(1, value + delta)));
+  }
+
+  // ---- wiring ----
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    checkIn();
+  });
+  $("party-minus").addEventListener("click", function () { stepParty(-1); });
+  $("party-plus").addEventListener("click", function () { stepParty(1); });
+  checkOutButton.addEventListener("click", checkOut);
+  $("full-retry-button").addEventListener("click", retry);
+  $("paused-retry-button").addEventListener("click", retry);
+  $("full-back").addEventListener("click", function () { show("form"); });
+  $("paused-back").addEventListener("click", function () { show("form"); });
+  $("again").addEventListener("click", function () {
+    clearErrors();
+    show("form");
+  });
+  document.addEventListener("visibilitychange", poll);
+
+  renderOccupancy(page.occupancy);
+  var kept = loadTicket();
+  if (kept) {
+    showTicket(kept);
+  } else {
+    var initial = page.occupancy.paused ? "paused" : (page.occupancy.level === "full" ? "full" : "form");
+    show(initial);
+  }
+  setInterval(poll, POLL_MS);
+})();
