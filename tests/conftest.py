@@ -191,6 +191,12 @@ class LiveServer:
         self.stop()
         raise RuntimeError("server did not become ready")
 
+    def errors(self) -> str:
+        """The server log's warnings and errors, with their tracebacks (the rest is noise)."""
+        lines = Path(self.log.name).read_text(errors="replace").splitlines()
+        kept = [line for line in lines if not line.startswith("INFO:")]
+        return "server log (without INFO lines):\n" + "\n".join(kept[-200:])
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -207,6 +213,8 @@ def live_server(settings, services):
     server = LiveServer(settings).start()
     yield server
     server.stop()
+    # Captured, so pytest shows it only when the test fails (CI keeps no artifacts).
+    print(server.errors())
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 import asyncio
 import contextlib
+import functools
+import logging
 import os
 
 from fastapi import APIRouter, WebSocket
@@ -16,13 +18,33 @@ from occupancy.services import Services
 from occupancy.venues import signing
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 CLOSE_NO_TOKEN = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_UNAVAILABLE = 1013
+CLOSE_INTERNAL_ERROR = 1011
 # Which process answered (a number, nothing personal): lets tests see both workers deliver.
 WORKER_HEADER = (b"x-occupancy-worker", str(os.getpid()).encode())
+
+
+def closes_on_error(handler):
+    """An unexpected error after the handshake is logged and closes the socket with 1011, so
+    the client learns why (uvicorn would otherwise drop the connection without a close frame)."""
+
+    @functools.wraps(handler)
+    async def wrapper(websocket: WebSocket, *args, **kwargs) -> None:
+        try:
+            await handler(websocket, *args, **kwargs)
+        except (WebSocketDisconnect, asyncio.CancelledError):
+            raise
+        except Exception:
+            log.exception("live socket %s failed", websocket.url.path)
+            with contextlib.suppress(Exception):
+                await websocket.close(CLOSE_INTERNAL_ERROR, "internal error: reconnect")
+
+    return wrapper
 
 
 def _services(websocket: WebSocket) -> Services:
@@ -85,6 +107,7 @@ async def _drain(websocket: WebSocket) -> None:
 
 
 @router.websocket("/ws/venues/{venue_id}")
+@closes_on_error
 async def venue_socket(websocket: WebSocket, venue_id: int) -> None:
     """Manager, door staff, official or operator: the venue's full live state."""
     if (hub := await _accept(websocket)) is None:
@@ -102,6 +125,7 @@ async def venue_socket(websocket: WebSocket, venue_id: int) -> None:
 
 
 @router.websocket("/ws/display/{signed_code}")
+@closes_on_error
 async def display_socket(websocket: WebSocket, signed_code: str) -> None:
     """The public door display: no login, count and light only."""
     if (hub := await _accept(websocket)) is None:
@@ -117,6 +141,7 @@ async def display_socket(websocket: WebSocket, signed_code: str) -> None:
 
 
 @router.websocket("/ws/city")
+@closes_on_error
 async def city_socket(websocket: WebSocket) -> None:
     """Officials and operators: every venue, totals per district and category."""
     if (hub := await _accept(websocket)) is None:
