@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from occupancy import logs, ops
 from occupancy.city import endpoints as city_endpoints
 from occupancy.errors import install_error_handlers
+from occupancy.hot_routes import HotRoutes
 from occupancy.live import pages as live_pages
 from occupancy.live import sockets as live_sockets
 from occupancy.metrics import LatencyMiddleware
@@ -42,7 +43,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.add_middleware(LatencyMiddleware)
     app.include_router(visit_endpoints.router)
     app.include_router(venue_endpoints.router)
     app.include_router(venue_manage.router)
@@ -54,4 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     static = settings.web_dir / "static"
     if static.is_dir():
         app.mount("/static", StaticFiles(directory=static), name="static")
+    # The last added runs first: timing covers the hot routes too.
+    app.add_middleware(HotRoutes)
+    app.add_middleware(LatencyMiddleware)
     return app
