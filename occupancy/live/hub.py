@@ -30,6 +30,7 @@ from occupancy.venues.service import VenueInfo
 log = logging.getLogger(__name__)
 
 VENUE, DISPLAY, CITY = "venue", "display", "city"
+_VENUE_PREFIX = keys.VENUE_CHANNEL_PREFIX.encode()
 
 
 class CityTable:
@@ -160,12 +161,16 @@ class Hub:
                 self._config.add(venue_id)
                 self._mark(venue_id)
                 return
+            city = self._city
+            if city is None:
+                # Only the city table needs the event's body; the channel names the venue.
+                self._mark(int(message["channel"][len(_VENUE_PREFIX):]))
+                return
             event = json.loads(message["data"])
             venue_id = int(event["v"])
         except (KeyError, TypeError, ValueError):
             log.warning("ignored a malformed live message on %r", message.get("channel"))
             return
-        city = self._city
         if city is not None and venue_id in city.venues and "c" in event:
             venue = city.venues[venue_id]
             venue.count = int(event["c"])

@@ -71,11 +71,6 @@ _CLOSE = (
     )
 )
 _TEMPERATURE = (
-    update(Visit)
-    .where(Visit.ticket_hash == bindparam("th"), Visit.checked_out_at.is_(None))
-    .values(checked_out_at=bindparam("at"), checkout_reason=bindparam("reason"))
-)
-_TEMPERATURE = (
     update(Visit).where(Visit.ticket_hash == bindparam("th")).values(temperature=bindparam("temp"))
 )
 
