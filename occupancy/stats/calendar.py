@@ -1,5 +1,6 @@
 """Local days and minutes: statistics are kept per venue-local day, minutes as epoch seconds."""
 
+import functools
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,7 +21,13 @@ def day_key(day: date) -> str:
 
 def day_of(epoch: float, tz: ZoneInfo) -> str:
     """The key of the local day containing ``epoch``, e.g. ``20261123``."""
-    return day_key(local_date(epoch, tz))
+    return _day_of_minute(minute_of(epoch), tz)
+
+
+@functools.lru_cache(maxsize=256)
+def _day_of_minute(minute: int, tz: ZoneInfo) -> str:
+    # Every check-in asks; days change only on whole minutes (UTC offsets are whole minutes).
+    return day_key(local_date(minute, tz))
 
 
 def day_start(day: date, tz: ZoneInfo) -> datetime:
