@@ -153,11 +153,12 @@ def issue_token(services):
 class LiveServer:
     """``occupancy serve`` in a subprocess: real uvicorn workers, real sockets."""
 
-    def __init__(self, settings: Settings, workers: int = 2) -> None:
+    def __init__(self, settings: Settings, workers: int = 2, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.settings = settings
         self.workers = workers
+        self.extra_env = env
         self.process: subprocess.Popen | None = None
 
     def env(self) -> dict[str, str]:
@@ -168,6 +169,7 @@ class LiveServer:
             OCCUPANCY_SECRET_KEY=self.settings.secret_key,
             OCCUPANCY_PUBLIC_URL=self.url,
         )
+        env.update(self.extra_env)
         return env
 
     def start(self, timeout: float = 120) -> "LiveServer":

@@ -1,9 +1,11 @@
 """Fan-out: one Redis subscription per process, coalesced per venue, delivered to local sockets.
 
 The subscription (pattern ``occ:venue:*`` and channel ``occ:config``) only marks venues as
-changed. A flush loop runs at most ``rate`` times a second: it reads the changed venues' state
-from Redis in one round trip and offers each socket the latest frame (see ``Outbox``). The city
-table (every venue's count) is kept in memory from the events and re-read after a reconnect.
+changed. A flush loop reads the changed venues' state from Redis in one round trip and offers
+each socket the latest frame (see ``Outbox``). Pacing is per venue: a venue is sent at most
+``rate`` times a second, so a quiet venue's change goes out at once even while busy venues
+are held back; the city view is paced the same way. The city table (every venue's count) is
+kept in memory from the events and re-read after a reconnect.
 """
 
 import asyncio
@@ -30,6 +32,9 @@ from occupancy.venues.service import VenueInfo
 log = logging.getLogger(__name__)
 
 VENUE, DISPLAY, CITY = "venue", "display", "city"
+# Changes arriving within this long of a flush go out together in the next one.
+MIN_GAP = 0.01
+_NEVER = float("-inf")
 _VENUE_PREFIX = keys.VENUE_CHANNEL_PREFIX.encode()
 
 
@@ -64,11 +69,15 @@ class Hub:
         self.sessionmaker = sessionmaker
         self.reader = reader
         self.interval = 1.0 / rate
+        self.min_gap = min(MIN_GAP, self.interval)
         self.send_timeout = send_timeout
         self._sockets: dict[str, dict[int, set[Outbox]]] = {
             VENUE: defaultdict(set), DISPLAY: defaultdict(set), CITY: defaultdict(set)}
         self._dirty: set[int] = set()
         self._config: set[int] = set()
+        self._sent_at: dict[int, float] = {}  # venue -> when its last frame went out (monotonic)
+        self._city_dirty: set[int] = set()
+        self._city_sent_at = _NEVER
         self._changed = asyncio.Event()
         self._city: CityTable | None = None
         self._city_lock = asyncio.Lock()
@@ -182,6 +191,7 @@ class Hub:
 
     def _mark(self, venue_id: int) -> None:
         self._dirty.add(venue_id)
+        self._city_dirty.add(venue_id)
         self._changed.set()
 
     def _resync(self) -> None:
@@ -194,24 +204,59 @@ class Hub:
 
     async def _flush_loop(self) -> None:
         while True:
-            await self._changed.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), self._until_next_due(time.monotonic()))
             self._changed.clear()
-            started = time.monotonic()
             try:
-                await self._flush()
+                await self._flush(time.monotonic())
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("live flush failed; will retry")
                 self._changed.set()
-            # At most `rate` flushes a second: what changes meanwhile is coalesced.
-            await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))
+                await asyncio.sleep(self.interval)  # no busy loop while Redis is away
+            await asyncio.sleep(self.min_gap)
 
-    async def _flush(self) -> None:
-        dirty, self._dirty = self._dirty, set()
-        config, self._config = self._config, set()
+    def _until_next_due(self, now: float) -> float | None:
+        """Seconds until a held-back venue (or the city view) may be sent again; None: none held."""
+        due = [self._sent_at.get(v, _NEVER) + self.interval for v in self._dirty]
+        if self._city is not None and (self._city_dirty or self._config or self._resync_city):
+            due.append(self._city_sent_at + self.interval)
+        return max(0.0, min(due) - now) if due else None
+
+    def _take_due(self, now: float) -> set[int]:
+        """The changed venues that may be sent now; the others stay marked for later."""
+        due = {v for v in self._dirty if self._sent_at.get(v, _NEVER) + self.interval <= now}
+        self._dirty -= due
+        if len(self._sent_at) > 10_000:  # forget venues whose pacing no longer matters
+            self._sent_at = {v: t for v, t in self._sent_at.items() if t + self.interval > now}
+        return due
+
+    async def _flush(self, now_mono: float) -> None:
+        due = self._take_due(now_mono)
+        try:
+            await self._flush_venues(due, now_mono)
+        except BaseException:
+            self._dirty |= due  # not sent: the retry sends them
+            raise
+        if self._city is None:
+            self._city_dirty.clear()
+            self._config.clear()
+        elif (self._city_dirty or self._config or self._resync_city) and (
+                now_mono >= self._city_sent_at + self.interval):
+            self._city_sent_at = now_mono
+            dirty, self._city_dirty = self._city_dirty, set()
+            config, self._config = self._config, set()
+            try:
+                await self._flush_city(dirty, config, time.time())
+            except BaseException:
+                self._city_dirty |= dirty
+                self._config |= config
+                raise
+
+    async def _flush_venues(self, due: set[int], now_mono: float) -> None:
         now = time.time()
-        watched = [v for v in dirty if v in self._sockets[VENUE] or v in self._sockets[DISPLAY]]
+        watched = [v for v in due if v in self._sockets[VENUE] or v in self._sockets[DISPLAY]]
         if watched:
             lives = await self.reader.venues(watched, now)
             for venue_id, live in lives.items():
@@ -219,14 +264,13 @@ class Hub:
                     info = await self.venue_cache.by_id(venue_id)
                 except UnknownVenue:
                     continue
+                self._sent_at[venue_id] = now_mono
                 venue_frame = Frame(frames.venue_frame(live, info, now))
                 for outbox in self._sockets[VENUE].get(venue_id, ()):
                     outbox.offer(venue_frame)
                 display = Frame(frames.display_frame(info, live.count, live.capacity, live.paused, now))
                 for outbox in self._sockets[DISPLAY].get(venue_id, ()):
                     outbox.offer(display)
-        if self._city is not None and (dirty or config or self._resync_city):
-            await self._flush_city(dirty, config, now)
 
     async def _flush_city(self, dirty: set[int], config: set[int], now: float) -> None:
         city = self._city

@@ -12,6 +12,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.conftest import LiveServer
 from tests.visits.helpers import visitor
 
 PERSON = {"name": "Siti Rahayu Wulandari", "phone": "0857 1122 3344", "email": "siti.rahayu@example.id"}
@@ -154,6 +155,38 @@ async def test_coalescing_bounds_the_rate_under_a_burst_of_1000_check_ins(live_s
     assert busiest <= 8
     assert len(received) < 100  # far fewer frames than events
     assert received[-1][1]["count"] == 1000 and received[-1][1]["today"]["entries"] == 1000
+
+
+async def test_pacing_is_per_venue_a_quiet_venue_is_not_held_behind_a_busy_one(
+        settings, make_venue, issue_token):
+    # One update per 2 s per venue: wide enough that "held back" and "sent at once" cannot be
+    # confused on a slow machine.
+    server = LiveServer(settings, workers=1, OCCUPANCY_LIVE_UPDATES_PER_SECOND="0.5").start()
+    try:
+        busy, busy_code = await make_venue(capacity=100)
+        quiet, quiet_code = await make_venue(capacity=100)
+        official = token_of(await issue_token("official"))
+        async with (connect(ws_url(server, f"/ws/venues/{busy.id}", official)) as busy_ws,
+                    connect(ws_url(server, f"/ws/venues/{quiet.id}", official)) as quiet_ws):
+            await next_frame(busy_ws), await next_frame(quiet_ws)
+            await check_ins(server, busy_code, 1, party_size=1)
+            await frame_where(busy_ws, lambda f: f["count"] == 1)
+            sent = time.monotonic()
+            await check_ins(server, busy_code, 1, party_size=1)  # held: busy was just sent
+            await check_ins(server, quiet_code, 1, party_size=1)  # not held: quiet sent nothing
+            await frame_where(quiet_ws, lambda f: f["count"] == 1)
+            quiet_at = time.monotonic()
+            await frame_where(busy_ws, lambda f: f["count"] == 2)
+            busy_at = time.monotonic()
+    finally:
+        server.stop()
+        print(server.errors())
+
+    print(f"\nquiet venue's update {quiet_at - sent:.2f}s, busy venue's held update "
+          f"{busy_at - sent:.2f}s after the busy venue's last frame")
+    assert busy_at - sent >= 1.5  # the busy venue kept its rate (one frame per 2 s)
+    # The quiet venue did not wait for the busy venue's turn (a shared 2 s beat would make it).
+    assert quiet_at - sent < 1.0
 
 
 async def test_a_stuck_client_does_not_grow_server_memory(live_server, make_venue, issue_token):
