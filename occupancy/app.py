@@ -1,6 +1,7 @@
 """The ASGI application: routers, error mapping and the lifespan that owns the services."""
 
 import contextlib
+import gc
 import logging
 
 from fastapi import FastAPI
@@ -30,6 +31,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.services = await Services.start(settings)
+        # What start-up made lives as long as the process: keep it out of every GC pass,
+        # which shortens the pauses that show up in the check-in's tail latency.
+        gc.freeze()
         try:
             yield
         finally:
