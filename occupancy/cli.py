@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from occupancy import migrate
+from occupancy import migrate, serving
 from occupancy.embedded_redis import EmbeddedRedis
 from occupancy.errors import DomainError
 from occupancy.settings import Settings, get_settings
@@ -289,7 +288,7 @@ def serve(
         run(prepare(settings, demo))
         base = f"http://{host}:{port}"
         typer.echo(f"occupancy on {base}  (API docs {base}/docs, metrics {base}/metrics)")
-        uvicorn.run(
+        serving.run(
             "occupancy.asgi:app", host=host, port=port, workers=workers, loop="uvloop",
             http="httptools", access_log=False, timeout_graceful_shutdown=20,
             # A worker still starting on a busy host answers the supervisor late: not hung.

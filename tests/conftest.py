@@ -150,6 +150,16 @@ def issue_token(services):
     return make
 
 
+def listening_sockets(port: int) -> int:
+    """Sockets in LISTEN state on ``port`` (from /proc/net/tcp: state 0A)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            count += state == "0A" and int(local.rsplit(":", 1)[1], 16) == port
+    return count
+
+
 class LiveServer:
     """``occupancy serve`` in a subprocess: real uvicorn workers, real sockets."""
 
@@ -185,10 +195,12 @@ class LiveServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited; see {self.log.name}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return self
+                ready = httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
             except httpx.HTTPError:
-                pass
+                ready = False
+            # Each worker listens on its own socket: wait until all of them do.
+            if ready and listening_sockets(self.port) >= self.workers:
+                return self
             time.sleep(0.1)
         self.stop()
         raise RuntimeError("server did not become ready")

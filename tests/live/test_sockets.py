@@ -5,6 +5,7 @@ import asyncio
 import json
 import socket
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -91,6 +92,21 @@ async def test_snapshot_on_connect(live_server, make_venue, issue_token):
     assert snapshot["series"][-1][1] == 6
     assert [e["event"] for e in snapshot["recent"]] == ["in"] * 3
     assert "Budi" not in json.dumps(snapshot)
+
+
+async def test_a_burst_of_connections_is_spread_over_both_workers(live_server, make_venue,
+                                                                  issue_token):
+    # With one shared listening socket, the worker that woke first took a whole burst.
+    venue, _ = await make_venue()
+    official = token_of(await issue_token("official"))
+    url = ws_url(live_server, f"/ws/venues/{venue.id}", official)
+    sockets = await asyncio.gather(*[connect(url) for _ in range(20)])
+    try:
+        per_worker = Counter(ws.response.headers["x-occupancy-worker"] for ws in sockets)
+    finally:
+        await asyncio.gather(*[ws.close() for ws in sockets])
+    print(f"\n20 connections per worker: {dict(per_worker)}")
+    assert len(per_worker) == 2 and min(per_worker.values()) >= 3
 
 
 async def test_a_check_in_reaches_dashboards_on_every_worker(live_server, make_venue, issue_token):
