@@ -129,12 +129,12 @@ class Bench:
         redis_server = EmbeddedRedis().start()
         server = None
         try:
-            # The server starts before the venues exist (they are added while it runs, as an
-            # operator would): start-up reconciliation scans Redis once per venue.
-            extra = dict(item.split("=", 1) for item in args.server_env)
-            server = Server(database.url, redis_server.url, self.workdir, args.workers, extra).start()
+            # The city exists before the server starts, as in production: each worker reads
+            # every venue once at start-up (see VenueCache.load_all).
             seeded = asyncio.run(seed_venues(database.url, redis_server.url, groups))
             token = asyncio.run(official_token(database.url))
+            extra = dict(item.split("=", 1) for item in args.server_env)
+            server = Server(database.url, redis_server.url, self.workdir, args.workers, extra).start()
             self.redis_tcp_port = redis_server.port
             for repetition in range(1, args.runs + 1):
                 for mix, n_venues, n_dashboards in configs:

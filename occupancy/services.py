@@ -65,6 +65,8 @@ class Services:
             today=TodayReader(redis, tz), walkins=WalkIns(visits),
         )
         if background:
+            await services.venues.load_all()
+            services.background.append(asyncio.create_task(services.venues.refresh_forever()))
             services.background.append(asyncio.create_task(expiry.run_periodically(
                 visits, sessionmaker, redis, settings.auto_checkout_interval_seconds)))
             services.background.append(asyncio.create_task(rollup.run_periodically(

@@ -1,16 +1,22 @@
 """Venue configuration cached per process, so the check-in path reads no SQL.
 
-Entries live a few seconds; what must be exact at every moment (capacity, paused) is enforced
-in Redis by the scripts, not read from here.
+Serving processes read every venue in one query at start and again every ``ttl / 2`` seconds
+(``refresh_forever``): with 10,000 venues, loading each on its first check-in made a fresh worker
+do thousands of SQL reads on the hot path, and entries loaded together would expire together.
+A change is pushed at once through ``invalidate`` (the live hub calls it on ``occ:config``);
+what must be exact at every moment (capacity, paused) is enforced in Redis by the scripts.
 """
 
 import asyncio
+import logging
 import time
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from occupancy.venues import service
 from occupancy.venues.service import VenueInfo
+
+log = logging.getLogger(__name__)
 
 
 class VenueCache:
@@ -19,6 +25,28 @@ class VenueCache:
         self.ttl = ttl
         self._entries: dict[str | int, tuple[float, VenueInfo]] = {}
         self._loading: dict[str | int, asyncio.Future[VenueInfo]] = {}
+        self._invalidated: set[int | None] = set()  # while a bulk read runs: newer than it
+
+    async def load_all(self) -> int:
+        """Read every venue in one query; returns how many."""
+        self._invalidated.clear()
+        async with self.sessionmaker() as session:
+            infos = [VenueInfo.of(v) for v in await service.list_venues(session)]
+        expires = time.monotonic() + self.ttl
+        everything_changed = None in self._invalidated
+        for info in infos:
+            if everything_changed or info.id in self._invalidated:
+                continue  # changed while we read: the next lookup reads it again
+            self._entries[info.code] = self._entries[info.id] = (expires, info)
+        return len(infos)
+
+    async def refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.ttl / 2)
+            try:
+                await self.load_all()
+            except Exception as exc:  # SQL away: entries expire and are read one by one
+                log.warning("venue cache refresh failed: %s", type(exc).__name__)
 
     async def by_code(self, code: str) -> VenueInfo:
         return await self._get(code, code=code)
@@ -46,6 +74,7 @@ class VenueCache:
         return info
 
     def invalidate(self, venue_id: int | None = None) -> None:
+        self._invalidated.add(venue_id)
         if venue_id is None:
             self._entries.clear()
             return
