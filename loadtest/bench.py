@@ -173,6 +173,7 @@ class Bench:
         # The probes (two managers timing their own check-ins) run in every configuration; with
         # 0 dashboards theirs are the only sockets open.
         kib_per_socket = None
+        time.sleep(1.0)  # as after opening them: let the warm-up's garbage go first
         rss_before = server.rss_bytes()
         dash, dash_note, ready = self._open_dashboards(server, token, loaded, probes, n_dashboards,
                                                        run_dir)

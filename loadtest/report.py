@@ -115,3 +115,25 @@ def plot(results, path: Path, title: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Table and plot of the runs in one or more ``bench --json`` files (e.g. a run of the venue
+    curve and a separate run with 5,000 dashboards)."""
+    import argparse
+    import json
+    from types import SimpleNamespace
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("json", nargs="+", type=Path)
+    parser.add_argument("--plot", type=Path, help="write the curves of all the runs here")
+    parser.add_argument("--title", default="")
+    args = parser.parse_args(argv)
+    results = [SimpleNamespace(**run) for path in args.json for run in json.loads(path.read_text())["runs"]]
+    print(table(results))
+    if args.plot:
+        plot(results, args.plot, args.title)
+
+
+if __name__ == "__main__":
+    main()

@@ -3,9 +3,9 @@ a backlog; a reader stuck for longer than ``send_timeout`` is dropped."""
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Callable
 
+import msgspec
 from starlette.websockets import WebSocket
 
 CLOSE_TOO_SLOW = 4408
@@ -23,7 +23,7 @@ class Frame:
     @property
     def text(self) -> str:
         if self._text is None:
-            self._text = json.dumps(self.data, separators=(",", ":"))
+            self._text = msgspec.json.encode(self.data).decode()
         return self._text
 
 
