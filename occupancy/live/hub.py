@@ -78,6 +78,7 @@ class Hub:
         self._sent_at: dict[int, float] = {}  # venue -> when its last frame went out (monotonic)
         self._city_dirty: set[int] = set()
         self._city_sent_at = _NEVER
+        self._settled: dict[int, tuple[int, list]] = {}  # see TodayReader.venues
         self._changed = asyncio.Event()
         self._city: CityTable | None = None
         self._city_lock = asyncio.Lock()
@@ -258,7 +259,9 @@ class Hub:
         now = time.time()
         watched = [v for v in due if v in self._sockets[VENUE] or v in self._sockets[DISPLAY]]
         if watched:
-            lives = await self.reader.venues(watched, now)
+            if len(self._settled) > 10_000:
+                self._settled.clear()
+            lives = await self.reader.venues(watched, now, settled=self._settled)
             for venue_id, live in lives.items():
                 try:
                     info = await self.venue_cache.by_id(venue_id)

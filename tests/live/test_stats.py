@@ -205,3 +205,24 @@ async def test_rollup_counts_the_minutes_a_venue_ran_full(services, make_venue):
     assert (h.entries, h.exits, h.visitors_in, h.refused_full, h.peak_count) == (1, 1, 5, 1, 5)
     assert h.minutes_full == 31  # from the minute it filled to the minute it emptied, inclusive
     assert h.stays == 1 and h.stay_seconds == 1800
+
+
+async def test_the_hubs_reuse_of_settled_minutes_reads_the_same_window(services, make_venue):
+    venue, _ = await make_venue()
+    now = time.time()
+    minute = minute_of(now)
+    # Entries 40, 10 and 1 minutes ago and in this minute, written as the scripts write them.
+    minutes_key = keys.minute_stats(venue.id, day_of(now, services.capacity.tz))
+    for ago, entries in ((40, 3), (10, 2), (1, 4), (0, 1)):
+        await services.redis.hset(minutes_key, f"{minute - 60 * ago}:e", entries)
+    reader, settled = services.today, {}
+
+    first = (await reader.venues([venue.id], now, settled=settled))[venue.id]
+    await services.redis.hincrby(minutes_key, f"{minute - 60}:e", 5)  # a late check-in
+    await services.redis.hincrby(minutes_key, f"{minute}:e", 1)
+    reused = (await reader.venues([venue.id], now, settled=settled))[venue.id]
+    full = (await reader.venues([venue.id], now))[venue.id]
+
+    assert sum(m[1] for m in first.per_minute) == 10
+    assert reused.per_minute == full.per_minute
+    assert [m[1] for m in full.per_minute if m[1]] == [3, 2, 9, 2]
