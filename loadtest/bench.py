@@ -182,9 +182,9 @@ class Bench:
 
         sampler = CapacitySampler(redis_server.url, [v.id for v in loaded + probes], verdict)
         sampler.start()
-        if dash:
-            dash.stdin.write("GO\n")
-            dash.stdin.flush()
+        for process in dash:
+            process.stdin.write("GO\n")
+            process.stdin.flush()
         profiler = None
         if args.profile and kind not in self._profiled:
             self._profiled.add(kind)
@@ -197,7 +197,7 @@ class Bench:
             sampler.stop()
             if profiler:
                 self.notes.append(profile.finish(*profiler))
-        dash_result = self._dashboard_result(dash) if dash else None
+        dash_result = self._dashboard_results(dash) if dash else None
         if dash and dash_result is None:
             dash_note = "dashboard process gave no result"
 
@@ -219,21 +219,49 @@ class Bench:
         server.expire_everyone()
 
     def _open_dashboards(self, server, token, loaded, probes, count, run_dir):
-        command = [sys.executable, "-m", "loadtest.dashboards", "--http", server.url, "--token", token,
-                   "--venues", ",".join(str(v.id) for v in loaded),
-                   "--probes", ",".join(f"{v.id}:{v.signed_code}" for v in probes),
-                   "--count", str(count), "--duration", str(self.args.duration),
-                   "--acks", str(run_dir / "main" / "acks-dashboards.txt")]
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                   cwd=Path(__file__).resolve().parent.parent)
-        line = process.stdout.readline().strip()
-        if line.startswith("READY "):
-            ready = json.loads(line[6:])
-            time.sleep(1.0)  # let the server settle before reading its memory
-            return process, f"{ready['opened']} opened, {ready['failed']} failed", ready
-        process.wait(timeout=30)
-        reason = line.removeprefix("UNAVAILABLE ") or "dashboard process exited"
-        return None, f"not measured: the socket backend did not accept dashboards ({reason})", None
+        """The N dashboards in one process, the two probes in another: a client process busy
+        reading thousands of frames would delay the probes' own frames and be timed as the
+        server's delay. Returns the processes (probes first), a note, and what opened."""
+        def start(probe_list: str, n: int, acks: str):
+            command = [sys.executable, "-m", "loadtest.dashboards", "--http", server.url,
+                       "--token", token, "--venues", ",".join(str(v.id) for v in loaded),
+                       "--probes", probe_list, "--count", str(n),
+                       "--duration", str(self.args.duration), "--acks", str(run_dir / "main" / acks)]
+            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       text=True, cwd=Path(__file__).resolve().parent.parent)
+            line = process.stdout.readline().strip()
+            if line.startswith("READY "):
+                return process, json.loads(line[6:]), ""
+            process.wait(timeout=30)
+            return None, None, line.removeprefix("UNAVAILABLE ") or "dashboard process exited"
+
+        processes, opened, failed = [], 0, 0
+        jobs = [(",".join(f"{v.id}:{v.signed_code}" for v in probes), 0, "acks-dashboards.txt")]
+        if count:
+            jobs.insert(0, ("", count, "acks-mass.txt"))  # the mass first: it takes longest
+        for probe_list, n, acks in jobs:
+            process, ready, reason = start(probe_list, n, acks)
+            if process is None:
+                for started in processes:
+                    started.kill()
+                return [], f"not measured: the socket backend did not accept dashboards ({reason})", None
+            processes.append(process)
+            opened, failed = opened + ready["opened"], failed + ready["failed"]
+        time.sleep(1.0)  # let the server settle before reading its memory
+        processes.reverse()  # probes first
+        return processes, f"{opened} opened, {failed} failed", {"opened": opened, "failed": failed}
+
+    @classmethod
+    def _dashboard_results(cls, processes) -> dict | None:
+        """The probes' delays, and the other process's count of sockets still open at the end."""
+        results = [cls._dashboard_result(p) for p in processes]
+        if any(r is None for r in results):
+            return None
+        probes, *mass = results
+        if mass:
+            probes = {**probes, "still_open": mass[0]["still_open"],
+                      "fanout_p99_ms": mass[0]["fanout_p99_ms"]}
+        return probes
 
     @staticmethod
     def _dashboard_result(process) -> dict | None:

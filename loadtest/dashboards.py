@@ -145,6 +145,8 @@ async def main(args: argparse.Namespace) -> None:
         async with httpx.AsyncClient(base_url=args.http, timeout=10) as http:
             await asyncio.gather(*(probe(http, board, code, delays, acks, stop_at)
                                    for board, (_, code) in zip(probe_boards, probes, strict=True)))
+    if not probes:  # dashboards only (the probes run in their own process): hold them open
+        await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
     open_now = sum(1 for b in boards if b.socket.state.name == "OPEN")
     result = {
         "opened": len(boards), "failed": failed, "still_open": open_now,
