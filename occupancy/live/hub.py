@@ -181,12 +181,12 @@ class Hub:
         except (KeyError, TypeError, ValueError):
             log.warning("ignored a malformed live message on %r", message.get("channel"))
             return
-        if city is not None and venue_id in city.venues and "c" in event:
+        if venue_id in city.venues and "c" in event:
             venue = city.venues[venue_id]
             venue.count = int(event["c"])
             if event.get("cap"):
                 venue.capacity = int(event["cap"])
-        elif city is not None:
+        else:
             self._config.add(venue_id)  # a venue this process has not seen yet
         self._mark(venue_id)
 

@@ -88,13 +88,13 @@ class Journal:
     def __init__(self, engine: AsyncEngine, batch_max: int = 500, overlap: int = 3) -> None:
         self.engine = engine
         self.batch_max = batch_max
-        self._sqlite = engine.dialect.name == "sqlite"
-        insert = sqlite_insert if self._sqlite else pg_insert
+        sqlite = engine.dialect.name == "sqlite"
+        insert = sqlite_insert if sqlite else pg_insert
         self._insert = insert(Visit).on_conflict_do_nothing().returning(Visit.ticket_hash)
         # SQLite has one writer at a time anyway: one batch, in one thread, start to commit.
-        self._slots = asyncio.Semaphore(1 if self._sqlite else overlap)
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="journal") if self._sqlite else None
-        self._sync_engine = sync_sqlite_engine(engine) if self._sqlite else None
+        self._slots = asyncio.Semaphore(1 if sqlite else overlap)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="journal") if sqlite else None
+        self._sync_engine = sync_sqlite_engine(engine) if sqlite else None
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task | None = None
         self._committing: set[asyncio.Task] = set()
