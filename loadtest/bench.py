@@ -24,13 +24,15 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
+
 from loadtest import profile, report
 from loadtest.invariants import CapacitySampler, Verdict, check_at_rest, read_acks
 from loadtest.load import HttpLoad, check_out_leftovers, run_redis_benchmark, run_wrk
 from loadtest.stack import Database, SeededVenue, Server, official_token, seed_venues
 from occupancy.embedded_redis import EmbeddedRedis
 
-PROBE_VENUES = 2
+PROBE_VENUES = 4  # more rounds: their p99 is less of a maximum
 
 
 @dataclass
@@ -51,6 +53,12 @@ class RunResult:
     dash_p50_ms: float | None
     dash_p99_ms: float | None
     fanout_p99_ms: float | None
+    probe_http_p99_ms: float | None  # the probes' own check-in requests (part of dash above)
+    probe_event_p50_ms: float | None  # a probe's own event in Redis to its screen (no HTTP)
+    probe_event_p99_ms: float | None
+    event_p50_ms: float | None  # event to screen, over every update of every dashboard
+    event_p99_ms: float | None
+    client_cpu_percent: float | None  # the dashboard client processes (the load generator's)
     kib_per_socket: float | None
     dash_note: str
     raw_redis_per_s: float
@@ -58,6 +66,12 @@ class RunResult:
     ratio_to_raw: float
     invariants_ok: bool
     invariants: str
+    rows_per_batch: float | None  # SQL writes per group-commit transaction (server metric)
+    # From the server's histograms over the run, as bucket bounds: p99 and the worst bucket hit.
+    loop_lag_p99_ms: float | None
+    loop_lag_max_ms: float | None
+    sql_batch_p99_ms: float | None
+    sql_batch_max_ms: float | None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -121,7 +135,7 @@ class Bench:
     def database(self, kind: str) -> None:
         args = self.args
         configs = configurations(args)
-        most = max(v for mix, v, _ in configs if mix == "in+out")
+        most = max((v for mix, v, _ in configs if mix == "in+out"), default=0)
         groups = {"bench": (most + PROBE_VENUES, args.capacity)}
         if args.check_ins_only_venues:
             groups["roomy"] = (args.check_ins_only_venues, 10**6)
@@ -190,6 +204,7 @@ class Bench:
             self._profiled.add(kind)
             profiler = profile.start(server.worker_pids()[0], Path(args.profile),
                                      f"{kind}-{mix}-{n_venues}v-{n_dashboards}d", args.duration)
+        metrics_before = server_metrics(server.url)
         try:
             load = run_wrk(server.url, venues_file, run_dir / "main", args.duration, args.threads,
                            args.connections, mix == "in")
@@ -197,9 +212,13 @@ class Bench:
             sampler.stop()
             if profiler:
                 self.notes.append(profile.finish(*profiler))
+        during = server_metrics(server.url) - metrics_before
         dash_result = self._dashboard_results(dash) if dash else None
         if dash and dash_result is None:
             dash_note = "dashboard process gave no result"
+        if dash_result and dash_result["stale_at_rest"]:  # an update lost on its way
+            verdict.count_mismatch.append(
+                f"{dash_result['stale_at_rest']} dashboards showed a wrong count at rest")
 
         time.sleep(1.0)  # let requests the load generator abandoned at its deadline finish
         capacities = {v.id: v.capacity for v in venues}
@@ -207,8 +226,8 @@ class Bench:
         self._empty_venues(server, run_dir, mix)
         raw = run_redis_benchmark(redis_server.port, args.raw_requests, args.connections)
         self.commands = {"wrk": load.command, "redis-benchmark": raw.command}
-        return self._result(kind, mix, n_venues, n_dashboards, repetition, load, raw, verdict, dash_result,
-                            dash_note, kib_per_socket)
+        return self._result(kind, mix, n_venues, n_dashboards, repetition, load, raw, verdict,
+                            dash_result, dash_note, kib_per_socket, during)
 
     def _empty_venues(self, server: Server, ack_dir: Path, mix: str) -> None:
         """Check out who the load left inside, so that the next load starts with empty venues."""
@@ -219,7 +238,7 @@ class Bench:
         server.expire_everyone()
 
     def _open_dashboards(self, server, token, loaded, probes, count, run_dir):
-        """The N dashboards in one process, the two probes in another: a client process busy
+        """The N dashboards in one process, the probes in another: a client process busy
         reading thousands of frames would delay the probes' own frames and be timed as the
         server's delay. Returns the processes (probes first), a note, and what opened."""
         def start(probe_list: str, n: int, acks: str):
@@ -258,6 +277,11 @@ class Bench:
         if any(r is None for r in results):
             return None
         probes, *mass = results
+        probes["cpu_percent"] = sum(r["cpu_percent"] for r in results)
+        probes["stale_at_rest"] = sum(r["stale_at_rest"] for r in results)
+        if mass and mass[0]["event_frames"]:  # the probes' own frames are few beside these
+            probes = {**probes, "event_p50_ms": mass[0]["event_p50_ms"],
+                      "event_p99_ms": mass[0]["event_p99_ms"]}
         if mass:
             probes = {**probes, "still_open": mass[0]["still_open"],
                       "fanout_p99_ms": mass[0]["fanout_p99_ms"]}
@@ -277,7 +301,10 @@ class Bench:
 
     @staticmethod
     def _result(kind, mix, n_venues, n_dashboards, repetition, load: HttpLoad, raw, verdict: Verdict,
-                dash: dict | None, dash_note: str, kib_per_socket) -> RunResult:
+                dash: dict | None, dash_note: str, kib_per_socket, server: "ServerMetrics") -> RunResult:
+        batches = server.get("occupancy_sql_batches_total", 0.0)
+        loop_lag = server.bucket_bounds_ms("occupancy_event_loop_lag_seconds")
+        sql_batch = server.bucket_bounds_ms("occupancy_sql_batch_seconds")
         return RunResult(
             database=kind, mix=mix, venues=n_venues, dashboards=n_dashboards, repetition=repetition,
             check_ins_per_s=load.check_ins_per_s, requests_per_s=load.requests_per_s,
@@ -287,11 +314,48 @@ class Bench:
             dash_p50_ms=dash["p50_ms"] if dash else None,
             dash_p99_ms=dash["p99_ms"] if dash else None,
             fanout_p99_ms=dash["fanout_p99_ms"] if dash else None,
+            probe_http_p99_ms=dash["http_p99_ms"] if dash else None,
+            probe_event_p50_ms=dash["own_event_p50_ms"] if dash else None,
+            probe_event_p99_ms=dash["own_event_p99_ms"] if dash else None,
+            event_p50_ms=dash["event_p50_ms"] if dash else None,
+            event_p99_ms=dash["event_p99_ms"] if dash else None,
+            client_cpu_percent=dash["cpu_percent"] if dash else None,
             kib_per_socket=kib_per_socket, dash_note=dash_note,
             raw_redis_per_s=raw.evalsha_per_s, raw_redis_pipelined_per_s=raw.pipelined_per_s,
             ratio_to_raw=load.check_ins_per_s / raw.evalsha_per_s,
             invariants_ok=verdict.ok, invariants=verdict.summary(),
+            rows_per_batch=server.get("occupancy_sql_batch_rows_total", 0.0) / batches if batches else None,
+            loop_lag_p99_ms=loop_lag[0], loop_lag_max_ms=loop_lag[1],
+            sql_batch_p99_ms=sql_batch[0], sql_batch_max_ms=sql_batch[1],
         )
+
+
+class ServerMetrics(dict):
+    """Counters and histogram buckets of the server's /metrics (every worker added up)."""
+
+    def __sub__(self, other: "ServerMetrics") -> "ServerMetrics":
+        return ServerMetrics({k: v - other.get(k, 0.0) for k, v in self.items()})
+
+    def bucket_bounds_ms(self, histogram: str) -> tuple[float | None, float | None]:
+        """(p99, worst) of a histogram's observations, each as its bucket's upper bound in ms."""
+        buckets = sorted((float(k.split('le="')[1].rstrip('"}')), v) for k, v in self.items()
+                         if k.startswith(histogram + "_bucket") and "+Inf" not in k)
+        total = self.get(histogram + "_count", 0.0)
+        if not total:
+            return None, None
+        p99 = next((le for le, n in buckets if n >= 0.99 * total), float("inf"))
+        worst = next((le for le, n in buckets if n >= total), float("inf"))
+        return p99 * 1000, worst * 1000
+
+
+def server_metrics(url: str) -> ServerMetrics:
+    text = httpx.get(f"{url}/metrics", timeout=30).text
+    values = ServerMetrics()
+    for line in text.splitlines():
+        if line.startswith(("occupancy_sql_batch", "occupancy_event_loop_lag")):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
 
 
 def machine() -> str:

@@ -9,7 +9,6 @@ Probe venues get no other traffic, so the first update after a probe's check-in 
 
 import argparse
 import asyncio
-import contextlib
 import json
 import sys
 import time
@@ -32,12 +31,17 @@ def percentile(values: list[float], q: float) -> float | None:
 class Dashboard:
     """One open socket; remembers the last count and wakes whoever waits for the next update."""
 
-    def __init__(self, socket, lags: list[float]) -> None:
+    def __init__(self, venue_id: int, socket, lags: list[float], event_lags: list[float],
+                 probe: bool = False) -> None:
+        self.venue_id = venue_id
         self.socket = socket
         self.lags = lags
+        self.event_lags = event_lags
         self.count: int | None = None
         self.updates = 0
         self.changed = asyncio.Event()
+        # A probe's (received, event time) of each "in" shown; the other dashboards keep none.
+        self.entries: list[tuple[float, float]] | None = [] if probe else None
 
     async def read(self) -> None:
         try:
@@ -48,16 +52,25 @@ class Dashboard:
                     self.updates += 1
                     if "at" in frame:
                         self.lags.append(received - float(frame["at"]))
-                if "count" in frame and frame["count"] != self.count:
+                    # Event to screen: from the oldest event the update brings (the one that
+                    # waited longest, pacing included) to its receipt here.
+                    if frame.get("recent"):
+                        self.event_lags.append(received - min(e["at"] for e in frame["recent"]))
+                        if self.entries is not None:
+                            self.entries += [(received, e["at"]) for e in frame["recent"]
+                                             if e["event"] == "in"]
+                if "count" in frame:
                     self.count = frame["count"]
-                    self.changed.set()
+                self.changed.set()
         except websockets.ConnectionClosed:
             pass
 
 
-async def open_dashboard(url: str, lags: list[float]) -> Dashboard:
+async def open_dashboard(base: str, venue_id: int, token: str, lags: list[float],
+                         event_lags: list[float], probe: bool = False) -> Dashboard:
+    url = f"{base}/ws/venues/{venue_id}?token={token}"
     socket = await websockets.connect(url, open_timeout=30, max_queue=4, ping_interval=None)
-    dashboard = Dashboard(socket, lags)
+    dashboard = Dashboard(venue_id, socket, lags, event_lags, probe)
     first = json.loads(await asyncio.wait_for(socket.recv(), 30))
     if first.get("type") != "snapshot":
         raise RuntimeError(f"first frame was not a snapshot: {str(first)[:200]}")
@@ -67,13 +80,11 @@ async def open_dashboard(url: str, lags: list[float]) -> Dashboard:
 
 
 async def probe(http: httpx.AsyncClient, dashboard: Dashboard, signed_code: str, delays: list[float],
-                acks, stop_at: float) -> None:
-    """Check in, time the update on our own dashboard, check out, wait for that update too."""
-    n = 0
+                http_delays: list[float], own_event: list[float], acks, stop_at: float) -> None:
+    """Check in, time the update on our own dashboard that shows our check-in's event, check out,
+    wait for that update too."""
     while time.monotonic() < stop_at:
-        n += 1
-        dashboard.changed.clear()
-        sent = time.perf_counter()
+        sent = time.time()  # the server stamps the event later, on the same clock
         try:
             response = await http.post(f"/api/venues/{signed_code}/check-ins", json={
                 "name": "Probe Manager", "phone": "081200000000", "party_size": PROBE_PARTY})
@@ -83,26 +94,66 @@ async def probe(http: httpx.AsyncClient, dashboard: Dashboard, signed_code: str,
         if response.status_code != 201:
             await asyncio.sleep(0.1)
             continue
+        http_delays.append(time.time() - sent)
         body = response.json()
         acks.write(f"i {body['visit_id']} {body['ticket']}\n")
-        try:
-            await asyncio.wait_for(dashboard.changed.wait(), 5)
-            delays.append(time.perf_counter() - sent)
-        except TimeoutError:
+        shown = await _shown(dashboard, sent, 5)
+        if shown is None:
             delays.append(float("inf"))  # never seen: counts as slower than any seen
-        dashboard.changed.clear()
+        else:
+            received, at = shown
+            delays.append(received - sent)
+            own_event.append(received - at)  # our event in Redis to the screen (no HTTP in it)
+        count_after = body["occupancy"]["count"] - PROBE_PARTY
         try:
             out = await http.post(f"/api/tickets/{body['ticket']}/check-out")
         except httpx.HTTPError:
             continue
         if out.status_code == 200:
             acks.write(f"o {body['visit_id']}\n")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(dashboard.changed.wait(), 5)
+        await _until(lambda after=count_after: dashboard.count == after, dashboard, 5)
         # Longer than the server's per-venue pacing (5 updates/s by default): the next check-in
         # then times the path from event to dashboard, not the pause the rate bound imposes
         # on a venue that was just updated.
         await asyncio.sleep(PROBE_PAUSE)
+
+
+async def _until(condition, dashboard: Dashboard, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        dashboard.changed.clear()
+        try:
+            await asyncio.wait_for(dashboard.changed.wait(), max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            return condition()
+    return True
+
+
+async def _shown(dashboard: Dashboard, sent: float, timeout: float) -> tuple[float, float] | None:
+    """(received, event time) of the first "in" event since ``sent`` on the dashboard."""
+    def ours():
+        return next(((r, at) for r, at in dashboard.entries if at >= sent), None)
+    await _until(lambda: ours() is not None, dashboard, timeout)
+    found = ours()
+    dashboard.entries.clear()
+    return found
+
+
+async def stale_at_rest(http: httpx.AsyncClient, boards: list[Dashboard], token: str,
+                        timeout: float = 10.0) -> int:
+    """Dashboards whose count still differs from the venue's count once the load has stopped:
+    an update lost on the way would leave one wrong for good."""
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = {}
+        for venue_id in {b.venue_id for b in boards}:
+            answer = await http.get(f"/api/venues/{venue_id}/today",
+                                    headers={"Authorization": f"Bearer {token}"})
+            counts[venue_id] = answer.json()["count"]
+        stale = sum(1 for b in boards if b.count != counts[b.venue_id])
+        if not stale or time.monotonic() > deadline:
+            return stale
+        await asyncio.sleep(0.5)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -112,9 +163,11 @@ async def main(args: argparse.Namespace) -> None:
     probes = [p.split(":") for p in args.probes.split(",") if p]  # id:signed_code
     lags: list[float] = []
     probe_lags: list[float] = []
+    event_lags: list[float] = []
 
     try:
-        probe_boards = [await open_dashboard(f"{ws_base}/ws/venues/{vid}?token={token}", probe_lags)
+        probe_boards = [await open_dashboard(ws_base, int(vid), token, probe_lags, event_lags,
+                                             probe=True)
                         for vid, _ in probes]
     except Exception as exc:  # no socket backend yet, or it refused us
         print(f"UNAVAILABLE {type(exc).__name__}: {str(exc)[:200]}", flush=True)
@@ -127,8 +180,8 @@ async def main(args: argparse.Namespace) -> None:
         nonlocal failed
         async with semaphore:
             try:
-                url = f"{ws_base}/ws/venues/{loaded[i % len(loaded)]}?token={token}"
-                boards.append(await open_dashboard(url, lags))
+                boards.append(await open_dashboard(ws_base, loaded[i % len(loaded)], token, lags,
+                                                   event_lags))
             except Exception:
                 failed += 1
 
@@ -139,14 +192,21 @@ async def main(args: argparse.Namespace) -> None:
 
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # GO
     lags.clear()
+    event_lags.clear()
+    cpu_started = time.process_time()
     delays: list[float] = []
+    http_delays: list[float] = []
+    own_event: list[float] = []
     stop_at = time.monotonic() + args.duration
     with open(Path(args.acks), "w", buffering=1) as acks:
         async with httpx.AsyncClient(base_url=args.http, timeout=10) as http:
-            await asyncio.gather(*(probe(http, board, code, delays, acks, stop_at)
+            await asyncio.gather(*(probe(http, board, code, delays, http_delays, own_event, acks, stop_at)
                                    for board, (_, code) in zip(probe_boards, probes, strict=True)))
     if not probes:  # dashboards only (the probes run in their own process): hold them open
         await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
+    cpu_percent = round(100 * (time.process_time() - cpu_started) / args.duration, 1)
+    async with httpx.AsyncClient(base_url=args.http, timeout=30) as http:
+        stale = await stale_at_rest(http, boards + probe_boards, token)
     open_now = sum(1 for b in boards if b.socket.state.name == "OPEN")
     result = {
         "opened": len(boards), "failed": failed, "still_open": open_now,
@@ -154,6 +214,14 @@ async def main(args: argparse.Namespace) -> None:
         "p50_ms": _ms(percentile(delays, 50)), "p99_ms": _ms(percentile(delays, 99)),
         "fanout_frames": len(lags),
         "fanout_p50_ms": _ms(percentile(lags, 50)), "fanout_p99_ms": _ms(percentile(lags, 99)),
+        "own_event_p50_ms": _ms(percentile(own_event, 50)),
+        "own_event_p99_ms": _ms(percentile(own_event, 99)),
+        "http_p50_ms": _ms(percentile(http_delays, 50)), "http_p99_ms": _ms(percentile(http_delays, 99)),
+        "event_frames": len(event_lags), "event_p50_ms": _ms(percentile(event_lags, 50)),
+        "event_p99_ms": _ms(percentile(event_lags, 99)),
+        # This client's own CPU over the run: it shares the machine with the server.
+        "cpu_percent": cpu_percent,
+        "stale_at_rest": stale,
     }
     print("RESULT " + json.dumps(result), flush=True)
     await asyncio.gather(*(b.socket.close() for b in boards + probe_boards), return_exceptions=True)

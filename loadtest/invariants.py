@@ -42,7 +42,7 @@ class Verdict:
         if self.ok:
             return (f"ok: {self.samples} samples, max fill {self.max_fill:.0%}; "
                     f"{self.acked_check_ins} acked check-ins and {self.acked_check_outs} check-outs "
-                    "all in SQL; live counts = open visits")
+                    "all in SQL; live counts = open visits; dashboards right at rest")
         problems = self.over_capacity[:3] + self.count_mismatch[:3] + self.missing[:3]
         return (f"BROKEN: {len(self.over_capacity)} over capacity, {len(self.count_mismatch)} "
                 f"count mismatches, {len(self.missing)} acknowledged writes missing: {problems}")

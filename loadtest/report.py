@@ -1,13 +1,17 @@
 """The benchmark's one table (medians over repetitions) and its plot of the scaling curves."""
 
+import argparse
+import json
 import statistics
 from collections import defaultdict
 from pathlib import Path
+from types import SimpleNamespace
 
 COLUMNS = (
     ("db", 10), ("mix", 6), ("venues", 6), ("dashboards", 10), ("check-ins/s", 11), ("req/s", 7),
     ("p50 ms", 6), ("p99 ms", 6), ("refusals", 8), ("errors", 6), ("dash p50/p99 ms", 15),
-    ("KiB/socket", 10), ("raw Redis/s", 11), ("ratio", 5), ("runs", 4), ("invariants", 10),
+    ("event p50/p99 ms", 16), ("busy event p50/p99", 18), ("client CPU %", 12), ("KiB/socket", 10),
+    ("rows/batch", 10), ("raw Redis/s", 11), ("ratio", 5), ("runs", 4), ("invariants", 10),
 )
 
 
@@ -22,6 +26,10 @@ def _num(value, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _pair(a, b) -> str:
+    return "-" if a is None else f"{_num(a, 1)}/{_num(b, 1)}"
+
+
 def progress_line(r) -> str:
     dash = (f"dash p50/p99 {_num(r.dash_p50_ms, 1)}/{_num(r.dash_p99_ms, 1)} ms, "
             f"{_num(r.kib_per_socket, 1)} KiB/socket" if r.dash_p99_ms is not None
@@ -30,7 +38,13 @@ def progress_line(r) -> str:
             f"{r.check_ins_per_s:,.0f} check-ins/s ({r.requests_per_s:,.0f} req/s), "
             f"p50 {r.p50_ms:.1f} ms p99 {r.p99_ms:.1f} ms, {r.refusals} refusals, {r.errors} errors"
             f"{' [' + r.statuses + ']' if r.statuses else ''}; {dash}; raw Redis "
-            f"{r.raw_redis_per_s:,.0f}/s (ratio {r.ratio_to_raw:.2f}); {r.invariants}")
+            f"{r.raw_redis_per_s:,.0f}/s (ratio {r.ratio_to_raw:.2f}); server: event-loop lag p99/worst "
+            f"{_bounds(r, 'loop_lag')} ms, SQL batch p99/worst {_bounds(r, 'sql_batch')} ms (bucket "
+            f"bounds); {r.invariants}")
+
+
+def _bounds(r, name: str) -> str:
+    return f"{_num(getattr(r, name + '_p99_ms', None), 1)}/{_num(getattr(r, name + '_max_ms', None), 1)}"
 
 
 def grouped(results) -> dict[tuple, list]:
@@ -58,7 +72,13 @@ def table(results) -> str:
             _num(_median(r.check_ins_per_s for r in runs)), _num(_median(r.requests_per_s for r in runs)),
             _num(_median(r.p50_ms for r in runs), 1), _num(_median(r.p99_ms for r in runs), 1),
             _num(_median(r.refusals for r in runs)), _num(_median(r.errors for r in runs)), dash,
+            _pair(_median(getattr(r, "probe_event_p50_ms", None) for r in runs),
+                  _median(getattr(r, "probe_event_p99_ms", None) for r in runs)),
+            _pair(_median(getattr(r, "event_p50_ms", None) for r in runs),
+                  _median(getattr(r, "event_p99_ms", None) for r in runs)),
+            _num(_median(getattr(r, "client_cpu_percent", None) for r in runs)),
             _num(_median(r.kib_per_socket for r in runs), 1),
+            _num(_median(getattr(r, "rows_per_batch", None) for r in runs), 1),
             _num(_median(r.raw_redis_per_s for r in runs)),
             _num(_median(r.ratio_to_raw for r in runs), 2), str(len(runs)),
             "ok" if ok == len(runs) else f"BROKEN {len(runs) - ok}",
@@ -69,7 +89,13 @@ def table(results) -> str:
              "one out; mix in: check-ins only, at venues with room for all; check-ins/s counts "
              "acknowledged check-ins (201) only, req/s adds check-outs and refusals; p50/p99: "
              "wrk latency over all its requests; dash: delay "
-             "from a manager's own check-in request to the update on their dashboard; ratio: "
+             "from a manager's own check-in request to the update on their dashboard (its HTTP "
+             "answer included); event: from that check-in's event (its time in Redis) to the "
+             "update on the manager's screen; busy event: the same for the oldest event of every "
+             "update the N dashboards get (at loaded venues, so the pacing of 5 updates a second "
+             "per venue is in it: up to 200 ms); client CPU: the dashboard client processes of "
+             "the load generator, % of one CPU, on the same machine as the server; rows/batch: SQL "
+             "writes per group-commit transaction; ratio: "
              "check-ins/s / raw Redis EVALSHA/s of the same script (redis-benchmark, unpipelined, "
              "same Redis, same run)")
     for note in sorted(notes):
@@ -120,10 +146,6 @@ def plot(results, path: Path, title: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Table and plot of the runs in one or more ``bench --json`` files (e.g. a run of the venue
     curve and a separate run with 5,000 dashboards)."""
-    import argparse
-    import json
-    from types import SimpleNamespace
-
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("json", nargs="+", type=Path)
     parser.add_argument("--plot", type=Path, help="write the curves of all the runs here")

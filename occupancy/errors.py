@@ -65,6 +65,12 @@ class ServiceUnavailable(DomainError):
     message = "The service could not save this just now; nothing was recorded. Please try again."
 
 
+class InternalError(DomainError):
+    status = 500
+    code = "internal_error"
+    message = "Something went wrong on our side. Please try again in a moment."
+
+
 def error_response(error: DomainError) -> JSONResponse:
     headers = {}
     if error.status == 401:

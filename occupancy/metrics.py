@@ -4,6 +4,7 @@ With several worker processes ``occupancy serve`` sets PROMETHEUS_MULTIPROC_DIR 
 merges every process's values; live occupancy is read from Redis at scrape time.
 """
 
+import asyncio
 import os
 import time
 
@@ -21,6 +22,19 @@ CHECK_INS = Counter("occupancy_check_ins", "Check-ins admitted (parties)")
 VISITORS_ADMITTED = Counter("occupancy_visitors_admitted", "People admitted (sum of party sizes)")
 CHECK_OUTS = Counter("occupancy_check_outs", "Visits ended, by reason", ["reason"])
 REFUSALS = Counter("occupancy_refusals", "Check-ins refused, by reason", ["reason"])
+SQL_BATCHES = Counter("occupancy_sql_batches", "SQL transactions of the group commit (journal)")
+SQL_BATCH_ROWS = Counter("occupancy_sql_batch_rows", "Writes in those transactions (rows per batch: "
+                         "this over occupancy_sql_batches)")
+_STALL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+SQL_BATCH_SECONDS = Histogram(
+    "occupancy_sql_batch_seconds", "Time of one group-commit transaction, start to commit",
+    buckets=_STALL_BUCKETS,
+)
+EVENT_LOOP_LAG_SECONDS = Histogram(
+    "occupancy_event_loop_lag_seconds",
+    "How late a worker's event loop ran a timer (every 100 ms): the time a stall held every request",
+    buckets=_STALL_BUCKETS,
+)
 REQUEST_SECONDS = Histogram(
     "occupancy_request_seconds",
     "HTTP request latency by route",
@@ -59,6 +73,15 @@ def render(occupancy_rows: list[tuple[str, str, str, int, int]]) -> bytes:
     live = CollectorRegistry()
     live.register(_Occupancy(occupancy_rows))
     return counters + generate_latest(live)
+
+
+async def watch_event_loop(interval: float = 0.1) -> None:
+    """Observe how late the loop wakes this task: a long CPU-bound step delays everything else."""
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + interval
+        await asyncio.sleep(interval)
+        EVENT_LOOP_LAG_SECONDS.observe(max(0.0, loop.time() - due))
 
 
 class LatencyMiddleware:

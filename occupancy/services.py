@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from occupancy import metrics
 from occupancy.accounts.service import TokenChecker
 from occupancy.db import make_engine, make_sessionmaker
 from occupancy.live.hub import Hub
@@ -67,12 +68,13 @@ class Services:
         if background:
             await services.venues.load_all()
             services.background.append(asyncio.create_task(services.venues.refresh_forever()))
+            services.background.append(asyncio.create_task(metrics.watch_event_loop()))
             services.background.append(asyncio.create_task(expiry.run_periodically(
                 visits, sessionmaker, redis, settings.auto_checkout_interval_seconds)))
             services.background.append(asyncio.create_task(rollup.run_periodically(
                 redis, sessionmaker, tz, settings.rollup_interval_seconds)))
             services.hub = Hub(redis, services.venues, sessionmaker, services.today,
-                               rate=settings.live_updates_per_second)
+                               secret=settings.secret_key, rate=settings.live_updates_per_second)
             await services.hub.start()
         return services
 

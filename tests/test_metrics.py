@@ -38,6 +38,11 @@ async def test_metrics_count_across_two_workers(live_server, make_venue):
     assert _value(text, "occupancy_people", labels) == 20
     assert _value(text, "occupancy_capacity", labels) == 30
     assert 'route="/api/venues/{code}/check-ins"' in text  # latency by route template, not path
+    # Group commit: 20 writes (15 check-ins, 5 check-outs) in at most as many transactions.
+    assert _value(text, "occupancy_sql_batch_rows_total") == 20
+    assert 1 <= _value(text, "occupancy_sql_batches_total") <= 20
+    assert _value(text, "occupancy_sql_batch_seconds_count") == _value(text, "occupancy_sql_batches_total")
+    assert _value(text, "occupancy_event_loop_lag_seconds_count") > 0  # each worker times its loop
     for personal in ("Siti", "Rahmawati", "0813", "99998888", "siti@example.id", code):
         assert personal not in text
     server_log = Path(live_server.log.name).read_text()

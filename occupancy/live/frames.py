@@ -5,7 +5,7 @@ Venue dashboards, the public door display and the city view each get their own s
 
 from dataclasses import dataclass
 
-from occupancy.stats.today import VenueLive
+from occupancy.stats.today import PER_MINUTE_WINDOW, RECENT_EVENTS, VenueLive, dense_series
 from occupancy.venues import signing
 from occupancy.venues.service import VenueInfo
 
@@ -34,7 +34,9 @@ def venue_info(info: VenueInfo, secret: str) -> dict:
 
 def venue_frame(live: VenueLive, info: VenueInfo, at: float, *, secret: str | None = None,
                 snapshot: bool = False) -> dict:
-    """A manager's or door staff's frame; a snapshot carries the venue and today's series."""
+    """A manager's or door staff's frame; a snapshot carries the venue, today's series, the
+    last 60 minutes and the last events; an update only what may have changed since the last
+    frame: the minutes still counting and the new events (see ``merge_venue_frames``)."""
     capacity = live.capacity if live.capacity is not None else info.capacity
     frame: dict = {"type": "snapshot" if snapshot else "update"}
     if snapshot:
@@ -49,6 +51,54 @@ def venue_frame(live: VenueLive, info: VenueInfo, at: float, *, secret: str | No
         frame["point"] = live.point
     frame["at"] = at
     return frame
+
+
+def _event_key(event: dict) -> tuple:
+    return event["at"], event["event"], event["party"]
+
+
+def merge_recent(newer: list[dict], older: list[dict]) -> list[dict]:
+    """Newest first, each event once (an event may be in a snapshot and in the update after it)."""
+    merged, seen = [], set()
+    for event in (*newer, *older):
+        key = _event_key(event)
+        if key not in seen:
+            seen.add(key)
+            merged.append(event)
+    return merged[:RECENT_EVENTS]
+
+
+def merge_minutes(older: list[list[int]], newer: list[list[int]], keep: int | None) -> list[list[int]]:
+    """Per-minute figures by minute, the newer ones winning; ``keep``: the window to fill."""
+    by_minute = {m[0]: m for m in older}
+    by_minute.update({m[0]: m for m in newer})
+    if keep is None or not by_minute:
+        return [by_minute[m] for m in sorted(by_minute)]
+    last = max(by_minute)
+    return [by_minute.get(m, [m, 0, 0]) for m in range(last - 60 * (keep - 1), last + 1, 60)]
+
+
+def merge_venue_frames(older: dict, newer: dict) -> dict:
+    """Fold a frame not yet sent into the next one, so no event or minute is lost: a snapshot
+    stays a snapshot (with the update applied), two updates become one."""
+    if newer["type"] == "snapshot":
+        return newer
+    merged = {**older, **{k: v for k, v in newer.items() if k not in ("type", "today", "recent")}}
+    keep = PER_MINUTE_WINDOW if older["type"] == "snapshot" else None
+    merged["today"] = {**newer["today"], "per_minute": merge_minutes(
+        older["today"]["per_minute"], newer["today"]["per_minute"], keep)}
+    merged["recent"] = merge_recent(newer["recent"], older["recent"])
+    if older["type"] == "snapshot":
+        del merged["point"]
+        merged["series"] = merge_point(older["series"], newer["point"])
+    return merged
+
+
+def merge_point(series: list[list[int]], point: list[int]) -> list[list[int]]:
+    """Today's series with the current minute's point in it (the minutes between carried on)."""
+    if series and point[0] < series[-1][0]:
+        return series
+    return dense_series({**dict(series), point[0]: point[1]}, point[0])
 
 
 def display_frame(info: VenueInfo, count: int, capacity: int | None, paused: bool, at: float,

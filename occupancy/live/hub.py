@@ -1,20 +1,25 @@
 """Fan-out: one Redis subscription per process, coalesced per venue, delivered to local sockets.
 
-The subscription (pattern ``occ:venue:*`` and channel ``occ:config``) only marks venues as
-changed. A flush loop reads the changed venues' state from Redis in one round trip and offers
-each socket the latest frame (see ``Outbox``). Pacing is per venue: a venue is sent at most
-``rate`` times a second, so a quiet venue's change goes out at once even while busy venues
-are held back; the city view is paced the same way. The city table (every venue's count) is
-kept in memory from the events and re-read after a reconnect.
+The subscription (pattern ``occ:venue:*`` and channel ``occ:config``) marks venues as changed
+and keeps the new events of the venues that dashboards watch. A flush loop reads the changed
+venues' counts and current minutes from Redis in one round trip and offers each socket an update
+with what changed: those figures and the events since the last update (see ``Outbox``, which
+folds updates a slow socket has not taken yet into one). After a lost subscription, every venue
+dashboard gets a fresh snapshot instead, since events may have been missed.
+
+Pacing is per venue: a venue is sent at most ``rate`` times a second, so a quiet venue's change
+goes out at once even while busy venues are held back; the city view is paced the same way.
+The city table (every venue's count) is kept in memory from the events and re-read after a
+reconnect.
 """
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import defaultdict
 
+import msgspec
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,7 +28,14 @@ from occupancy.live import frames
 from occupancy.live.frames import CityVenue
 from occupancy.live.outbox import Frame, Outbox
 from occupancy.stats.calendar import day_of, minute_of
-from occupancy.stats.today import TodayReader, dense_series
+from occupancy.stats.today import (
+    FRESH_MINUTES,
+    RECENT_EVENTS,
+    TodayReader,
+    VenueLive,
+    dense_series,
+    recent_item,
+)
 from occupancy.venues import service as venue_service
 from occupancy.venues.cache import VenueCache
 from occupancy.venues.errors import UnknownVenue
@@ -36,6 +48,7 @@ VENUE, DISPLAY, CITY = "venue", "display", "city"
 MIN_GAP = 0.01
 _NEVER = float("-inf")
 _VENUE_PREFIX = keys.VENUE_CHANNEL_PREFIX.encode()
+_decode_event = msgspec.json.Decoder().decode
 
 
 class CityTable:
@@ -61,6 +74,7 @@ class Hub:
         sessionmaker: async_sessionmaker[AsyncSession],
         reader: TodayReader,
         *,
+        secret: str = "",
         rate: float = 5.0,
         send_timeout: float = 10.0,
     ) -> None:
@@ -68,6 +82,7 @@ class Hub:
         self.venue_cache = venues
         self.sessionmaker = sessionmaker
         self.reader = reader
+        self.secret = secret  # signs the venue code in snapshots
         self.interval = 1.0 / rate
         self.min_gap = min(MIN_GAP, self.interval)
         self.send_timeout = send_timeout
@@ -78,7 +93,8 @@ class Hub:
         self._sent_at: dict[int, float] = {}  # venue -> when its last frame went out (monotonic)
         self._city_dirty: set[int] = set()
         self._city_sent_at = _NEVER
-        self._settled: dict[int, tuple[int, list]] = {}  # see TodayReader.venues
+        self._events: dict[int, list[dict]] = {}  # watched venue -> events since its last update
+        self._needs_snapshot: set[int] = set()  # venues whose dashboards may have missed events
         self._changed = asyncio.Event()
         self._city: CityTable | None = None
         self._city_lock = asyncio.Lock()
@@ -104,14 +120,16 @@ class Hub:
     # -- sockets -----------------------------------------------------------------------------
 
     def outbox(self, websocket, kind: str) -> Outbox:
-        merge = frames.merge_city_updates if kind == CITY else None
+        merge = {CITY: frames.merge_city_updates, VENUE: frames.merge_venue_frames}.get(kind)
         return Outbox(websocket, self.send_timeout, merge)
 
     def add(self, kind: str, venue_id: int, outbox: Outbox) -> None:
         """Deliver updates for ``venue_id`` (0 for the city) to ``outbox`` from now on."""
         self._sockets[kind][venue_id].add(outbox)
-        if kind != CITY:
-            self._mark(venue_id)  # a fresh update soon, in case something changed since the snapshot
+
+    def refresh(self, venue_id: int) -> None:
+        """An update soon: a flush read before the snapshot may have offered an older count."""
+        self._mark(venue_id)
 
     def remove(self, kind: str, venue_id: int, outbox: Outbox) -> None:
         group = self._sockets[kind].get(venue_id)
@@ -119,6 +137,8 @@ class Hub:
             group.discard(outbox)
             if not group:
                 del self._sockets[kind][venue_id]
+                if kind == VENUE:
+                    self._events.pop(venue_id, None)
 
     def sockets(self) -> int:
         return sum(len(group) for by_id in self._sockets.values() for group in by_id.values())
@@ -171,24 +191,33 @@ class Hub:
                 self._config.add(venue_id)
                 self._mark(venue_id)
                 return
-            city = self._city
-            if city is None:
-                # Only the city table needs the event's body; the channel names the venue.
-                self._mark(int(message["channel"][len(_VENUE_PREFIX):]))
-                return
-            event = json.loads(message["data"])
-            venue_id = int(event["v"])
-        except (KeyError, TypeError, ValueError):
+            venue_id = int(message["channel"][len(_VENUE_PREFIX):])
+            watched = venue_id in self._sockets[VENUE]
+            # Only dashboards and the city table need the event's body; the channel names the venue.
+            event = _decode_event(message["data"]) if watched or self._city else None
+            if watched and event["e"] != "undo":  # an undo is not in the venue's recent list either
+                self._remember(venue_id, recent_item(event))
+            if self._city is not None:
+                self._update_city(venue_id, event)
+        except (KeyError, TypeError, ValueError, AttributeError):
             log.warning("ignored a malformed live message on %r", message.get("channel"))
             return
-        if venue_id in city.venues and "c" in event:
-            venue = city.venues[venue_id]
-            venue.count = int(event["c"])
-            if event.get("cap"):
-                venue.capacity = int(event["cap"])
-        else:
-            self._config.add(venue_id)  # a venue this process has not seen yet
         self._mark(venue_id)
+
+    def _update_city(self, venue_id: int, event: dict) -> None:
+        venue = self._city.venues.get(venue_id)
+        if venue is None or "c" not in event:
+            self._config.add(venue_id)  # a venue this process has not seen yet: read it
+            return
+        venue.count = int(event["c"])
+        if event.get("cap"):
+            venue.capacity = int(event["cap"])
+
+    def _remember(self, venue_id: int, item: dict) -> None:
+        events = self._events.setdefault(venue_id, [])
+        events.append(item)
+        if len(events) > RECENT_EVENTS:
+            del events[0]
 
     def _mark(self, venue_id: int) -> None:
         self._dirty.add(venue_id)
@@ -198,6 +227,7 @@ class Hub:
     def _resync(self) -> None:
         for kind in (VENUE, DISPLAY):
             self._dirty.update(self._sockets[kind])
+        self._needs_snapshot.update(self._sockets[VENUE])
         self._resync_city = True
         self._changed.set()
 
@@ -258,22 +288,37 @@ class Hub:
     async def _flush_venues(self, due: set[int], now_mono: float) -> None:
         now = time.time()
         watched = [v for v in due if v in self._sockets[VENUE] or v in self._sockets[DISPLAY]]
-        if watched:
-            if len(self._settled) > 10_000:
-                self._settled.clear()
-            lives = await self.reader.venues(watched, now, settled=self._settled)
-            for venue_id, live in lives.items():
-                try:
-                    info = await self.venue_cache.by_id(venue_id)
-                except UnknownVenue:
-                    continue
-                self._sent_at[venue_id] = now_mono
-                venue_frame = Frame(frames.venue_frame(live, info, now))
-                for outbox in self._sockets[VENUE].get(venue_id, ()):
-                    outbox.offer(venue_frame)
+        if not watched:
+            return
+        full = [v for v in watched if v in self._needs_snapshot]
+        lives = await self.reader.venues(
+            [v for v in watched if v not in self._needs_snapshot], now, minutes=FRESH_MINUTES,
+            recent=False)
+        if full:
+            lives.update(await self.reader.venues(full, now, series=True))
+        for venue_id, live in lives.items():
+            try:
+                info = await self.venue_cache.by_id(venue_id)
+            except UnknownVenue:
+                continue
+            self._sent_at[venue_id] = now_mono
+            if venue_id in self._sockets[VENUE]:
+                self._offer_venue(live, info, now)
+            if venue_id in self._sockets[DISPLAY]:
                 display = Frame(frames.display_frame(info, live.count, live.capacity, live.paused, now))
-                for outbox in self._sockets[DISPLAY].get(venue_id, ()):
+                for outbox in self._sockets[DISPLAY][venue_id]:
                     outbox.offer(display)
+
+    def _offer_venue(self, live: VenueLive, info: VenueInfo, now: float) -> None:
+        """The venue's dashboards get its new events, or a snapshot if they may have missed some."""
+        snapshot = live.venue_id in self._needs_snapshot
+        self._needs_snapshot.discard(live.venue_id)
+        events = self._events.pop(live.venue_id, [])
+        if not snapshot:
+            live.recent = events[::-1]  # newest first
+        frame = Frame(frames.venue_frame(live, info, now, secret=self.secret, snapshot=snapshot))
+        for outbox in self._sockets[VENUE][live.venue_id]:
+            outbox.offer(frame)
 
     async def _flush_city(self, dirty: set[int], config: set[int], now: float) -> None:
         city = self._city

@@ -5,6 +5,7 @@ import contextlib
 import functools
 import logging
 import os
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
@@ -76,16 +77,20 @@ async def _authorize(websocket: WebSocket, allowed) -> bool:
     return True
 
 
-async def _serve(websocket: WebSocket, hub: Hub, kind: str, venue_id: int, snapshot: dict) -> None:
-    """Send the snapshot, then whatever the hub offers, until the client leaves or stalls.
+async def _serve(websocket: WebSocket, hub: Hub, kind: str, venue_id: int,
+                 snapshot: Callable[[], Awaitable[dict]]) -> None:
+    """Send a snapshot, then whatever the hub offers, until the client leaves or stalls.
 
-    The outbox is registered before the snapshot goes out: a change meanwhile follows it.
+    The outbox is registered before the snapshot is read: every event after that read reaches
+    the socket as an update (one already in the snapshot may come again; clients drop the copy).
     """
     outbox = hub.outbox(websocket, kind)
     hub.add(kind, venue_id, outbox)
     sender = receiver = None
     try:
-        await websocket.send_json(snapshot)
+        await websocket.send_json(await snapshot())
+        if kind != CITY:
+            hub.refresh(venue_id)
         sender = asyncio.create_task(outbox.run())
         receiver = asyncio.create_task(_drain(websocket))
         await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
@@ -120,8 +125,8 @@ async def venue_socket(websocket: WebSocket, venue_id: int) -> None:
     except DomainError as exc:
         await websocket.close(CLOSE_NOT_FOUND, exc.message[:120])
         return
-    snapshot = await snapshots.venue_snapshot(svc.today, info, svc.settings.secret_key)
-    await _serve(websocket, hub, VENUE, venue_id, snapshot)
+    await _serve(websocket, hub, VENUE, venue_id,
+                 lambda: snapshots.venue_snapshot(svc.today, info, svc.settings.secret_key))
 
 
 @router.websocket("/ws/display/{signed_code}")
@@ -136,8 +141,7 @@ async def display_socket(websocket: WebSocket, signed_code: str) -> None:
     except DomainError as exc:
         await websocket.close(CLOSE_NOT_FOUND, exc.message[:120])
         return
-    snapshot = await snapshots.display_snapshot(svc.today, info)
-    await _serve(websocket, hub, DISPLAY, info.id, snapshot)
+    await _serve(websocket, hub, DISPLAY, info.id, lambda: snapshots.display_snapshot(svc.today, info))
 
 
 @router.websocket("/ws/city")
@@ -148,4 +152,4 @@ async def city_socket(websocket: WebSocket) -> None:
         return
     if not await _authorize(websocket, lambda p: p.may_see_city()):
         return
-    await _serve(websocket, hub, CITY, 0, await hub.city_snapshot())
+    await _serve(websocket, hub, CITY, 0, hub.city_snapshot)

@@ -15,10 +15,10 @@ from occupancy import redis_keys as keys
 from occupancy.stats.calendar import day_of, minute_of
 
 RECENT_EVENTS = 20
-_decode = msgspec.json.Decoder().decode  # 20 events per venue on every live flush
+_decode = msgspec.json.Decoder().decode
 PER_MINUTE_WINDOW = 60
 # A check-in counts in the minute its request began, which may end while it runs: the current
-# and the previous minute are still read afresh; older ones no longer change.
+# and the previous minute can still change; older ones no longer do.
 FRESH_MINUTES = 2
 
 
@@ -106,52 +106,46 @@ class TodayReader:
 
     async def venues(
         self, venue_ids: list[int], now: float, *, series: bool = False,
-        settled: dict[int, tuple[int, list]] | None = None,
+        minutes: int = PER_MINUTE_WINDOW, recent: bool = True,
     ) -> dict[int, VenueLive]:
         """Several venues' live state in one round trip.
 
-        ``settled`` (the live hub's, kept between its flushes): the per-minute figures of minutes
-        that can no longer change, by venue; with it only the last ``FRESH_MINUTES`` are read
-        again, not the whole hour (120 values per venue, five times a second).
+        ``minutes``: how many of the last minutes' figures to read (60 for a snapshot; the live
+        hub's updates carry only the ``FRESH_MINUTES`` that can still change). ``recent``: read
+        the last events too (the hub has them from the published events instead).
         """
         minute = minute_of(now)
         today = day_of(now, self.tz)
-        window = [minute - 60 * i for i in range(PER_MINUTE_WINDOW - 1, -1, -1)]
+        window = [minute - 60 * i for i in range(minutes - 1, -1, -1)]
+        by_day = self._minutes_by_day(window)
         pipe = self.redis.pipeline(transaction=False)
-        plans = []
         for venue_id in venue_ids:
-            known = settled.get(venue_id) if settled is not None else None
-            reuse = known is not None and known[0] == minute
-            minutes = window[-FRESH_MINUTES:] if reuse else window
-            by_day = self._minutes_by_day(minutes)
-            plans.append((venue_id, reuse, by_day))
             pipe.get(keys.count(venue_id))
             pipe.hmget(keys.config(venue_id), "capacity", "paused")
             pipe.hgetall(keys.day_stats(venue_id, today))
             for day, day_minutes in by_day.items():
                 fields = [f"{m}:{f}" for m in day_minutes for f in ("e", "x")]
                 pipe.hmget(keys.minute_stats(venue_id, day), fields)
-            pipe.lrange(keys.recent(venue_id), 0, RECENT_EVENTS - 1)
+            if recent:
+                pipe.lrange(keys.recent(venue_id), 0, RECENT_EVENTS - 1)
             if series:
                 pipe.hgetall(keys.minute_counts(venue_id, today))
         replies = iter(await pipe.execute())
         result = {}
-        for venue_id, reuse, by_day in plans:
+        for venue_id in venue_ids:
             count = int(next(replies) or 0)
             capacity, paused = next(replies)
             totals = DayTotals.from_hash(next(replies))
-            per_minute = list(settled[venue_id][1]) if reuse else []
-            for _, minutes in by_day.items():
+            per_minute = []
+            for day_minutes in by_day.values():
                 values = next(replies)
-                for i, m in enumerate(minutes):
+                for i, m in enumerate(day_minutes):
                     per_minute.append([m, int(values[2 * i] or 0), int(values[2 * i + 1] or 0)])
-            if settled is not None:
-                settled[venue_id] = (minute, per_minute[:-FRESH_MINUTES])
-            recent = [recent_item(_decode(raw)) for raw in next(replies)]
             live = VenueLive(
                 venue_id=venue_id, count=count,
                 capacity=int(capacity) if capacity is not None else None,
-                paused=paused == b"1", today=totals, per_minute=per_minute, recent=recent,
+                paused=paused == b"1", today=totals, per_minute=per_minute,
+                recent=[recent_item(_decode(raw)) for raw in next(replies)] if recent else [],
                 minute=minute,
             )
             if series:

@@ -1,7 +1,8 @@
 """Check-in, check-out and screening: Redis decides, SQL records, then the visitor is answered."""
 
+import base64
 import logging
-import secrets
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -102,10 +103,14 @@ class Visits:
         self, venue: VenueInfo, key: str | None, party: int, kind: str,
         name: str | None = None, phone: str | None = None, email: str | None = None,
     ) -> CheckedIn:
-        key = key or secrets.token_urlsafe(24)
+        # One read of the system's randomness for both: this attempt's visit id and, where the
+        # visitor sent no key, a secret one (never the visit id, which others may see).
+        random = os.urandom(32)
+        visit_id = random[:16].hex()
+        key = key or base64.urlsafe_b64encode(random[16:]).decode()
         ticket = tickets.derive(self.secret, venue.id, key)
         ticket_hash = tickets.digest(ticket)
-        live = await self._admit(venue.id, ticket_hash, party, kind)
+        live = await self._admit(venue.id, ticket_hash, party, kind, visit_id)
         replayed = live.status == "replay"
         row = NewVisit(
             id=live.visit_id,
@@ -138,12 +143,13 @@ class Visits:
             replayed=replayed, open=live.state == "open",
         )
 
-    async def _admit(self, venue_id: int, ticket_hash: str, party: int, kind: str) -> LiveVisit:
-        live = await self._reserve(venue_id, ticket_hash, party, kind)
+    async def _admit(self, venue_id: int, ticket_hash: str, party: int, kind: str,
+                     visit_id: str) -> LiveVisit:
+        live = await self._reserve(venue_id, ticket_hash, party, kind, visit_id)
         if live.status == "no_config":
             # Redis lost this venue (restart, flush): rebuild it from SQL, then try again.
             await self.reconciler.venue(venue_id)
-            live = await self._reserve(venue_id, ticket_hash, party, kind)
+            live = await self._reserve(venue_id, ticket_hash, party, kind, uuid.uuid4().hex)
         if live.status == "full":
             metrics.REFUSALS.labels("full").inc()
             raise VenueFull(count=live.count, capacity=live.capacity, retry_after_seconds=60)
@@ -154,11 +160,11 @@ class Visits:
             raise ServiceUnavailable()
         return live
 
-    async def _reserve(self, venue_id: int, ticket_hash: str, party: int, kind: str) -> LiveVisit:
+    async def _reserve(self, venue_id: int, ticket_hash: str, party: int, kind: str,
+                       visit_id: str) -> LiveVisit:
         """One admission attempt. If the call fails (a timeout, a dropped connection), the script
         may still have run: undo what this attempt may have reserved (undo matches its visit id,
         so it never touches another attempt's reservation) before telling the visitor."""
-        visit_id = uuid.uuid4().hex
         try:
             return await self.capacity.admit(venue_id, ticket_hash, party, visit_id, time.time(), kind)
         except Exception as exc:

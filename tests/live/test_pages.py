@@ -188,6 +188,12 @@ async def test_manager_dashboard_follows_check_ins_live(
     await expect(page.get_by_test_id("count")).to_have_text("8", timeout=LIVE_MS)
     await expect(page.locator("#hero")).to_have_class(re.compile(r"\blevel-busy\b"))
     await expect(page.get_by_test_id("level")).to_contain_text("Hampir penuh")
+    # Updates carry only the new events and the minutes still counting; the page keeps the rest.
+    await expect(page.locator("#entries-today")).to_have_text("2")
+    await expect(page.locator("#recent li")).to_have_count(2)
+    await expect(page.locator("#recent li").nth(0)).to_contain_text("5 orang")
+    await expect(page.locator("#recent li").nth(1)).to_contain_text("3 orang")
+    await expect(page.locator("#entries-per-min")).to_have_text(re.compile(r"^0[.,]4$"))
 
     content = await page.content()
     assert "Sari" not in content and "0812" not in content and "example.id" not in content

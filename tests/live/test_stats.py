@@ -10,6 +10,7 @@ from occupancy import redis_keys as keys
 from occupancy.stats import rollup
 from occupancy.stats.calendar import day_of, minute_of
 from occupancy.stats.models import VenueHour
+from occupancy.stats.today import FRESH_MINUTES
 from tests.visits.helpers import visitor
 
 SECRET_PERSON = {"name": "Siti Rahayu Wulandari", "phone": "0857 1122 3344",
@@ -207,7 +208,7 @@ async def test_rollup_counts_the_minutes_a_venue_ran_full(services, make_venue):
     assert h.stays == 1 and h.stay_seconds == 1800
 
 
-async def test_the_hubs_reuse_of_settled_minutes_reads_the_same_window(services, make_venue):
+async def test_the_hubs_short_read_gives_the_last_minutes_of_the_window(services, make_venue):
     venue, _ = await make_venue()
     now = time.time()
     minute = minute_of(now)
@@ -215,14 +216,11 @@ async def test_the_hubs_reuse_of_settled_minutes_reads_the_same_window(services,
     minutes_key = keys.minute_stats(venue.id, day_of(now, services.capacity.tz))
     for ago, entries in ((40, 3), (10, 2), (1, 4), (0, 1)):
         await services.redis.hset(minutes_key, f"{minute - 60 * ago}:e", entries)
-    reader, settled = services.today, {}
+    reader = services.today
 
-    first = (await reader.venues([venue.id], now, settled=settled))[venue.id]
-    await services.redis.hincrby(minutes_key, f"{minute - 60}:e", 5)  # a late check-in
-    await services.redis.hincrby(minutes_key, f"{minute}:e", 1)
-    reused = (await reader.venues([venue.id], now, settled=settled))[venue.id]
+    short = (await reader.venues([venue.id], now, minutes=FRESH_MINUTES, recent=False))[venue.id]
     full = (await reader.venues([venue.id], now))[venue.id]
 
-    assert sum(m[1] for m in first.per_minute) == 10
-    assert reused.per_minute == full.per_minute
-    assert [m[1] for m in full.per_minute if m[1]] == [3, 2, 9, 2]
+    assert short.per_minute == full.per_minute[-FRESH_MINUTES:] == [[minute - 60, 4, 0], [minute, 1, 0]]
+    assert [m[1] for m in full.per_minute if m[1]] == [3, 2, 4, 1]
+    assert short.recent == [] and short.count == full.count and short.today == full.today

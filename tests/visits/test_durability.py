@@ -1,8 +1,11 @@
 """An acknowledged visit is in SQL; when SQL fails, Redis is put back and the visitor told."""
 
 import asyncio
+from datetime import UTC, datetime
 
 from sqlalchemy import text
+
+from occupancy.visits.journal import NewVisit, TicketConflict
 
 from .helpers import live_count, visit_rows, visitor
 
@@ -116,3 +119,26 @@ async def test_two_processes_closing_the_same_visits_do_not_deadlock(services, m
     assert [r for r in results if r is not None] == []
     rows = await visit_rows(services, venue.id)
     assert all(row.checked_out_at is not None for row in rows)
+
+
+async def test_in_one_batch_only_the_ticket_of_another_visit_fails(services, make_venue):
+    """The journal finds the clashing rows of a batch (by RETURNING or, on SQLite, by the count
+    of rows inserted) and fails those alone; a replay of the same visit is fine."""
+    venue, _ = await make_venue()
+    now = datetime.now(UTC)
+
+    def visit(visit_id: str, ticket_hash: str) -> NewVisit:
+        return NewVisit(id=visit_id, venue_id=venue.id, ticket_hash=ticket_hash, party_size=1,
+                        checked_in_at=now, visitor_name=None, visitor_phone=None, visitor_email=None)
+
+    await services.journal.write(visit("a" * 32, "1" * 64))
+    batch = [visit(f"{i:032x}", f"{i + 100:064x}") for i in range(5)]
+    batch += [visit("b" * 32, "1" * 64), visit("a" * 32, "1" * 64)]  # another visit; a replay
+    before = services.journal.batches
+    results = await asyncio.gather(*[services.journal.write(w) for w in batch], return_exceptions=True)
+
+    assert services.journal.batches - before <= 2  # written together, not one by one
+    assert results[:5] == [None] * 5 and results[6] is None
+    assert isinstance(results[5], TicketConflict)
+    rows = {row.id: row.ticket_hash for row in await visit_rows(services, venue.id)}
+    assert rows == {"a" * 32: "1" * 64, **{w.id: w.ticket_hash for w in batch[:5]}}

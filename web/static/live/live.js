@@ -152,8 +152,40 @@ export function mergePoint(series, point) {
   if (!point) return series;
   const last = series[series.length - 1];
   if (last && last[0] === point[0]) last[1] = point[1];
-  else if (!last || last[0] < point[0]) series.push([point[0], point[1]]);
+  else if (!last || last[0] < point[0]) {
+    // Minutes without a change carry the count on, as in a snapshot's series.
+    for (let m = last ? last[0] + 60 : point[0]; m < point[0]; m += 60) series.push([m, last[1]]);
+    series.push([point[0], point[1]]);
+  }
   return series;
+}
+
+/**
+ * An update's per-minute figures ([minute, entries, exits], only the minutes still counting)
+ * merged into the 60 the page holds: by minute, the newer winning, minutes without events as zeros.
+ */
+export function mergeMinutes(held, fresh) {
+  const byMinute = new Map((held || []).map((m) => [m[0], m]));
+  for (const m of fresh || []) byMinute.set(m[0], m);
+  if (!byMinute.size) return [];
+  const last = Math.max(...byMinute.keys());
+  const merged = [];
+  for (let m = last - 59 * 60; m <= last; m += 60) merged.push(byMinute.get(m) || [m, 0, 0]);
+  return merged;
+}
+
+/** An update's new events (newest first) in front of those held, each once, at most 20. */
+export function mergeRecent(fresh, held) {
+  const seen = new Set();
+  const merged = [];
+  for (const event of [...(fresh || []), ...(held || [])]) {
+    const key = `${event.at}|${event.event}|${event.party}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      merged.push(event);
+    }
+  }
+  return merged.slice(0, 20);
 }
 
 /** Call the JSON API with the page's cookie; resolves to the body, rejects with a message. */

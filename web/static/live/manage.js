@@ -1,5 +1,6 @@
 // Manager dashboard: live numbers from /ws/venues/{id}; controls call the venue API.
-import { api, clock, connect, el, flash, format, levelOf, mergePoint, number, page, setLevelClass, T, text } from "./live.js";
+import { api, clock, connect, el, flash, format, levelOf, mergeMinutes, mergePoint, mergeRecent, number, page,
+         setLevelClass, T, text } from "./live.js";
 import { drawMinuteBars, drawSeries } from "./chart.js";
 
 const venue = page.venue;
@@ -78,8 +79,15 @@ function apply(message) {
   for (const key of ["count", "capacity", "paused", "level"]) {
     if (message[key] !== undefined) state[key] = message[key];
   }
-  if (message.today) state.today = message.today;
-  if (message.recent) state.recent = message.recent;
+  if (message.type === "snapshot") {
+    state.today = message.today;
+    state.recent = message.recent;
+  } else {
+    // An update carries only the minutes still counting and the events since the last frame.
+    const held = state.today ? state.today.per_minute : [];
+    state.today = { ...message.today, per_minute: mergeMinutes(held, message.today.per_minute) };
+    state.recent = mergeRecent(message.recent, state.recent);
+  }
   if (message.series) state.series = message.series.map((p) => [p[0], p[1]]);
   if (message.point) mergePoint(state.series, message.point);
   renderHeadline();

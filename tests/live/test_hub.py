@@ -1,0 +1,102 @@
+"""The hub in this process, against the real Redis: what an update carries, and the snapshot
+dashboards get after the hub lost its subscription."""
+
+import asyncio
+import json
+
+import pytest
+
+from occupancy.live.hub import VENUE, Hub
+from occupancy.stats.today import FRESH_MINUTES
+from occupancy.visits.schemas import ValidCheckIn
+
+
+class ReadingClient:
+    """The far end of one socket: keeps every frame the hub sends it."""
+
+    def __init__(self) -> None:
+        self.frames: list[dict] = []
+        self._arrived = asyncio.Event()
+
+    async def send_text(self, text: str) -> None:
+        self.frames.append(json.loads(text))
+        self._arrived.set()
+
+    async def close(self, code: int) -> None:
+        pass
+
+    async def next_where(self, predicate, timeout: float = 5.0) -> dict:
+        async with asyncio.timeout(timeout):
+            while True:
+                for frame in self.frames:
+                    if predicate(frame):
+                        self.frames.remove(frame)
+                        return frame
+                self._arrived.clear()
+                await self._arrived.wait()
+
+
+@pytest.fixture
+async def hub(services):
+    hub = Hub(services.redis, services.venues, services.sessionmaker, services.today,
+              secret=services.settings.secret_key, rate=50)
+    await hub.start()
+    yield hub
+    await hub.stop()
+
+
+@pytest.fixture
+def watch(hub):
+    tasks = []
+
+    def open_dashboard(venue_id: int) -> ReadingClient:
+        client = ReadingClient()
+        outbox = hub.outbox(client, VENUE)
+        hub.add(VENUE, venue_id, outbox)
+        tasks.append(asyncio.create_task(outbox.run()))
+        return client
+
+    yield open_dashboard
+    for task in tasks:
+        task.cancel()
+
+
+def check_in(services, venue, party: int):
+    return services.visits.check_in(venue, ValidCheckIn(
+        idempotency_key=None, party_size=party, name="Budi", phone="0812 3456 7890", email=None))
+
+
+async def test_an_update_carries_the_new_events_and_the_minutes_still_counting(
+        services, make_venue, watch):
+    venue, _ = await make_venue(capacity=10)
+    dashboard = watch(venue.id)
+
+    await check_in(services, venue, 2)
+    first = await dashboard.next_where(lambda f: f["count"] == 2)
+    await check_in(services, venue, 3)
+    second = await dashboard.next_where(lambda f: f["count"] == 5)
+
+    assert first["type"] == second["type"] == "update"
+    assert [(e["event"], e["party"]) for e in first["recent"]] == [("in", 2)]
+    assert [(e["event"], e["party"]) for e in second["recent"]] == [("in", 3)]  # only the new one
+    assert len(second["today"]["per_minute"]) == FRESH_MINUTES
+    assert sum(m[1] for m in second["today"]["per_minute"]) == 2
+    assert second["today"]["entries"] == 2 and second["point"][1] == 5
+
+
+async def test_after_a_lost_subscription_dashboards_get_a_snapshot(services, make_venue, hub, watch):
+    venue, _ = await make_venue(capacity=10)
+    dashboard = watch(venue.id)
+    await check_in(services, venue, 2)
+    await dashboard.next_where(lambda f: f["count"] == 2)
+
+    await services.redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+    snapshot = await dashboard.next_where(lambda f: f["type"] == "snapshot", timeout=10)
+
+    assert hub.reconnects >= 1
+    assert snapshot["venue"]["id"] == venue.id and snapshot["count"] == 2
+    assert [(e["event"], e["party"]) for e in snapshot["recent"]] == [("in", 2)]
+    assert len(snapshot["today"]["per_minute"]) == 60 and snapshot["series"][-1][1] == 2
+    await check_in(services, venue, 1)
+    after = await dashboard.next_where(lambda f: f["count"] == 3)
+    assert after["type"] == "update" and [e["party"] for e in after["recent"]] == [1]
