@@ -200,6 +200,10 @@ class Official(FastHttpUser):
     weight = 1
     wait_time = between(3, 8)
 
+    def on_start(self) -> None:
+        # An official's session opens on the city view, then browses.
+        self.city_now()
+
     @task(5)
     def city_now(self) -> None:
         self.client.get("/api/city/now", headers=AUTH)
