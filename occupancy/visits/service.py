@@ -4,7 +4,6 @@ import base64
 import logging
 import os
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -36,6 +35,17 @@ SHORT_CODE_RETRY_WINDOW = timedelta(minutes=10)
 
 def _at(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
+
+
+def new_visit_id(random: bytes | None = None) -> str:
+    """32 hex digits: the milliseconds since 1970, then 80 random bits.
+
+    Ids that grow with time go in at the end of the visits table's primary-key index instead of
+    on a random page of it: a third less time per SQL batch on a grown SQLite table (see
+    docs/benchmarks.md). They say when the visit began, which its record says anyway.
+    """
+    random = random or os.urandom(10)
+    return f"{time.time_ns() // 1_000_000:012x}{random[:10].hex()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +115,9 @@ class Visits:
     ) -> CheckedIn:
         # One read of the system's randomness for both: this attempt's visit id and, where the
         # visitor sent no key, a secret one (never the visit id, which others may see).
-        random = os.urandom(32)
-        visit_id = random[:16].hex()
-        key = key or base64.urlsafe_b64encode(random[16:]).decode()
+        random = os.urandom(26)
+        visit_id = new_visit_id(random[:10])
+        key = key or base64.urlsafe_b64encode(random[10:]).decode()
         ticket = tickets.derive(self.secret, venue.id, key)
         ticket_hash = tickets.digest(ticket)
         live = await self._admit(venue.id, ticket_hash, party, kind, visit_id)
@@ -149,7 +159,7 @@ class Visits:
         if live.status == "no_config":
             # Redis lost this venue (restart, flush): rebuild it from SQL, then try again.
             await self.reconciler.venue(venue_id)
-            live = await self._reserve(venue_id, ticket_hash, party, kind, uuid.uuid4().hex)
+            live = await self._reserve(venue_id, ticket_hash, party, kind, new_visit_id())
         if live.status == "full":
             metrics.REFUSALS.labels("full").inc()
             raise VenueFull(count=live.count, capacity=live.capacity, retry_after_seconds=60)

@@ -1,5 +1,7 @@
 """Check-in, check-out and idempotency through the HTTP API, against real Redis and SQL."""
 
+import time
+
 from sqlalchemy import select
 
 from occupancy import redis_keys as keys
@@ -28,6 +30,22 @@ async def test_check_in_admits_the_party_and_records_the_visit(client, services,
     assert tuple(personal) == ("Budi Santoso", "081234567890", "budi@example.id")
     assert row.checked_out_at is None
     assert await live_count(services, venue.id) == 3 == await open_people_in_sql(services, venue.id)
+
+
+async def test_visit_ids_grow_with_time_and_never_repeat(client, make_venue):
+    """Time-ordered ids go in at the end of the primary-key index (docs/benchmarks.md)."""
+    _, code = await make_venue(capacity=50)
+    ids = []
+    for _ in range(20):
+        response = await client.post(f"/api/venues/{code}/check-ins", json=visitor())
+        ids.append(response.json()["visit_id"])
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    assert len(set(ids)) == 20
+    # The leading 12 digits are milliseconds: never decreasing from one check-in to the next.
+    assert [i[:12] for i in ids] == sorted(i[:12] for i in ids)
+    first_ms, last_ms = int(ids[0][:12], 16), int(ids[-1][:12], 16)
+    assert 0 <= last_ms - first_ms < 60_000
+    assert abs(first_ms / 1000 - time.time()) < 60
 
 
 async def test_a_retried_check_in_returns_the_same_ticket_and_counts_once(
