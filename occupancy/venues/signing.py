@@ -4,7 +4,7 @@ A signed code looks like ``grand-mall.k3j9x2pq7m4ta``: the venue's code, a dot, 
 """
 
 import base64
-import hashlib
+import functools
 import hmac
 import re
 
@@ -15,7 +15,7 @@ _SIGNED = re.compile(r"^([a-z0-9][a-z0-9-]{1,39})\.([a-z2-7]{13})$")
 
 
 def signature(secret: str, code: str) -> str:
-    digest = hmac.new(secret.encode(), f"venue:{code}".encode(), hashlib.sha256).digest()
+    digest = hmac.digest(secret.encode(), f"venue:{code}".encode(), "sha256")
     return base64.b32encode(digest[:8]).decode().rstrip("=").lower()
 
 
@@ -23,6 +23,9 @@ def sign(secret: str, code: str) -> str:
     return f"{code}.{signature(secret, code)}"
 
 
+# Every check-in verifies its venue's code: a city's few thousand genuine codes are remembered
+# (8 us each otherwise). A forged code raises, and exceptions are never cached.
+@functools.lru_cache(maxsize=65536)
 def verify(secret: str, signed_code: str) -> str:
     """Return the venue code inside ``signed_code``; raise ForgedVenueCode if it is not ours."""
     match = _SIGNED.match(signed_code)

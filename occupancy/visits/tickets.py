@@ -22,8 +22,8 @@ _SHORT_CODE = re.compile(r"^([0-9a-f]{4})[ -]?([0-9a-f]{4})$")
 
 
 def derive(secret: str, venue_id: int, idempotency_key: str) -> str:
-    mac = hmac.new(secret.encode(), f"ticket:{venue_id}:{idempotency_key}".encode(), hashlib.sha256)
-    return f"{venue_id}.{base64.urlsafe_b64encode(mac.digest()[:24]).decode()}"
+    mac = hmac.digest(secret.encode(), f"ticket:{venue_id}:{idempotency_key}".encode(), "sha256")
+    return f"{venue_id}.{base64.urlsafe_b64encode(mac[:24]).decode()}"
 
 
 def digest(ticket: str) -> str:
