@@ -1,16 +1,22 @@
 """Fan-out: one Redis subscription per process, coalesced per venue, delivered to local sockets.
 
-The subscription (pattern ``occ:venue:*`` and channel ``occ:config``) marks venues as changed
-and keeps the new events of the venues that dashboards watch. A flush loop reads the changed
-venues' counts and current minutes from Redis in one round trip and offers each socket an update
-with what changed: those figures and the events since the last update (see ``Outbox``, which
-folds updates a slow socket has not taken yet into one). After a lost subscription, every venue
-dashboard gets a fresh snapshot instead, since events may have been missed.
+The subscription holds the channel ``occ:config`` and, only while someone looks, the channel of
+each venue a dashboard or door display watches, and the pattern ``occ:venue:*`` while the city
+view is in use. A process with nobody watching receives no events at all: every event costs a
+worker CPU to parse, and Redis to send. A socket is served only once Redis confirmed the
+subscription it needs, so its snapshot, read afterwards, misses no event.
+
+Events mark venues as changed; the hub keeps the new events of the venues that dashboards watch.
+A flush loop reads the changed venues' counts and current minutes from Redis in one round trip
+and offers each socket an update with what changed: those figures and the events since the last
+update (see ``Outbox``, which folds updates a slow socket has not taken yet into one). After a
+lost subscription, every venue dashboard gets a fresh snapshot instead, since events may have
+been missed.
 
 Pacing is per venue: a venue is sent at most ``rate`` times a second, so a quiet venue's change
 goes out at once even while busy venues are held back; the city view is paced the same way.
 The city table (every venue's count) is kept in memory from the events and re-read after a
-reconnect.
+reconnect, or when it is needed again after a while unused.
 """
 
 import asyncio
@@ -48,6 +54,12 @@ VENUE, DISPLAY, CITY = "venue", "display", "city"
 MIN_GAP = 0.01
 _NEVER = float("-inf")
 _VENUE_PREFIX = keys.VENUE_CHANNEL_PREFIX.encode()
+_CONFIG = keys.CONFIG_CHANNEL.encode()
+_ALL_VENUES = keys.VENUE_CHANNEL_PREFIX + "*"
+_CITY = "city"  # the subscription target of the city view; a venue's is its id
+# The city table is kept current this long after its last reader (an API call or a socket).
+CITY_IDLE_SECONDS = 60.0
+SUBSCRIBE_TIMEOUT = 5.0
 _decode_event = msgspec.json.Decoder().decode
 
 
@@ -102,11 +114,22 @@ class Hub:
         self._tasks: list[asyncio.Task] = []
         self.subscribed = asyncio.Event()
         self.reconnects = 0
+        # Subscriptions (targets: venue ids and _CITY) on the current Redis connection.
+        self._pubsub = None
+        self._sent: set = set()  # asked for on this connection, not given up since
+        self._unconfirmed: dict = {}  # target -> subscribe requests Redis has not confirmed yet
+        self._resubscribing: set = set()  # targets asked for again after a reconnect
+        self._waiters: dict = defaultdict(list)  # target -> futures of sockets waiting for it
+        self._subscriptions_changed = asyncio.Event()
+        self._all_venues_live = False  # the pattern is confirmed: events come as pmessage too
+        self._city_read_at = _NEVER
+        self.city_idle_seconds = CITY_IDLE_SECONDS
 
     # -- life cycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._listen(), name="hub-listen"),
+                       asyncio.create_task(self._keep_subscriptions(), name="hub-subscriptions"),
                        asyncio.create_task(self._flush_loop(), name="hub-flush")]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.subscribed.wait(), 5)
@@ -123,9 +146,13 @@ class Hub:
         merge = {CITY: frames.merge_city_updates, VENUE: frames.merge_venue_frames}.get(kind)
         return Outbox(websocket, self.send_timeout, merge)
 
-    def add(self, kind: str, venue_id: int, outbox: Outbox) -> None:
-        """Deliver updates for ``venue_id`` (0 for the city) to ``outbox`` from now on."""
+    async def add(self, kind: str, venue_id: int, outbox: Outbox) -> None:
+        """Deliver updates for ``venue_id`` (0 for the city) to ``outbox`` from now on; return
+        once the events they come from are arriving, so that a snapshot read next misses none."""
         self._sockets[kind][venue_id].add(outbox)
+        if kind == CITY:
+            self._city_read_at = time.monotonic()
+        await self._subscription(_CITY if kind == CITY else venue_id)
 
     def refresh(self, venue_id: int) -> None:
         """An update soon: a flush read before the snapshot may have offered an older count."""
@@ -139,6 +166,9 @@ class Hub:
                 del self._sockets[kind][venue_id]
                 if kind == VENUE:
                     self._events.pop(venue_id, None)
+                if kind == CITY:  # kept a while: a reload of the page needs no new table
+                    self._city_read_at = time.monotonic()
+                self._subscriptions_changed.set()
 
     def sockets(self) -> int:
         return sum(len(group) for by_id in self._sockets.values() for group in by_id.values())
@@ -150,6 +180,8 @@ class Hub:
     # -- snapshots ---------------------------------------------------------------------------
 
     async def city_snapshot(self) -> dict:
+        self._city_read_at = time.monotonic()
+        await self._subscription(_CITY)
         city = await self._city_table()
         now = time.time()
         return frames.city_snapshot(city.all(), dense_series(city.series, minute_of(now)), now)
@@ -159,14 +191,17 @@ class Hub:
     async def _listen(self) -> None:
         backoff = 0.1
         while True:
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = self.redis.pubsub()
             try:
-                await pubsub.psubscribe(keys.VENUE_CHANNEL_PREFIX + "*")
                 await pubsub.subscribe(keys.CONFIG_CHANNEL)
+                # A new connection: what the sockets need is asked for again (by
+                # _keep_subscriptions), and they get a fresh state once it is confirmed.
+                self._resubscribing = set(self._sent)
+                self._sent, self._unconfirmed, self._all_venues_live = set(), {}, False
+                self._pubsub = pubsub
+                self._subscriptions_changed.set()
                 if self.subscribed.is_set():
-                    # Events may have been missed while disconnected: refresh every socket.
                     self.reconnects += 1
-                    self._resync()
                 self.subscribed.set()
                 backoff = 0.1
                 async for message in pubsub.listen():
@@ -178,29 +213,128 @@ class Hub:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:
+                self._pubsub = None
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
 
-    def _on_message(self, message: dict) -> None:
-        if message.get("type") not in ("message", "pmessage"):
+    async def _subscription(self, target) -> None:
+        """Wait until Redis confirms the subscription ``target`` (a venue id, or _CITY) needs."""
+        if target in self._sent and not self._unconfirmed.get(target):
             return
+        future = asyncio.get_running_loop().create_future()
+        self._waiters[target].append(future)
+        self._subscriptions_changed.set()
         try:
-            if message["channel"] == keys.CONFIG_CHANNEL.encode():
-                venue_id = int(message["data"])
-                self.venue_cache.invalidate(venue_id)
-                self._config.add(venue_id)
-                self._mark(venue_id)
-                return
-            venue_id = int(message["channel"][len(_VENUE_PREFIX):])
+            await asyncio.wait_for(future, SUBSCRIBE_TIMEOUT)
+        except TimeoutError:
+            # Redis is away: once the subscription is back, the socket gets a fresh state.
+            log.warning("no live subscription for %s within %.0fs", target, SUBSCRIBE_TIMEOUT)
+        finally:
+            waiting = self._waiters.get(target)
+            if waiting and future in waiting:
+                waiting.remove(future)
+            if not waiting:
+                self._waiters.pop(target, None)
+
+    def _wanted(self) -> set:
+        wanted = set(self._sockets[VENUE]) | set(self._sockets[DISPLAY])
+        wanted.update(target for target, waiting in self._waiters.items() if waiting)
+        if self._sockets[CITY] or time.monotonic() < self._city_read_at + self.city_idle_seconds:
+            wanted.add(_CITY)
+        return wanted
+
+    async def _keep_subscriptions(self) -> None:
+        """Subscribe to what the sockets need, and give up what nobody needs any more."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._subscriptions_changed.wait(), self.city_idle_seconds / 4)
+            self._subscriptions_changed.clear()
+            pubsub = self._pubsub
+            if pubsub is None:
+                continue  # _listen signals again once connected
+            try:
+                await self._change_subscriptions(pubsub)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the connection broke: _listen reconnects and we redo this
+                log.warning("could not change live subscriptions (%s)", type(exc).__name__)
+                await asyncio.sleep(0.1)
+
+    async def _change_subscriptions(self, pubsub) -> None:
+        wanted = self._wanted()
+        new, gone = wanted - self._sent, self._sent - wanted
+        self._resubscribing &= wanted
+        if not new and not gone:
+            return
+        self._sent = (self._sent - gone) | new
+        for target in new:
+            self._unconfirmed[target] = self._unconfirmed.get(target, 0) + 1
+        if _CITY in gone:
+            self._city = None  # no longer kept current: read again when next needed
+        if venues := [keys.venue_channel(t) for t in new if t != _CITY]:
+            await pubsub.subscribe(*venues)
+        if _CITY in new:
+            await pubsub.psubscribe(_ALL_VENUES)
+        if venues := [keys.venue_channel(t) for t in gone if t != _CITY]:
+            await pubsub.unsubscribe(*venues)
+        if _CITY in gone:
+            await pubsub.punsubscribe(_ALL_VENUES)
+
+    def _confirmed(self, target) -> None:
+        """Redis confirmed a subscription: whoever waits for it may read their snapshot now."""
+        left = self._unconfirmed.get(target, 0) - 1
+        if left > 0:
+            self._unconfirmed[target] = left  # another request for it is still on its way
+            return
+        self._unconfirmed.pop(target, None)
+        if left < 0 or target in self._resubscribing:
+            # A subscription renewed after a reconnect (ours, or the client library's own):
+            # events may have been missed meanwhile.
+            self._resubscribing.discard(target)
+            self._resync(target)
+        if target in self._sent:
+            for future in self._waiters.pop(target, ()):
+                if not future.done():
+                    future.set_result(None)
+
+    def _on_message(self, message: dict) -> None:
+        kind, channel = message.get("type"), message.get("channel")
+        if kind == "pmessage" or (kind == "message" and channel != _CONFIG):
+            # With the pattern confirmed, a watched venue's event comes twice: once is enough.
+            if kind == "pmessage" or not self._all_venues_live:
+                self._on_event(channel, message["data"])
+        elif kind == "message":
+            self._on_config(message["data"])
+        elif kind == "psubscribe":
+            self._all_venues_live = True
+            self._confirmed(_CITY)
+        elif kind == "punsubscribe":
+            self._all_venues_live = False
+        elif kind == "subscribe" and channel != _CONFIG:
+            self._confirmed(int(channel[len(_VENUE_PREFIX):]))
+
+    def _on_config(self, data: bytes) -> None:
+        try:
+            venue_id = int(data)
+        except ValueError:
+            log.warning("ignored a malformed configuration message")
+            return
+        self.venue_cache.invalidate(venue_id)
+        self._config.add(venue_id)
+        self._mark(venue_id)
+
+    def _on_event(self, channel: bytes, data: bytes) -> None:
+        try:
+            venue_id = int(channel[len(_VENUE_PREFIX):])
             watched = venue_id in self._sockets[VENUE]
             # Only dashboards and the city table need the event's body; the channel names the venue.
-            event = _decode_event(message["data"]) if watched or self._city else None
+            event = _decode_event(data) if watched or self._city else None
             if watched and event["e"] != "undo":  # an undo is not in the venue's recent list either
                 self._remember(venue_id, recent_item(event))
             if self._city is not None:
                 self._update_city(venue_id, event)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            log.warning("ignored a malformed live message on %r", message.get("channel"))
+        except (KeyError, TypeError, ValueError, AttributeError, msgspec.DecodeError):
+            log.warning("ignored a malformed live message on %r", channel)
             return
         self._mark(venue_id)
 
@@ -224,12 +358,15 @@ class Hub:
         self._city_dirty.add(venue_id)
         self._changed.set()
 
-    def _resync(self) -> None:
-        for kind in (VENUE, DISPLAY):
-            self._dirty.update(self._sockets[kind])
-        self._needs_snapshot.update(self._sockets[VENUE])
-        self._resync_city = True
-        self._changed.set()
+    def _resync(self, target) -> None:
+        """Events of ``target`` may have been missed: send its sockets a fresh state."""
+        if target == _CITY:
+            self._resync_city = True
+            self._changed.set()
+        elif target in self._sockets[VENUE] or target in self._sockets[DISPLAY]:
+            if target in self._sockets[VENUE]:
+                self._needs_snapshot.add(target)
+            self._mark(target)
 
     # -- flushing ----------------------------------------------------------------------------
 

@@ -81,13 +81,14 @@ async def _serve(websocket: WebSocket, hub: Hub, kind: str, venue_id: int,
                  snapshot: Callable[[], Awaitable[dict]]) -> None:
     """Send a snapshot, then whatever the hub offers, until the client leaves or stalls.
 
-    The outbox is registered before the snapshot is read: every event after that read reaches
-    the socket as an update (one already in the snapshot may come again; clients drop the copy).
+    The outbox is registered, and the hub subscribed to its events, before the snapshot is read:
+    every event after that read reaches the socket as an update (one already in the snapshot may
+    come again; clients drop the copy).
     """
     outbox = hub.outbox(websocket, kind)
-    hub.add(kind, venue_id, outbox)
     sender = receiver = None
     try:
+        await hub.add(kind, venue_id, outbox)
         await websocket.send_json(await snapshot())
         if kind != CITY:
             hub.refresh(venue_id)

@@ -1,11 +1,13 @@
-"""The hub in this process, against the real Redis: what an update carries, and the snapshot
-dashboards get after the hub lost its subscription."""
+"""The hub in this process, against the real Redis: what an update carries, the snapshot
+dashboards get after the hub lost its subscription, and that a process subscribes to a venue's
+events only while someone watches it."""
 
 import asyncio
 import json
 
 import pytest
 
+from occupancy import redis_keys as keys
 from occupancy.live.hub import VENUE, Hub
 from occupancy.stats.today import FRESH_MINUTES
 from occupancy.visits.schemas import ValidCheckIn
@@ -15,11 +17,13 @@ class ReadingClient:
     """The far end of one socket: keeps every frame the hub sends it."""
 
     def __init__(self) -> None:
-        self.frames: list[dict] = []
+        self.frames: list[dict] = []  # not yet taken by next_where
+        self.seen: list[dict] = []  # every frame, in order
         self._arrived = asyncio.Event()
 
     async def send_text(self, text: str) -> None:
         self.frames.append(json.loads(text))
+        self.seen.append(self.frames[-1])
         self._arrived.set()
 
     async def close(self, code: int) -> None:
@@ -49,10 +53,11 @@ async def hub(services):
 def watch(hub):
     tasks = []
 
-    def open_dashboard(venue_id: int) -> ReadingClient:
+    async def open_dashboard(venue_id: int) -> ReadingClient:
         client = ReadingClient()
         outbox = hub.outbox(client, VENUE)
-        hub.add(VENUE, venue_id, outbox)
+        await hub.add(VENUE, venue_id, outbox)
+        client.outbox = outbox
         tasks.append(asyncio.create_task(outbox.run()))
         return client
 
@@ -69,7 +74,7 @@ def check_in(services, venue, party: int):
 async def test_an_update_carries_the_new_events_and_the_minutes_still_counting(
         services, make_venue, watch):
     venue, _ = await make_venue(capacity=10)
-    dashboard = watch(venue.id)
+    dashboard = await watch(venue.id)
 
     await check_in(services, venue, 2)
     first = await dashboard.next_where(lambda f: f["count"] == 2)
@@ -86,7 +91,7 @@ async def test_an_update_carries_the_new_events_and_the_minutes_still_counting(
 
 async def test_after_a_lost_subscription_dashboards_get_a_snapshot(services, make_venue, hub, watch):
     venue, _ = await make_venue(capacity=10)
-    dashboard = watch(venue.id)
+    dashboard = await watch(venue.id)
     await check_in(services, venue, 2)
     await dashboard.next_where(lambda f: f["count"] == 2)
 
@@ -100,3 +105,62 @@ async def test_after_a_lost_subscription_dashboards_get_a_snapshot(services, mak
     await check_in(services, venue, 1)
     after = await dashboard.next_where(lambda f: f["count"] == 3)
     assert after["type"] == "update" and [e["party"] for e in after["recent"]] == [1]
+
+
+async def subscribers(redis, venue_id: int) -> int:
+    [(_, count)] = await redis.pubsub_numsub(keys.venue_channel(venue_id))
+    return count
+
+
+async def eventually(probe, expected, timeout: float = 5.0):
+    async with asyncio.timeout(timeout):
+        while (value := await probe()) != expected:
+            await asyncio.sleep(0.02)
+    return value
+
+
+def parties(frames: list[dict]) -> list[int]:
+    return [e["party"] for f in frames if f["type"] == "update" for e in reversed(f["recent"])]
+
+
+async def test_a_venue_is_subscribed_only_while_a_dashboard_watches_it(services, make_venue, hub,
+                                                                        watch):
+    watched, _ = await make_venue(capacity=10)
+    unwatched, _ = await make_venue(capacity=10)
+    assert await subscribers(services.redis, watched.id) == 0
+
+    dashboard = await watch(watched.id)
+    # Subscribed before add() returns: a snapshot read now misses no event.
+    assert await subscribers(services.redis, watched.id) == 1
+    assert await subscribers(services.redis, unwatched.id) == 0
+    await check_in(services, watched, 2)
+    await dashboard.next_where(lambda f: f["count"] == 2)
+
+    hub.remove(VENUE, watched.id, dashboard.outbox)
+    await eventually(lambda: subscribers(services.redis, watched.id), 0)
+
+
+async def test_with_the_city_view_open_each_event_still_reaches_a_dashboard_once(
+        services, make_venue, hub, watch):
+    venue, _ = await make_venue(capacity=10)
+    hub.city_idle_seconds = 0.3
+    patterns = await services.redis.pubsub_numpat()
+    dashboard = await watch(venue.id)
+
+    assert (await hub.city_snapshot())["totals"]["count"] == 0
+    assert await services.redis.pubsub_numpat() == patterns + 1
+    # The venue's channel and the pattern both deliver its events now.
+    await check_in(services, venue, 2)
+    await check_in(services, venue, 1)
+    await dashboard.next_where(lambda f: f["count"] == 3)
+    assert parties(dashboard.seen) == [2, 1]
+    city = await hub.city_snapshot()
+    assert city["totals"]["count"] == 3
+
+    # Unused for a while, the city view is given up; the dashboard goes on as before.
+    await eventually(services.redis.pubsub_numpat, patterns)
+    await check_in(services, venue, 4)
+    await dashboard.next_where(lambda f: f["count"] == 7)
+    assert parties(dashboard.seen) == [2, 1, 4]
+    # Read again when needed: not the table of before, which missed the last event.
+    assert (await hub.city_snapshot())["totals"]["count"] == 7
