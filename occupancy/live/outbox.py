@@ -64,7 +64,9 @@ class Outbox:
             if frame is None:
                 continue
             try:
-                await asyncio.wait_for(self.websocket.send_text(frame.text), self.send_timeout)
+                # A deadline on this task, not wait_for: that would start a task per frame.
+                async with asyncio.timeout(self.send_timeout):
+                    await self.websocket.send_text(frame.text)
             except TimeoutError:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self.websocket.close(CLOSE_TOO_SLOW), 1.0)
