@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
+from redis.asyncio import Redis
 from sqlalchemy import update
 
 from occupancy import redis_keys as keys
@@ -114,6 +115,21 @@ async def test_check_in_after_redis_lost_everything_rebuilds_that_venue(client, 
     assert refused.status_code == 409, "the 4 people inside must still count"
     admitted = await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=1))
     assert admitted.json()["occupancy"]["count"] == 5
+
+
+async def test_a_check_in_right_after_redis_dropped_the_apps_connections_succeeds(
+        client, services, make_venue, settings):
+    venue, code = await make_venue(capacity=5)
+    assert (await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=1))).status_code == 201
+    other = Redis.from_url(settings.redis_url)
+    killed = await other.execute_command("CLIENT", "KILL", "TYPE", "normal")  # all but its own
+    await other.aclose()
+    assert killed >= 1
+
+    response = await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=2))
+
+    assert response.status_code == 201 and response.json()["occupancy"]["count"] == 3
+    assert await live_count(services, venue.id) == 3 == await open_people_in_sql(services, venue.id)
 
 
 async def test_check_out_of_a_visit_redis_forgot_closes_it_in_sql(client, services, make_venue):
