@@ -26,7 +26,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from occupancy import metrics
-from occupancy.db import sync_sqlite_engine
+from occupancy.db import journal_engine, sync_sqlite_engine
 from occupancy.visits.models import Visit
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,7 @@ class Journal:
         self._slots = asyncio.Semaphore(1 if sqlite else overlap)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="journal") if sqlite else None
         self._sync_engine = sync_sqlite_engine(engine) if sqlite else None
+        self._batch_engine = None if sqlite else journal_engine(engine, overlap)
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task | None = None
         self._committing: set[asyncio.Task] = set()
@@ -126,6 +127,8 @@ class Journal:
         if self._thread is not None:
             self._thread.shutdown(wait=True)
             self._sync_engine.dispose()
+        if self._batch_engine is not None:
+            await self._batch_engine.dispose()
 
     async def _run(self) -> None:
         while True:
@@ -168,7 +171,9 @@ class Journal:
                 await self._commit_batch([pending])
             return
         except DBAPIError as exc:
-            if tries > 1 and _is_transient(exc):  # deadlock or serialization failure: try again
+            # A deadlock, a serialization failure or a connection that broke: try again (on a
+            # new connection). Every write is safe to apply twice.
+            if tries > 1 and (_is_transient(exc) or exc.connection_invalidated):
                 await self._commit_batch(batch, tries - 1)
                 return
             self._fail_all(batch, exc)
@@ -195,7 +200,7 @@ class Journal:
         if self._thread is not None:
             return await asyncio.get_running_loop().run_in_executor(
                 self._thread, self._apply_in_thread, writes)
-        async with self.engine.begin() as conn:
+        async with self._batch_engine.begin() as conn:
             return await conn.run_sync(apply_writes, self._insert, writes)
 
     def _apply_in_thread(self, writes: list[Write]) -> list[Write]:

@@ -3,6 +3,7 @@
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import text
 
 from occupancy.visits.journal import NewVisit, TicketConflict
@@ -142,3 +143,23 @@ async def test_in_one_batch_only_the_ticket_of_another_visit_fails(services, mak
     assert isinstance(results[5], TicketConflict)
     rows = {row.id: row.ticket_hash for row in await visit_rows(services, venue.id)}
     assert rows == {"a" * 32: "1" * 64, **{w.id: w.ticket_hash for w in batch[:5]}}
+
+
+async def test_check_ins_go_on_after_postgresql_dropped_the_journals_connections(
+        client, services, make_venue):
+    if services.engine.dialect.name != "postgresql":
+        pytest.skip("the journal's own connections are PostgreSQL's")
+    venue, code = await make_venue(capacity=10)
+    assert (await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=1))).status_code == 201
+    async with services.engine.connect() as conn:
+        dropped = (await conn.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"))).scalar()
+    assert dropped >= 1
+
+    statuses = [(await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=1))).status_code
+                for _ in range(3)]
+
+    # The batch on a dropped connection is tried again on a new one: nobody notices.
+    assert statuses == [201, 201, 201]
+    assert await live_count(services, venue.id) == 4 == len(await visit_rows(services, venue.id))
