@@ -292,7 +292,7 @@ def serve(
             "occupancy.asgi:app", host=host, port=port, workers=workers, loop="uvloop",
             http="httptools", access_log=False, timeout_graceful_shutdown=20,
             # Compressing each frame for each socket was 7 % of a worker with 1,000 dashboards.
-            ws="websockets-sansio", ws_per_message_deflate=False,
+            ws_per_message_deflate=False,
             # A worker still starting on a busy host answers the supervisor late: not hung.
             timeout_worker_healthcheck=30,
         )
