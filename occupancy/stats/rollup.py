@@ -68,45 +68,53 @@ def hours_of(minutes: Minutes, capacity: int, start: int, end: int, until: float
 
 
 FIELDS = (*COUNTERS, "p", "f")
+_FIELDS = frozenset(name.encode() for name in FIELDS)
+# Venues read per Redis round trip. One pipeline for a whole city (10,000 venues, two hours of
+# minutes asked field by field) kept Redis and the worker's event loop busy for seconds: check-in
+# and check-out calls waiting behind it timed out (docs/benchmarks.md, fourth session).
+CHUNK_VENUES = 200
 
 
-def _parse_fields(minutes: list[int], values: list) -> dict[int, dict[str, int]]:
-    parsed: dict[int, dict[str, int]] = {}
-    for i, minute in enumerate(minutes):
-        row = {name: int(values[i * len(FIELDS) + j]) for j, name in enumerate(FIELDS)
-               if values[i * len(FIELDS) + j] is not None}
-        if row:
-            parsed[minute] = row
-    return parsed
+def _add_fields(parsed: dict[int, dict[str, int]], stored: dict, start: int, end: int) -> None:
+    """The fields of the minutes in [start, end) from one day's hash (``<minute>:<field>``)."""
+    for key, value in stored.items():
+        minute, _, field = key.partition(b":")
+        if field in _FIELDS and start <= (at := int(minute)) < end:
+            parsed.setdefault(at, {})[field.decode()] = int(value)
 
 
 async def read_minutes(
     redis: Redis, venue_ids: list[int], start: int, end: int, tz: ZoneInfo
 ) -> dict[int, Minutes]:
     """The minutes of [start, end) and every end-of-minute count since the day before ``start``
-    (they give the count carried into the range). Only the fields needed are read."""
-    by_day: dict[str, list[int]] = {}
-    for minute in range(start, end, 60):
-        by_day.setdefault(day_key(local_date(minute, tz)), []).append(minute)
+    (they give the count carried into the range).
+
+    Each day's hash is read whole (HGETALL): it holds only the minutes that had events, so a
+    quiet venue costs next to nothing. Venues go in chunks, and the loop serves requests between.
+    """
+    days = sorted({day_key(local_date(minute, tz)) for minute in range(start, end, 60)})
     first = local_date(start, tz) - timedelta(days=1)
     count_days = [day_key(first + timedelta(days=i))
                   for i in range((local_date(end - 1, tz) - first).days + 1)]
-    pipe = redis.pipeline(transaction=False)
-    for venue_id in venue_ids:
-        for day, minutes in by_day.items():
-            pipe.hmget(keys.minute_stats(venue_id, day), [f"{m}:{f}" for m in minutes for f in FIELDS])
-        for day in count_days:
-            pipe.hgetall(keys.minute_counts(venue_id, day))
-    replies = iter(await pipe.execute() if venue_ids else [])
     result = {}
-    for venue_id in venue_ids:
-        fields: dict[int, dict[str, int]] = {}
-        for minutes in by_day.values():
-            fields.update(_parse_fields(minutes, next(replies)))
-        counts: dict[int, int] = {}
-        for _ in count_days:
-            counts.update({int(m): int(c) for m, c in next(replies).items()})
-        result[venue_id] = Minutes(fields, counts, 0)
+    for i in range(0, len(venue_ids), CHUNK_VENUES):
+        chunk = venue_ids[i:i + CHUNK_VENUES]
+        pipe = redis.pipeline(transaction=False)
+        for venue_id in chunk:
+            for day in days:
+                pipe.hgetall(keys.minute_stats(venue_id, day))
+            for day in count_days:
+                pipe.hgetall(keys.minute_counts(venue_id, day))
+        replies = iter(await pipe.execute())
+        for venue_id in chunk:
+            fields: dict[int, dict[str, int]] = {}
+            for _ in days:
+                _add_fields(fields, next(replies), start, end)
+            counts: dict[int, int] = {}
+            for _ in count_days:
+                counts.update({int(m): int(c) for m, c in next(replies).items()})
+            result[venue_id] = Minutes(fields, counts, 0)
+        await asyncio.sleep(0)
     return result
 
 

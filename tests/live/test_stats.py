@@ -11,6 +11,7 @@ from occupancy.stats import rollup
 from occupancy.stats.calendar import day_of, minute_of
 from occupancy.stats.models import VenueHour
 from occupancy.stats.today import FRESH_MINUTES
+from occupancy.visits.schemas import ValidCheckIn
 from tests.visits.helpers import visitor
 
 SECRET_PERSON = {"name": "Siti Rahayu Wulandari", "phone": "0857 1122 3344",
@@ -224,3 +225,19 @@ async def test_the_hubs_short_read_gives_the_last_minutes_of_the_window(services
     assert short.per_minute == full.per_minute[-FRESH_MINUTES:] == [[minute - 60, 4, 0], [minute, 1, 0]]
     assert [m[1] for m in full.per_minute if m[1]] == [3, 2, 4, 1]
     assert short.recent == [] and short.count == full.count and short.today == full.today
+
+
+async def test_rollup_reads_a_city_in_chunks_and_misses_no_venue(services, make_venue, monkeypatch):
+    """Five venues read two at a time (chunks of 2, 2 and 1): every venue's hour is written."""
+    monkeypatch.setattr(rollup, "CHUNK_VENUES", 2)
+    venues = [(await make_venue(capacity=10))[0] for _ in range(5)]
+    for party, venue in enumerate(venues, start=1):
+        await services.visits.check_in(venue, ValidCheckIn(
+            idempotency_key=None, party_size=party, name="Budi", phone="0812 3456 7890", email=None))
+
+    await rollup.rollup_recent(services.redis, services.sessionmaker, services.capacity.tz)
+
+    async with services.sessionmaker() as session:
+        hours = list((await session.execute(select(VenueHour))).scalars())
+    by_venue = {h.venue_id: (h.entries, h.visitors_in, h.peak_count) for h in hours}
+    assert by_venue == {venue.id: (1, party, party) for party, venue in enumerate(venues, start=1)}
