@@ -191,7 +191,7 @@ class Visits:
     ) -> CheckedOut:
         """End a visit by its ticket hash (used by check-out, fever refusal and auto check-out)."""
         now = time.time()
-        live = await self._redis(self.capacity.release(venue_id, ticket_hash, reason, now))
+        live = await self._release(venue_id, ticket_hash, reason, now)
         if live.status == "unknown":
             return await self._end_visit_known_only_to_sql(venue_id, ticket_hash, reason, temperature)
         replayed = live.status == "replay"
@@ -209,6 +209,17 @@ class Visits:
             checked_in_at=_at(live.checked_in_at), checked_out_at=closed_at, reason=live.state,
             count=live.count, capacity=live.capacity, replayed=replayed,
         )
+
+    async def _release(self, venue_id: int, ticket_hash: str, reason: str, now: float) -> LiveVisit:
+        """The check-out script, and once more if the call fails: the first may have run with
+        only its reply lost (the second then answers as a replay), and a visit closed in Redis
+        must be closed in SQL too."""
+        try:
+            return await self.capacity.release(venue_id, ticket_hash, reason, now)
+        except Exception as exc:
+            log.warning("Redis check-out failed for venue %s (%s); trying again", venue_id,
+                        type(exc).__name__)
+        return await self._redis(self.capacity.release(venue_id, ticket_hash, reason, now))
 
     async def _end_visit_known_only_to_sql(
         self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None

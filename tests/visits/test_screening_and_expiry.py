@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
+from redis.exceptions import TimeoutError as RedisTimeout
 from sqlalchemy import update
 
 from occupancy import redis_keys as keys
@@ -164,3 +165,24 @@ async def test_reconciling_every_venue_keeps_each_venues_own_visits(client, serv
     assert (counts[first.id], counts[second.id]) == (2, 3)
     assert not await services.redis.exists(keys.ticket(second.id, "e" * 64))
     assert await live_count(services, second.id) == 3 == await open_people_in_sql(services, second.id)
+
+
+async def test_a_check_out_whose_redis_reply_was_lost_is_closed_in_sql_too(
+        client, services, make_venue, monkeypatch):
+    venue, code = await make_venue(capacity=5)
+    ticket = (await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=2))).json()["ticket"]
+    release = services.capacity.release
+    replies = []
+
+    async def reply_lost_the_first_time(*args):
+        replies.append(await release(*args))  # the script runs in Redis...
+        if len(replies) == 1:
+            raise RedisTimeout("Timeout reading from socket")  # ...and its answer never arrives
+        return replies[-1]
+
+    monkeypatch.setattr(services.capacity, "release", reply_lost_the_first_time)
+    response = await client.post(f"/api/tickets/{ticket}/check-out")
+
+    assert response.status_code == 200 and response.json()["occupancy"]["count"] == 0
+    assert [r.status for r in replies] == ["ok", "replay"]
+    assert await live_count(services, venue.id) == 0 == await open_people_in_sql(services, venue.id)
