@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from occupancy import redis_keys as keys
 from occupancy.stats.calendar import day_bounds, day_key, local_date
 from occupancy.stats.models import VenueHour
+from occupancy.stats.today import minute_counts
 from occupancy.venues.models import Venue
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ async def read_minutes(
                 _add_fields(fields, next(replies), start, end)
             counts: dict[int, int] = {}
             for _ in count_days:
-                counts.update({int(m): int(c) for m, c in next(replies).items()})
+                counts.update(minute_counts(next(replies)))
             result[venue_id] = Minutes(fields, counts, 0)
         await asyncio.sleep(0)
     return result
