@@ -271,12 +271,12 @@ class Hub:
             self._unconfirmed[target] = self._unconfirmed.get(target, 0) + 1
         if _CITY in gone:
             self._city = None  # no longer kept current: read again when next needed
-        if venues := [keys.venue_channel(t) for t in new if t != _CITY]:
-            await pubsub.subscribe(*venues)
+        if added := [keys.venue_channel(t) for t in new if t != _CITY]:
+            await pubsub.subscribe(*added)
         if _CITY in new:
             await pubsub.psubscribe(_ALL_VENUES)
-        if venues := [keys.venue_channel(t) for t in gone if t != _CITY]:
-            await pubsub.unsubscribe(*venues)
+        if dropped := [keys.venue_channel(t) for t in gone if t != _CITY]:
+            await pubsub.unsubscribe(*dropped)
         if _CITY in gone:
             await pubsub.punsubscribe(_ALL_VENUES)
 
