@@ -10,7 +10,7 @@ import pytest
 from occupancy import redis_keys as keys
 from occupancy.live.hub import VENUE, Hub
 from occupancy.stats.today import FRESH_MINUTES
-from occupancy.visits.schemas import ValidCheckIn
+from tests.visits.helpers import check_in
 
 
 class ReadingClient:
@@ -64,11 +64,6 @@ def watch(hub):
     yield open_dashboard
     for task in tasks:
         task.cancel()
-
-
-def check_in(services, venue, party: int):
-    return services.visits.check_in(venue, ValidCheckIn(
-        idempotency_key=None, party_size=party, name="Budi", phone="0812 3456 7890", email=None))
 
 
 async def test_an_update_carries_the_new_events_and_the_minutes_still_counting(

@@ -11,8 +11,7 @@ from occupancy.stats import rollup
 from occupancy.stats.calendar import day_of, minute_of
 from occupancy.stats.models import VenueHour
 from occupancy.stats.today import FRESH_MINUTES
-from occupancy.visits.schemas import ValidCheckIn
-from tests.visits.helpers import visitor
+from tests.visits.helpers import check_in, visitor
 
 SECRET_PERSON = {"name": "Siti Rahayu Wulandari", "phone": "0857 1122 3344",
                  "email": "siti.rahayu@example.id"}
@@ -232,8 +231,7 @@ async def test_rollup_reads_a_city_in_chunks_and_misses_no_venue(services, make_
     monkeypatch.setattr(rollup, "CHUNK_VENUES", 2)
     venues = [(await make_venue(capacity=10))[0] for _ in range(5)]
     for party, venue in enumerate(venues, start=1):
-        await services.visits.check_in(venue, ValidCheckIn(
-            idempotency_key=None, party_size=party, name="Budi", phone="0812 3456 7890", email=None))
+        await check_in(services, venue, party)
 
     await rollup.rollup_recent(services.redis, services.sessionmaker, services.capacity.tz)
 

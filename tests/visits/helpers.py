@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 
 from occupancy import redis_keys as keys
 from occupancy.visits.models import Visit
+from occupancy.visits.schemas import ValidCheckIn
 
 
 def visitor(**overrides) -> dict:
@@ -11,6 +12,12 @@ def visitor(**overrides) -> dict:
             "party_size": 2}
     body.update(overrides)
     return body
+
+
+def check_in(services, venue, party: int):
+    """A check-in through the service, without HTTP (for tests of what follows from it)."""
+    return services.visits.check_in(venue, ValidCheckIn(
+        idempotency_key=None, party_size=party, name="Budi", phone="0812 3456 7890", email=None))
 
 
 async def live_count(services, venue_id: int) -> int:
