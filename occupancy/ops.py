@@ -1,5 +1,7 @@
 """Health, readiness and Prometheus metrics."""
 
+import asyncio
+
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select, text
 
@@ -34,21 +36,36 @@ async def readyz(request: Request) -> Response:
     return json_response({"ready": ready, **checks}, status_code=200 if ready else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-async def prometheus(request: Request) -> Response:
-    svc = request.app.state.services
+# Venues read from Redis per round trip at a scrape: the loop serves requests between chunks.
+METRICS_CHUNK = 500
+
+
+async def _occupancy_rows(svc) -> list[tuple[str, str, str, int, int]]:
+    """(code, district, category, count, capacity) of every venue, counts read from Redis now."""
     async with svc.sessionmaker() as session:
         venues = (await session.execute(
             select(Venue.id, Venue.code, Venue.district, Venue.category, Venue.capacity)
         )).all()
-    pipe = svc.redis.pipeline(transaction=False)
-    for venue in venues:
-        pipe.get(keys.count(venue.id))
-        pipe.hget(keys.config(venue.id), "capacity")
-    values = await pipe.execute() if venues else []
-    rows = [
-        (v.code, v.district, v.category, int(values[2 * i] or 0),
-         int(values[2 * i + 1] or v.capacity))
-        for i, v in enumerate(venues)
-    ]
-    return Response(metrics.render(rows), media_type="text/plain; version=0.0.4; charset=utf-8")
+    rows = []
+    for i in range(0, len(venues), METRICS_CHUNK):
+        chunk = venues[i:i + METRICS_CHUNK]
+        pipe = svc.redis.pipeline(transaction=False)
+        for venue in chunk:
+            pipe.get(keys.count(venue.id))
+            pipe.hget(keys.config(venue.id), "capacity")
+        values = await pipe.execute()
+        rows.extend(
+            (v.code, v.district, v.category, int(values[2 * j] or 0),
+             int(values[2 * j + 1] or v.capacity))
+            for j, v in enumerate(chunk)
+        )
+    return rows
+
+
+@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+async def prometheus(request: Request) -> Response:
+    rows = await _occupancy_rows(request.app.state.services)
+    # A city of 10,000 venues is 20,000 samples: rendering them held a worker's event loop for
+    # about 180 ms a scrape (docs/benchmarks.md, fifth session), so it runs in a thread.
+    body = await asyncio.to_thread(metrics.render, rows)
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import httpx
 
+from occupancy import ops
+
 from .crowd import crowd
 from .visits.helpers import visitor
 
@@ -48,3 +50,18 @@ async def test_metrics_count_across_two_workers(live_server, make_venue):
     server_log = Path(live_server.log.name).read_text()
     for personal in ("Siti", "99998888", "siti@example.id"):
         assert personal not in server_log
+
+
+async def test_metrics_read_every_venue_across_chunks(client, make_venue, monkeypatch):
+    """A big city is read from Redis a few venues at a time; every venue still gets its figures."""
+    monkeypatch.setattr(ops, "METRICS_CHUNK", 2)
+    codes = [(await make_venue(capacity=10 + i, code=f"chunk-{i}"))[1] for i in range(5)]
+    for i, code in enumerate(codes):
+        for _ in range(i):
+            answer = await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=1))
+            assert answer.status_code == 201
+    text = (await client.get("/metrics")).text
+    for i in range(5):
+        labels = f'{{category="shop",district="",venue="chunk-{i}"}}'
+        assert _value(text, "occupancy_people", labels) == i
+        assert _value(text, "occupancy_capacity", labels) == 10 + i
