@@ -239,3 +239,21 @@ async def test_rollup_reads_a_city_in_chunks_and_misses_no_venue(services, make_
         hours = list((await session.execute(select(VenueHour))).scalars())
     by_venue = {h.venue_id: (h.entries, h.visitors_in, h.peak_count) for h in hours}
     assert by_venue == {venue.id: (1, party, party) for party, venue in enumerate(venues, start=1)}
+
+
+def test_hours_of_counts_quiet_minutes_between_events():
+    """A venue full from 10:20 to 11:10 with events only at those two minutes: the quiet minutes
+    between them count as full, in both hours (the minute it emptied too), and the count carries
+    over the hour boundary."""
+    ten = 1_795_514_400  # an hour boundary
+    minutes = rollup.Minutes(
+        fields={ten + 20 * 60: {"e": 1, "vi": 4, "p": 4}, ten + 70 * 60: {"x": 1, "vo": 4}},
+        counts={ten + 20 * 60: 4, ten + 70 * 60: 0},
+        carried=0,
+    )
+    first, second = rollup.hours_of(minutes, 4, ten, ten + 7200, until=ten + 7199)
+    assert (first["entries"], first["peak_count"], first["minutes_full"]) == (1, 4, 40)
+    assert (second["exits"], second["peak_count"], second["minutes_full"]) == (1, 4, 11)
+    # Minutes after "now" have not happened: the full stretch stops at 10:45.
+    (only,) = rollup.hours_of(minutes, 4, ten, ten + 7200, until=ten + 45 * 60)
+    assert only["minutes_full"] == 26
