@@ -255,5 +255,5 @@ def test_hours_of_counts_quiet_minutes_between_events():
     assert (first["entries"], first["peak_count"], first["minutes_full"]) == (1, 4, 40)
     assert (second["exits"], second["peak_count"], second["minutes_full"]) == (1, 4, 11)
     # Minutes after "now" have not happened: the full stretch stops at 10:45.
-    (only,) = rollup.hours_of(minutes, 4, ten, ten + 7200, until=ten + 45 * 60)
+    (only,) = rollup.hours_of(minutes, 4, ten, ten + 3600, until=ten + 45 * 60)
     assert only["minutes_full"] == 26
