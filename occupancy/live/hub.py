@@ -482,7 +482,7 @@ class Hub:
             if self._city is not None and not reload:
                 return self._city
             async with self.sessionmaker() as session:
-                infos = [VenueInfo.of(v) for v in await venue_service.list_venues(session)]
+                infos = await venue_service.venue_infos(session)
             now = time.time()
             ids = [info.id for info in infos]
             counts = await self.reader.counts(ids)

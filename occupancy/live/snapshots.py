@@ -25,7 +25,7 @@ async def display_snapshot(reader: TodayReader, info: VenueInfo) -> dict:
 async def city_snapshot(sessionmaker: async_sessionmaker[AsyncSession], reader: TodayReader) -> dict:
     """The city view read straight from SQL and Redis (where no hub keeps it in memory)."""
     async with sessionmaker() as session:
-        infos = [VenueInfo.of(v) for v in await venue_service.list_venues(session)]
+        infos = await venue_service.venue_infos(session)
     now = time.time()
     ids = [info.id for info in infos]
     counts = await reader.counts(ids)

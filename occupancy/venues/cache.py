@@ -31,7 +31,7 @@ class VenueCache:
         """Read every venue in one query; returns how many."""
         self._invalidated.clear()
         async with self.sessionmaker() as session:
-            infos = [VenueInfo.of(v) for v in await service.list_venues(session)]
+            infos = await service.venue_infos(session)
         expires = time.monotonic() + self.ttl
         everything_changed = None in self._invalidated
         for info in infos:
