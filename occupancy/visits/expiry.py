@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
@@ -16,39 +17,50 @@ from occupancy.visits.service import Visits
 log = logging.getLogger(__name__)
 
 
-async def overdue_visits(
+# Open visits read per query: a city closing at night may have tens of thousands overdue, and
+# turning them all into rows at once would hold a worker's event loop.
+PAGE = 1000
+
+
+async def overdue_pages(
     sessionmaker: async_sessionmaker[AsyncSession], now: datetime
-) -> list[tuple[int, str]]:
-    """(venue id, ticket hash) of open visits past their venue's maximum stay."""
+) -> AsyncIterator[list[tuple[int, str]]]:
+    """(venue id, ticket hash) of open visits past their venue's maximum stay, page by page."""
     async with sessionmaker() as session:
         shortest = (await session.execute(select(func.min(Venue.max_stay_minutes)))).scalar()
-        if shortest is None:
-            return []
-        query = (
-            select(Visit.venue_id, Visit.ticket_hash, Visit.checked_in_at, Venue.max_stay_minutes)
-            .join(Venue, Venue.id == Visit.venue_id)
-            .where(
-                Visit.checked_out_at.is_(None),
-                Visit.checked_in_at < now - timedelta(minutes=shortest),
-            )
-        )
-        rows = (await session.execute(query)).all()
-    return [
-        (row.venue_id, row.ticket_hash)
-        for row in rows
-        if row.checked_in_at < now - timedelta(minutes=row.max_stay_minutes)
-    ]
+    if shortest is None:
+        return
+    candidates = (
+        select(Visit.id, Visit.venue_id, Visit.ticket_hash, Visit.checked_in_at,
+               Venue.max_stay_minutes)
+        .join(Venue, Venue.id == Visit.venue_id)
+        .where(Visit.checked_out_at.is_(None),
+               Visit.checked_in_at < now - timedelta(minutes=shortest))
+        .order_by(Visit.id)
+        .limit(PAGE)
+    )
+    after = ""
+    while True:
+        async with sessionmaker() as session:
+            rows = (await session.execute(candidates.where(Visit.id > after))).all()
+        yield [(row.venue_id, row.ticket_hash) for row in rows
+               if row.checked_in_at < now - timedelta(minutes=row.max_stay_minutes)]
+        if len(rows) < PAGE:
+            return
+        after = rows[-1].id
 
 
 async def auto_check_out(
     visits: Visits, sessionmaker: async_sessionmaker[AsyncSession], now: datetime | None = None
 ) -> int:
-    overdue = await overdue_visits(sessionmaker, now or datetime.now(UTC))
-    for venue_id, ticket_hash in overdue:
-        await visits.end_visit(venue_id, ticket_hash, "auto")
-    if overdue:
-        log.info("checked out %d overdue visits automatically", len(overdue))
-    return len(overdue)
+    ended = 0
+    async for overdue in overdue_pages(sessionmaker, now or datetime.now(UTC)):
+        for venue_id, ticket_hash in overdue:
+            await visits.end_visit(venue_id, ticket_hash, "auto")
+        ended += len(overdue)
+    if ended:
+        log.info("checked out %d overdue visits automatically", ended)
+    return ended
 
 
 async def run_periodically(

@@ -7,6 +7,7 @@ from redis.exceptions import TimeoutError as RedisTimeout
 from sqlalchemy import update
 
 from occupancy import redis_keys as keys
+from occupancy.visits import expiry
 from occupancy.visits.expiry import auto_check_out
 from occupancy.visits.models import Visit
 
@@ -186,3 +187,20 @@ async def test_a_check_out_whose_redis_reply_was_lost_is_closed_in_sql_too(
     assert response.status_code == 200 and response.json()["occupancy"]["count"] == 0
     assert [r.status for r in replies] == ["ok", "replay"]
     assert await live_count(services, venue.id) == 0 == await open_people_in_sql(services, venue.id)
+
+
+async def test_automatic_check_out_goes_page_by_page(client, services, make_venue, monkeypatch):
+    """Overdue visits are read a page at a time; a page of visits at a venue with a longer stay
+    (not overdue yet) does not stop the pages after it."""
+    monkeypatch.setattr(expiry, "PAGE", 2)
+    short, short_code = await make_venue(capacity=20, max_stay_minutes=60)
+    long, long_code = await make_venue(capacity=20, max_stay_minutes=600)
+    for code in (long_code, long_code, long_code, short_code, short_code, short_code):
+        answer = await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=1))
+        assert answer.status_code == 201
+    async with services.sessionmaker() as session:
+        await session.execute(update(Visit).values(checked_in_at=datetime.now(UTC) - timedelta(hours=2)))
+        await session.commit()
+    assert await auto_check_out(services.visits, services.sessionmaker) == 3
+    assert await live_count(services, short.id) == 0 == await open_people_in_sql(services, short.id)
+    assert await live_count(services, long.id) == 3 == await open_people_in_sql(services, long.id)
