@@ -1,4 +1,4 @@
-from occupancy.errors import DomainError
+from occupancy.errors import DomainError, ServiceUnavailable
 
 
 class VenueFull(DomainError):
@@ -53,3 +53,9 @@ class NoWalkIn(DomainError):
     status = 409
     code = "no_walk_in"
     message = "No walk-in is inside to count out (visitors with a ticket check out with it)."
+
+
+class CheckOutPending(ServiceUnavailable):
+    code = "check_out_pending"
+    message = ("Your check-out could not be confirmed just now. It will be completed as soon as "
+               "the service recovers; you can also try again.")

@@ -1,5 +1,6 @@
 """Check-in, check-out and screening: Redis decides, SQL records, then the visitor is answered."""
 
+import asyncio
 import base64
 import logging
 import os
@@ -11,12 +12,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from occupancy import metrics
-from occupancy.errors import ServiceUnavailable
+from occupancy.errors import DomainError, ServiceUnavailable
 from occupancy.venues.service import VenueInfo
 from occupancy.visits import tickets
 from occupancy.visits.capacity import CapacityStore, LiveVisit
 from occupancy.visits.errors import (
     AmbiguousShortCode,
+    CheckOutPending,
     IdempotencyKeyReused,
     UnknownTicket,
     VenueFull,
@@ -31,6 +33,14 @@ from occupancy.visits.schemas import ValidCheckIn
 log = logging.getLogger(__name__)
 # How long after a visit ended its short code still finds it (for retries by short code).
 SHORT_CODE_RETRY_WINDOW = timedelta(minutes=10)
+# A check-out whose outcome Redis left unknown is finished in the background: first try after
+# this many seconds, then twice as long each time, for at most FINISH_CHECK_OUT_FOR seconds.
+FINISH_FIRST_DELAY = 0.5
+FINISH_CHECK_OUT_FOR = 600.0
+
+
+class _RedisUnsure(Exception):
+    """The check-out script was called twice and neither call answered: it may have run."""
 
 
 def _at(epoch: float) -> datetime:
@@ -98,6 +108,7 @@ class Visits:
         self.sessionmaker = sessionmaker
         self.reconciler = reconciler
         self.secret = secret
+        self._finishing: set[asyncio.Task] = set()  # check-outs to finish once Redis answers
 
     async def check_in(self, venue: VenueInfo, request: ValidCheckIn) -> CheckedIn:
         return await self._enter(
@@ -190,6 +201,18 @@ class Visits:
         self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None = None
     ) -> CheckedOut:
         """End a visit by its ticket hash (used by check-out, fever refusal and auto check-out)."""
+        try:
+            return await self._end_visit(venue_id, ticket_hash, reason, temperature)
+        except _RedisUnsure as exc:
+            # The script may have closed the visit in Redis, and then it must be closed in SQL
+            # too: this process finishes the check-out once Redis answers (the script is
+            # idempotent: it then answers as a replay, and the SQL close follows).
+            self._finish_later(venue_id, ticket_hash, reason, temperature)
+            raise CheckOutPending() from exc
+
+    async def _end_visit(
+        self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None
+    ) -> CheckedOut:
         now = time.time()
         live = await self._release(venue_id, ticket_hash, reason, now)
         if live.status == "unknown":
@@ -219,7 +242,37 @@ class Visits:
         except Exception as exc:
             log.warning("Redis check-out failed for venue %s (%s); trying again", venue_id,
                         type(exc).__name__)
-        return await self._redis(self.capacity.release(venue_id, ticket_hash, reason, now))
+        try:
+            return await self.capacity.release(venue_id, ticket_hash, reason, now)
+        except Exception as exc:
+            log.error("Redis check-out failed twice for venue %s (%s)", venue_id, type(exc).__name__)
+            raise _RedisUnsure() from exc
+
+    def _finish_later(
+        self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None
+    ) -> None:
+        task = asyncio.create_task(self._finish_check_out(venue_id, ticket_hash, reason, temperature))
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+
+    async def _finish_check_out(
+        self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None
+    ) -> None:
+        delay, give_up_at = FINISH_FIRST_DELAY, time.monotonic() + FINISH_CHECK_OUT_FOR
+        while time.monotonic() < give_up_at:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+            try:
+                await self._end_visit(venue_id, ticket_hash, reason, temperature)
+            except DomainError as exc:
+                if not isinstance(exc, ServiceUnavailable):
+                    return  # e.g. the ticket is unknown: nothing left to finish
+            except Exception:
+                continue  # Redis or SQL still away
+            else:
+                log.info("finished a check-out at venue %s that Redis had left unconfirmed", venue_id)
+                return
+        log.error("could not finish a check-out at venue %s: run `occupancy reconcile`", venue_id)
 
     async def _end_visit_known_only_to_sql(
         self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None

@@ -1,5 +1,6 @@
 """Door screening (fever ends the visit), automatic check-out, reconcile after Redis loses state."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
@@ -8,6 +9,7 @@ from sqlalchemy import update
 
 from occupancy import redis_keys as keys
 from occupancy.visits import expiry
+from occupancy.visits import service as visits_service
 from occupancy.visits.expiry import auto_check_out
 from occupancy.visits.models import Visit
 
@@ -204,3 +206,35 @@ async def test_automatic_check_out_goes_page_by_page(client, services, make_venu
     assert await auto_check_out(services.visits, services.sessionmaker) == 3
     assert await live_count(services, short.id) == 0 == await open_people_in_sql(services, short.id)
     assert await live_count(services, long.id) == 3 == await open_people_in_sql(services, long.id)
+
+
+async def test_a_check_out_redis_left_unconfirmed_is_finished_once_redis_answers(
+        client, services, make_venue, monkeypatch):
+    """Both calls of the check-out script go unanswered, the first after it ran: the visitor is
+    told the check-out is pending, and the process closes the visit in SQL once Redis is back."""
+    venue, code = await make_venue(capacity=5)
+    ticket = (await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=2))).json()["ticket"]
+    release = services.capacity.release
+    calls = []
+
+    async def redis_silent_twice(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            await release(*args)  # the script runs in Redis...
+        if len(calls) <= 2:
+            raise RedisTimeout("Timeout reading from socket")  # ...and no answer comes, twice
+        return await release(*args)
+
+    monkeypatch.setattr(services.capacity, "release", redis_silent_twice)
+    monkeypatch.setattr(visits_service, "FINISH_FIRST_DELAY", 0.05)
+    response = await client.post(f"/api/tickets/{ticket}/check-out")
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "check_out_pending"
+    for _ in range(100):  # finished in the background
+        if await open_people_in_sql(services, venue.id) == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert await live_count(services, venue.id) == 0 == await open_people_in_sql(services, venue.id)
+    again = await client.post(f"/api/tickets/{ticket}/check-out")
+    assert again.status_code == 200 and again.json()["occupancy"]["count"] == 0
