@@ -9,7 +9,7 @@ SameSite=Strict cookie that the page's fetches and sockets send along (same orig
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -121,8 +121,24 @@ async def _home_of(request: Request, principal: Principal) -> str:
     return f"/door/{signing.sign(request.app.state.settings.secret_key, venue.code)}"
 
 
+def _from_another_site(request: Request) -> bool:
+    """A form posted to us by another site's page: browsers name the page's origin in every POST
+    (clients without one, such as curl, are not browsers riding on someone's cookie)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    return origin == "null" or urlsplit(origin).netloc != request.headers.get("host", "")
+
+
+def _cross_site_refusal(request: Request) -> Response:
+    return _render(request, "login.html", {"next": "", "error": "login_cross_site"}, status_code=403)
+
+
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request) -> Response:
+    # Another site must not sign a visitor in with a token of its choosing (login CSRF).
+    if _from_another_site(request):
+        return _cross_site_refusal(request)
     body = b""
     async for chunk in request.stream():
         body += chunk
@@ -144,7 +160,9 @@ async def login(request: Request) -> Response:
 
 
 @router.post("/logout")
-async def logout() -> Response:
+async def logout(request: Request) -> Response:
+    if _from_another_site(request):
+        return _cross_site_refusal(request)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(TOKEN_COOKIE, path="/", httponly=True, samesite="strict")
     return response

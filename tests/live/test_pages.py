@@ -547,3 +547,20 @@ async def test_pages_reconnect_after_a_network_drop(live_server, make_venue, iss
     for page in (manager, display):
         await expect(page.get_by_test_id("count")).to_have_text("2", timeout=RECOVER_MS)
         await expect(page.locator("#reconnecting")).to_be_hidden()
+
+
+async def test_a_login_or_logout_form_posted_by_another_site_is_refused(client, issue_token):
+    """Login CSRF: another site's page must not sign a browser in with a token of its choosing."""
+    token = (await issue_token("official"))["Authorization"].removeprefix("Bearer ")
+    form = {"token": token, "next": "/city"}
+    for origin in ("https://evil.example", "null"):
+        refused = await client.post("/login", data=form, headers={"Origin": origin})
+        assert refused.status_code == 403 and "occupancy_token" not in refused.headers.get(
+            "set-cookie", "")
+        assert "login-error" in refused.text
+        assert (await client.post("/logout", headers={"Origin": origin})).status_code == 403
+    # The login page itself (same origin) and clients that send no Origin sign in.
+    for headers in ({"Origin": "http://testserver"}, {}):
+        answer = await client.post("/login", data=form, headers=headers)
+        assert answer.status_code == 303 and "occupancy_token=" in answer.headers["set-cookie"]
+    assert (await client.post("/logout", headers={"Origin": "http://testserver"})).status_code == 303
