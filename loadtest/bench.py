@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from loadtest import profile, report
+from loadtest import profile, report, stalls
 from loadtest.invariants import CapacitySampler, Verdict, check_at_rest, read_acks
 from loadtest.load import HttpLoad, check_out_leftovers, run_redis_benchmark, run_wrk
 from loadtest.stack import Database, SeededVenue, Server, official_token, seed_venues
@@ -99,6 +99,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", default="", help="write every run's figures here")
     parser.add_argument("--profile", default="",
                         help="folder: py-spy samples one worker during each database's first run")
+    parser.add_argument("--stalls", default="",
+                        help="folder: a thread in each worker writes what holds its event loop "
+                             "over 40 ms (loadtest/stallwatch); summed up at the end")
     parser.add_argument("--smoke", action="store_true",
                         help="a few seconds, small load, SQLite, no plot (the test suite runs this)")
     args = parser.parse_args(argv)
@@ -148,6 +151,10 @@ class Bench:
             seeded = asyncio.run(seed_venues(database.url, redis_server.url, groups))
             token = asyncio.run(official_token(database.url))
             extra = dict(item.split("=", 1) for item in args.server_env)
+            if args.stalls:
+                extra["PYTHONPATH"] = os.pathsep.join(
+                    p for p in (str(stalls.WATCH_DIR), extra.get("PYTHONPATH", "")) if p)
+                extra["OCCUPANCY_STALL_WATCH"] = str(Path(args.stalls).resolve() / kind)
             server = Server(database.url, redis_server.url, self.workdir, args.workers, extra).start()
             self.redis_tcp_port = redis_server.port
             for repetition in range(1, args.runs + 1):
@@ -162,6 +169,8 @@ class Bench:
                 self.notes.append(f"{kind}: server exited with {code}; see {server.log_path}")
             redis_server.stop()
             database.drop()
+            if args.stalls:
+                self.notes.append(f"{kind}: " + stalls.summarize(Path(args.stalls).resolve() / kind))
 
     def run(self, kind: str, mix: str, server: Server, redis_server: EmbeddedRedis,
             database: Database, seeded: dict[str, list[SeededVenue]], token: str, n_venues: int,
