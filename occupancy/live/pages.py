@@ -122,12 +122,14 @@ async def _home_of(request: Request, principal: Principal) -> str:
 
 
 def _from_another_site(request: Request) -> bool:
-    """A form posted to us by another site's page: browsers name the page's origin in every POST
-    (clients without one, such as curl, are not browsers riding on someone's cookie)."""
+    """A form posted to us by another site's page. Browsers say where a request comes from in
+    Sec-Fetch-Site; older ones only in Origin, which is "null" for our own pages too (they send
+    no referrer). Clients that send neither, such as curl, are not riding on anyone's cookie."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site not in ("same-origin", "none")
     origin = request.headers.get("origin")
-    if origin is None:
-        return False
-    return origin == "null" or urlsplit(origin).netloc != request.headers.get("host", "")
+    return origin not in (None, "null") and urlsplit(origin).netloc != request.headers.get("host")
 
 
 def _cross_site_refusal(request: Request) -> Response:

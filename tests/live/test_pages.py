@@ -549,18 +549,34 @@ async def test_pages_reconnect_after_a_network_drop(live_server, make_venue, iss
         await expect(page.locator("#reconnecting")).to_be_hidden()
 
 
+async def test_a_login_form_on_another_site_does_not_sign_chromium_in(live_server, issue_token, context):
+    token = (await issue_token("official"))["Authorization"].removeprefix("Bearer ")
+    page = await context.new_page()
+    await page.set_content(  # a page of no origin of ours, with a form aimed at our login
+        f'<form method="post" action="{live_server.url}/login">'
+        f'<input name="token" value="{token}"><button>go</button></form>')
+    async with page.expect_navigation() as navigation:
+        await page.click("button")
+    assert (await navigation.value).status == 403
+    await expect(page.locator("#login-error")).to_be_visible()
+    assert not [c for c in await context.cookies() if c["name"] == "occupancy_token"]
+
+
 async def test_a_login_or_logout_form_posted_by_another_site_is_refused(client, issue_token):
     """Login CSRF: another site's page must not sign a browser in with a token of its choosing."""
     token = (await issue_token("official"))["Authorization"].removeprefix("Bearer ")
     form = {"token": token, "next": "/city"}
-    for origin in ("https://evil.example", "null"):
-        refused = await client.post("/login", data=form, headers={"Origin": origin})
-        assert refused.status_code == 403 and "occupancy_token" not in refused.headers.get(
-            "set-cookie", "")
+    for headers in ({"Sec-Fetch-Site": "cross-site", "Origin": "null"},
+                    {"Sec-Fetch-Site": "same-site", "Origin": "https://evil.testserver"},
+                    {"Origin": "https://evil.example"}):  # a browser without Fetch Metadata
+        refused = await client.post("/login", data=form, headers=headers)
+        assert refused.status_code == 403 and "set-cookie" not in refused.headers
         assert "login-error" in refused.text
-        assert (await client.post("/logout", headers={"Origin": origin})).status_code == 403
-    # The login page itself (same origin) and clients that send no Origin sign in.
-    for headers in ({"Origin": "http://testserver"}, {}):
+        assert (await client.post("/logout", headers=headers)).status_code == 403
+    # Our own login page (its Origin is "null": it sends no referrer) and clients that send
+    # neither header sign in.
+    for headers in ({"Sec-Fetch-Site": "same-origin", "Origin": "null"},
+                    {"Origin": "http://testserver"}, {}):
         answer = await client.post("/login", data=form, headers=headers)
         assert answer.status_code == 303 and "occupancy_token=" in answer.headers["set-cookie"]
-    assert (await client.post("/logout", headers={"Origin": "http://testserver"})).status_code == 303
+    assert (await client.post("/logout", headers={"Sec-Fetch-Site": "same-origin"})).status_code == 303
