@@ -66,12 +66,13 @@ def sync_sqlite_engine(engine: AsyncEngine) -> Engine:
 def journal_engine(engine: AsyncEngine, connections: int) -> AsyncEngine:
     """The same PostgreSQL database for the journal's batches alone, on connections always busy.
 
-    No ping before each batch and no rollback after it (every batch ends in its own commit or
-    rollback): those were two of a batch's four round trips. A batch whose connection broke is
-    tried again on a new one (``Journal._commit_batch``).
+    No ping before each batch and no rollback after it, and autocommit: a batch is one
+    statement, atomic by itself (``Journal._apply``); each was a round trip of every batch.
+    A batch whose connection broke is tried again on a new one (``Journal._commit_batch``).
     """
     return create_async_engine(engine.url, pool_size=connections, max_overflow=0,
-                               pool_pre_ping=False, pool_reset_on_return=None)
+                               pool_pre_ping=False, pool_reset_on_return=None,
+                               isolation_level="AUTOCOMMIT")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
