@@ -152,8 +152,8 @@ class Bench:
             token = asyncio.run(official_token(database.url))
             extra = dict(item.split("=", 1) for item in args.server_env)
             if args.stalls:
-                extra["PYTHONPATH"] = os.pathsep.join(
-                    p for p in (str(stalls.WATCH_DIR), extra.get("PYTHONPATH", "")) if p)
+                inherited = extra.get("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
+                extra["PYTHONPATH"] = os.pathsep.join(p for p in (str(stalls.WATCH_DIR), inherited) if p)
                 extra["OCCUPANCY_STALL_WATCH"] = str(Path(args.stalls).resolve() / kind)
             server = Server(database.url, redis_server.url, self.workdir, args.workers, extra).start()
             self.redis_tcp_port = redis_server.port

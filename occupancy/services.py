@@ -85,6 +85,7 @@ class Services:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.visits.close()
         await self.journal.close()  # commit what was acknowledged-to-be before leaving
         await self.redis.aclose()
         await self.engine.dispose()

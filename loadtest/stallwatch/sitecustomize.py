@@ -4,7 +4,9 @@ Python process that has this folder on its PYTHONPATH (the bench sets it for the
 A thread samples the main thread's stack every 2 ms. While one task step (the same outermost
 frame under asyncio's runner) stays on the stack longer than OCCUPANCY_STALL_MS (40 ms), the
 event loop serves nobody else: the stack is written once to DIR/stalls-<pid>.txt, then how long
-the step lasted. Not for production: the thread takes the GIL 500 times a second.
+the step lasted. A task that yields often but only for an instant (``sleep(0)``) can look like
+one long step: the loop-lag histogram of ``/metrics`` tells the two apart. Not for production:
+the thread takes the GIL 500 times a second.
 """
 
 import os

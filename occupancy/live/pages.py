@@ -3,7 +3,8 @@
 The routes only check who may see a page and render a template; the numbers arrive from the
 WebSockets (``docs/live-protocol.md``) and the controls call the JSON API from the browser.
 The credential is an operator-issued token pasted once on ``/login`` and kept in an HttpOnly,
-SameSite=Strict cookie that the page's fetches and sockets send along (same origin).
+SameSite=Strict cookie that the page's fetches and sockets send along (same origin); the login
+and logout forms refuse posts from other sites.
 """
 
 from collections.abc import Callable
@@ -26,7 +27,9 @@ from occupancy.venues.service import VenueInfo
 router = APIRouter(include_in_schema=False)
 
 # The pages load only their own scripts and styles and talk only to this origin.
-_HEADERS = page_headers("no-store")
+# Referrer only to this origin (not none): then browsers without Fetch Metadata name our own pages
+# in the Origin of their form posts, instead of "null" (see _from_another_site).
+_HEADERS = {**page_headers("no-store"), "Referrer-Policy": "same-origin"}
 _LANG_COOKIE_SECONDS = 365 * 24 * 3600
 _TOKEN_COOKIE_SECONDS = 7 * 24 * 3600
 _MAX_FORM_BYTES = 2048
@@ -123,13 +126,17 @@ async def _home_of(request: Request, principal: Principal) -> str:
 
 def _from_another_site(request: Request) -> bool:
     """A form posted to us by another site's page. Browsers say where a request comes from in
-    Sec-Fetch-Site; older ones only in Origin, which is "null" for our own pages too (they send
-    no referrer). Clients that send neither, such as curl, are not riding on anyone's cookie."""
+    Sec-Fetch-Site, older ones only in Origin ("null" from sandboxed frames and data: pages, so
+    refused). Clients that send neither, such as curl, are not riding on anyone's cookie."""
     site = request.headers.get("sec-fetch-site")
     if site is not None:
         return site not in ("same-origin", "none")
     origin = request.headers.get("origin")
-    return origin not in (None, "null") and urlsplit(origin).netloc != request.headers.get("host")
+    if origin is None:
+        return False
+    here = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    public = urlsplit(request.app.state.settings.public_url)
+    return origin.lower() not in (here.lower(), f"{public.scheme}://{public.netloc}".lower())
 
 
 def _cross_site_refusal(request: Request) -> Response:

@@ -37,6 +37,7 @@ SHORT_CODE_RETRY_WINDOW = timedelta(minutes=10)
 # this many seconds, then twice as long each time, for at most FINISH_CHECK_OUT_FOR seconds.
 FINISH_FIRST_DELAY = 0.5
 FINISH_CHECK_OUT_FOR = 600.0
+FINISH_AT_MOST = 10_000  # check-outs waiting at once in a process: beyond, `occupancy reconcile`
 
 
 class _RedisUnsure(Exception):
@@ -108,7 +109,8 @@ class Visits:
         self.sessionmaker = sessionmaker
         self.reconciler = reconciler
         self.secret = secret
-        self._finishing: set[asyncio.Task] = set()  # check-outs to finish once Redis answers
+        # Check-outs to finish once Redis answers: ticket hash -> (venue id, task).
+        self._finishing: dict[str, tuple[int, asyncio.Task]] = {}
 
     async def check_in(self, venue: VenueInfo, request: ValidCheckIn) -> CheckedIn:
         return await self._enter(
@@ -201,19 +203,19 @@ class Visits:
         self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None = None
     ) -> CheckedOut:
         """End a visit by its ticket hash (used by check-out, fever refusal and auto check-out)."""
+        now = time.time()
         try:
-            return await self._end_visit(venue_id, ticket_hash, reason, temperature)
+            return await self._end_visit(venue_id, ticket_hash, reason, temperature, now)
         except _RedisUnsure as exc:
             # The script may have closed the visit in Redis, and then it must be closed in SQL
             # too: this process finishes the check-out once Redis answers (the script is
             # idempotent: it then answers as a replay, and the SQL close follows).
-            self._finish_later(venue_id, ticket_hash, reason, temperature)
+            self._finish_later(venue_id, ticket_hash, reason, temperature, now)
             raise CheckOutPending() from exc
 
     async def _end_visit(
-        self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None
+        self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None, now: float
     ) -> CheckedOut:
-        now = time.time()
         live = await self._release(venue_id, ticket_hash, reason, now)
         if live.status == "unknown":
             return await self._end_visit_known_only_to_sql(venue_id, ticket_hash, reason, temperature)
@@ -249,30 +251,51 @@ class Visits:
             raise _RedisUnsure() from exc
 
     def _finish_later(
-        self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None
+        self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None, now: float
     ) -> None:
-        task = asyncio.create_task(self._finish_check_out(venue_id, ticket_hash, reason, temperature))
-        self._finishing.add(task)
-        task.add_done_callback(self._finishing.discard)
+        if ticket_hash in self._finishing:
+            return  # a retry of a check-out already waiting: one task finishes it
+        if len(self._finishing) >= FINISH_AT_MOST:
+            log.error("unconfirmed check-out at venue %s not kept (too many waiting): run "
+                      "`occupancy reconcile` once Redis is back", venue_id)
+            return
+        task = asyncio.create_task(
+            self._finish_check_out(venue_id, ticket_hash, reason, temperature, now))
+        self._finishing[ticket_hash] = (venue_id, task)
+        task.add_done_callback(lambda _: self._finishing.pop(ticket_hash, None))
 
     async def _finish_check_out(
-        self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None
+        self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None, now: float
     ) -> None:
+        """Run the check-out again until Redis answers; it keeps the time the visitor left."""
         delay, give_up_at = FINISH_FIRST_DELAY, time.monotonic() + FINISH_CHECK_OUT_FOR
         while time.monotonic() < give_up_at:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
             try:
-                await self._end_visit(venue_id, ticket_hash, reason, temperature)
+                await self._end_visit(venue_id, ticket_hash, reason, temperature, now)
             except DomainError as exc:
                 if not isinstance(exc, ServiceUnavailable):
                     return  # e.g. the ticket is unknown: nothing left to finish
-            except Exception:
-                continue  # Redis or SQL still away
+                log.warning("check-out at venue %s still unconfirmed (%s)", venue_id, exc.code)
+            except Exception as exc:
+                log.warning("check-out at venue %s still unconfirmed (%s)", venue_id,
+                            type(exc).__name__)
             else:
                 log.info("finished a check-out at venue %s that Redis had left unconfirmed", venue_id)
                 return
         log.error("could not finish a check-out at venue %s: run `occupancy reconcile`", venue_id)
+
+    async def close(self) -> None:
+        """Stop finishing unconfirmed check-outs (before the journal closes), saying which."""
+        waiting = list(self._finishing.values())
+        for _, task in waiting:
+            task.cancel()
+        await asyncio.gather(*(task for _, task in waiting), return_exceptions=True)
+        if waiting:
+            venues = sorted({venue_id for venue_id, _ in waiting})
+            log.error("stopping with %d unconfirmed check-outs (venues %s): run "
+                      "`occupancy reconcile`", len(waiting), venues)
 
     async def _end_visit_known_only_to_sql(
         self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None

@@ -562,21 +562,24 @@ async def test_a_login_form_on_another_site_does_not_sign_chromium_in(live_serve
     assert not [c for c in await context.cookies() if c["name"] == "occupancy_token"]
 
 
-async def test_a_login_or_logout_form_posted_by_another_site_is_refused(client, issue_token):
+async def test_a_login_or_logout_form_posted_by_another_site_is_refused(client, issue_token, settings):
     """Login CSRF: another site's page must not sign a browser in with a token of its choosing."""
     token = (await issue_token("official"))["Authorization"].removeprefix("Bearer ")
     form = {"token": token, "next": "/city"}
     for headers in ({"Sec-Fetch-Site": "cross-site", "Origin": "null"},
                     {"Sec-Fetch-Site": "same-site", "Origin": "https://evil.testserver"},
-                    {"Origin": "https://evil.example"}):  # a browser without Fetch Metadata
+                    # browsers without Fetch Metadata: another origin, or none we can tell
+                    {"Origin": "https://evil.example"}, {"Origin": "http://testserver:8080"},
+                    {"Origin": "https://testserver"}, {"Origin": "null"}):
         refused = await client.post("/login", data=form, headers=headers)
         assert refused.status_code == 403 and "set-cookie" not in refused.headers
         assert "login-error" in refused.text
         assert (await client.post("/logout", headers=headers)).status_code == 403
-    # Our own login page (its Origin is "null": it sends no referrer) and clients that send
-    # neither header sign in.
-    for headers in ({"Sec-Fetch-Site": "same-origin", "Origin": "null"},
-                    {"Origin": "http://testserver"}, {}):
+    # Our own login page, directly or as the public address a proxy serves it under, and
+    # clients that send neither header sign in.
+    for headers in ({"Sec-Fetch-Site": "same-origin", "Origin": "http://testserver"},
+                    {"Origin": "http://testserver"},
+                    {"Origin": settings.public_url, "Host": "10.0.0.5:8000"}, {}):
         answer = await client.post("/login", data=form, headers=headers)
         assert answer.status_code == 303 and "occupancy_token=" in answer.headers["set-cookie"]
     assert (await client.post("/logout", headers={"Sec-Fetch-Site": "same-origin"})).status_code == 303

@@ -29,6 +29,6 @@ def test_the_stall_watch_names_what_held_the_loop(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(stalls.WATCH_DIR), OCCUPANCY_STALL_WATCH=str(tmp_path))
     subprocess.run([sys.executable, "-c", PROGRAM], env=env, check=True, timeout=30)
 
-    (where, lasted, start_up), = stalls.stalls(tmp_path)
-    assert where.startswith("holds_the_loop") and 250 <= lasted < 1000 and not start_up
+    (where, lasted), = [(where, ms) for where, ms, start_up in stalls.stalls(tmp_path) if not start_up]
+    assert where.startswith("holds_the_loop") and 250 <= lasted < 5000
     assert "1 x" in stalls.summarize(tmp_path) and "holds_the_loop" in stalls.summarize(tmp_path)

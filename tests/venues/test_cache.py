@@ -58,8 +58,9 @@ async def test_a_bulk_read_does_not_bring_back_what_changed_while_it_ran(service
 async def test_load_all_reads_the_city_page_by_page(services, make_venue, monkeypatch):
     """Venues come in pages by id (the loop serves requests between them), none missed."""
     monkeypatch.setattr(venue_service, "VENUE_PAGE", 2)
-    made = [(await make_venue(capacity=10 + i))[0] for i in range(5)]
-    async with services.sessionmaker() as session:
-        assert await venue_service.venue_infos(session) == made  # every field, in id order
-    cache = VenueCache(services.sessionmaker, ttl=300)
-    assert await cache.load_all() == 5
+    made = []
+    for count in (4, 5):  # the last page full (then an empty one), and the last page short
+        made += [(await make_venue(capacity=10 + i))[0] for i in range(count - len(made))]
+        async with services.sessionmaker() as session:
+            assert await venue_service.venue_infos(session) == made  # every field, in id order
+        assert await VenueCache(services.sessionmaker, ttl=300).load_all() == count

@@ -238,3 +238,53 @@ async def test_a_check_out_redis_left_unconfirmed_is_finished_once_redis_answers
     assert await live_count(services, venue.id) == 0 == await open_people_in_sql(services, venue.id)
     again = await client.post(f"/api/tickets/{ticket}/check-out")
     assert again.status_code == 200 and again.json()["occupancy"]["count"] == 0
+
+
+async def test_a_check_out_redis_never_ran_is_finished_once_with_the_time_the_visitor_left(
+        client, services, make_venue, monkeypatch, caplog):
+    caplog.set_level("INFO")
+    venue, code = await make_venue(capacity=5)
+    answer = (await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=1))).json()
+    release = services.capacity.release
+    calls = []
+
+    async def redis_away_for_four_calls(*args):
+        calls.append(args)
+        if len(calls) <= 4:
+            raise RedisTimeout("Timeout reading from socket")  # the script never runs
+        return await release(*args)
+
+    monkeypatch.setattr(services.capacity, "release", redis_away_for_four_calls)
+    monkeypatch.setattr(visits_service, "FINISH_FIRST_DELAY", 0.3)
+    left_at = datetime.now(UTC)
+    for _ in range(2):  # the visitor tries twice while Redis is away: one task finishes it
+        response = await client.post(f"/api/tickets/{answer['ticket']}/check-out")
+        assert response.json()["error"]["code"] == "check_out_pending"
+    assert len(services.visits._finishing) == 1
+    await asyncio.sleep(0.2)
+    for _ in range(100):
+        if not services.visits._finishing:
+            break
+        await asyncio.sleep(0.05)
+    (row,) = await visit_rows(services, venue.id)
+    assert row.checkout_reason == "visitor"
+    # Closed as of the visitor's first attempt, not when Redis came back.
+    assert left_at <= row.checked_out_at < left_at + timedelta(seconds=0.2)
+    assert await live_count(services, venue.id) == 0 == await open_people_in_sql(services, venue.id)
+    ours = " ".join(r.getMessage() for r in caplog.records if r.name.startswith("occupancy"))
+    assert "finished a check-out at venue" in ours and answer["ticket"] not in ours
+
+
+async def test_stopping_with_an_unconfirmed_check_out_says_so(client, services, make_venue,
+                                                               monkeypatch, caplog):
+    venue, code = await make_venue(capacity=5)
+    ticket = (await client.post(f"/api/venues/{code}/check-ins", json=visitor())).json()["ticket"]
+
+    async def redis_away(*args):
+        raise RedisTimeout("Timeout reading from socket")
+
+    monkeypatch.setattr(services.capacity, "release", redis_away)
+    assert (await client.post(f"/api/tickets/{ticket}/check-out")).status_code == 503
+    await services.visits.close()
+    assert not services.visits._finishing
+    assert f"1 unconfirmed check-outs (venues [{venue.id}])" in caplog.text
