@@ -17,6 +17,11 @@ NAMING = {
 }
 
 
+def naive_utc(value: datetime) -> datetime:
+    """A point in time as naive UTC, the form stored in every database (a naive one is UTC)."""
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
 class UTCDateTime(TypeDecorator):
     """A point in time stored as naive UTC, read back as an aware UTC datetime on every database."""
 
@@ -24,9 +29,7 @@ class UTCDateTime(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
-        if value is not None and value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value
+        return naive_utc(value) if value is not None else None
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         return value.replace(tzinfo=UTC) if value is not None else None

@@ -17,7 +17,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Connection, Insert, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -26,7 +26,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from occupancy import metrics
-from occupancy.db import journal_engine, sync_sqlite_engine
+from occupancy.db import journal_engine, naive_utc, sync_sqlite_engine
 from occupancy.visits.models import Visit
 
 log = logging.getLogger(__name__)
@@ -113,20 +113,16 @@ SELECT ticket_hash FROM new
 """
 
 
-def _naive_utc(at: datetime) -> datetime:
-    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
-
-
 def _pg_batch_arguments(writes: list[Write]) -> tuple:
     new = [w for w in writes if isinstance(w, NewVisit)]
     closes = [w for w in writes if isinstance(w, VisitClosed)]
     temperatures = [w for w in writes if isinstance(w, TemperatureTaken)]
     return (
         [w.id for w in new], [w.venue_id for w in new], [w.ticket_hash for w in new],
-        [w.party_size for w in new], [_naive_utc(w.checked_in_at) for w in new],
+        [w.party_size for w in new], [naive_utc(w.checked_in_at) for w in new],
         [w.visitor_name for w in new], [w.visitor_phone for w in new],
         [w.visitor_email for w in new], [w.kind for w in new],
-        [w.ticket_hash for w in closes], [_naive_utc(w.checked_out_at) for w in closes],
+        [w.ticket_hash for w in closes], [naive_utc(w.checked_out_at) for w in closes],
         [w.checkout_reason for w in closes], [w.temperature for w in closes],
         [w.ticket_hash for w in temperatures], [w.temperature for w in temperatures],
     )
