@@ -145,16 +145,17 @@ class Bench:
         database = Database(kind, self.workdir).create()
         redis_server = EmbeddedRedis().start()
         server = None
+        stall_dir = Path(args.stalls).resolve() / kind if args.stalls else None
         try:
             # The city exists before the server starts, as in production: each worker reads
             # every venue once at start-up (see VenueCache.load_all).
             seeded = asyncio.run(seed_venues(database.url, redis_server.url, groups))
             token = asyncio.run(official_token(database.url))
             extra = dict(item.split("=", 1) for item in args.server_env)
-            if args.stalls:
+            if stall_dir:
                 inherited = extra.get("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
                 extra["PYTHONPATH"] = os.pathsep.join(p for p in (str(stalls.WATCH_DIR), inherited) if p)
-                extra["OCCUPANCY_STALL_WATCH"] = str(Path(args.stalls).resolve() / kind)
+                extra["OCCUPANCY_STALL_WATCH"] = str(stall_dir)
             server = Server(database.url, redis_server.url, self.workdir, args.workers, extra).start()
             self.redis_tcp_port = redis_server.port
             for repetition in range(1, args.runs + 1):
@@ -169,8 +170,8 @@ class Bench:
                 self.notes.append(f"{kind}: server exited with {code}; see {server.log_path}")
             redis_server.stop()
             database.drop()
-            if args.stalls:
-                self.notes.append(f"{kind}: " + stalls.summarize(Path(args.stalls).resolve() / kind))
+            if stall_dir:
+                self.notes.append(f"{kind}: " + stalls.summarize(stall_dir))
 
     def run(self, kind: str, mix: str, server: Server, redis_server: EmbeddedRedis,
             database: Database, seeded: dict[str, list[SeededVenue]], token: str, n_venues: int,

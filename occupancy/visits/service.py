@@ -274,10 +274,10 @@ class Visits:
             delay = min(delay * 2, 30.0)
             try:
                 await self._end_visit(venue_id, ticket_hash, reason, temperature, now)
-            except DomainError as exc:
-                if not isinstance(exc, ServiceUnavailable):
-                    return  # e.g. the ticket is unknown: nothing left to finish
+            except ServiceUnavailable as exc:
                 log.warning("check-out at venue %s still unconfirmed (%s)", venue_id, exc.code)
+            except DomainError:
+                return  # e.g. the ticket is unknown: nothing left to finish
             except Exception as exc:
                 log.warning("check-out at venue %s still unconfirmed (%s)", venue_id,
                             type(exc).__name__)
