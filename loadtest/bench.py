@@ -29,7 +29,7 @@ import httpx
 from loadtest import profile, report, stalls
 from loadtest.invariants import CapacitySampler, Verdict, check_at_rest, read_acks
 from loadtest.load import HttpLoad, check_out_leftovers, run_redis_benchmark, run_wrk
-from loadtest.stack import Database, SeededVenue, Server, official_token, seed_venues
+from loadtest.stack import Database, SeededVenue, Server, cpu_seconds, official_token, seed_venues
 from occupancy.embedded_redis import EmbeddedRedis
 
 PROBE_VENUES = 4  # more rounds: their p99 is less of a maximum
@@ -72,6 +72,14 @@ class RunResult:
     loop_lag_max_ms: float | None
     sql_batch_p99_ms: float | None
     sql_batch_max_ms: float | None
+    # CPU time over the load (user + system, all threads) per HTTP request wrk made: what a
+    # request costs the server's processes, and Redis, whatever else shares the machine.
+    server_cpu_us_per_request: float | None = None
+    redis_cpu_us_per_request: float | None = None
+    # wrk and this process (the capacity sampler) over the load, % of one CPU: the load
+    # generator's share of the machine (the dashboard clients: client_cpu_percent; with
+    # --profile, py-spy is in it too).
+    generator_cpu_percent: float | None = None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -215,6 +223,9 @@ class Bench:
             profiler = profile.start(server.worker_pids()[0], Path(args.profile),
                                      f"{kind}-{mix}-{n_venues}v-{n_dashboards}d", args.duration)
         metrics_before = server_metrics(server.url)
+        cpu_pids = (server.pids(), [redis_server.process.pid])
+        cpu_before = [cpu_seconds(pids) for pids in cpu_pids]
+        generator_before = _generator_cpu_seconds()
         try:
             load = run_wrk(server.url, venues_file, run_dir / "main", args.duration, args.threads,
                            args.connections, mix == "in")
@@ -222,6 +233,8 @@ class Bench:
             sampler.stop()
             if profiler:
                 self.notes.append(profile.finish(*profiler))
+        cpu = [cpu_seconds(pids) - before for pids, before in zip(cpu_pids, cpu_before, strict=True)]
+        generator_cpu = _generator_cpu_seconds() - generator_before
         during = server_metrics(server.url) - metrics_before
         dash_result = self._dashboard_results(dash) if dash else None
         if dash and dash_result is None:
@@ -236,8 +249,13 @@ class Bench:
         self._empty_venues(server, run_dir, mix)
         raw = run_redis_benchmark(redis_server.port, args.raw_requests, args.connections)
         self.commands = {"wrk": load.command, "redis-benchmark": raw.command}
-        return self._result(kind, mix, n_venues, n_dashboards, repetition, load, raw, verdict,
-                            dash_result, dash_note, kib_per_socket, during)
+        result = self._result(kind, mix, n_venues, n_dashboards, repetition, load, raw, verdict,
+                              dash_result, dash_note, kib_per_socket, during)
+        if load.requests:
+            result.server_cpu_us_per_request, result.redis_cpu_us_per_request = (
+                seconds / load.requests * 1e6 for seconds in cpu)
+        result.generator_cpu_percent = generator_cpu / load.seconds * 100
+        return result
 
     def _empty_venues(self, server: Server, ack_dir: Path, mix: str) -> None:
         """Check out who the load left inside, so that the next load starts with empty venues."""
@@ -338,6 +356,12 @@ class Bench:
             loop_lag_p99_ms=loop_lag[0], loop_lag_max_ms=loop_lag[1],
             sql_batch_p99_ms=sql_batch[0], sql_batch_max_ms=sql_batch[1],
         )
+
+
+def _generator_cpu_seconds() -> float:
+    """CPU time of this process (all threads) and of its children waited for (wrk)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 class ServerMetrics(dict):

@@ -11,7 +11,8 @@ COLUMNS = (
     ("db", 10), ("mix", 6), ("venues", 6), ("dashboards", 10), ("check-ins/s", 11), ("req/s", 7),
     ("p50 ms", 6), ("p99 ms", 6), ("refusals", 8), ("errors", 6), ("dash p50/p99 ms", 15),
     ("event p50/p99 ms", 16), ("busy event p50/p99", 18), ("client CPU %", 12), ("KiB/socket", 10),
-    ("rows/batch", 10), ("raw Redis/s", 11), ("ratio", 5), ("runs", 4), ("invariants", 10),
+    ("rows/batch", 10), ("CPU us/req server/Redis", 23), ("raw Redis/s", 11), ("ratio", 5),
+    ("runs", 4), ("invariants", 10),
 )
 
 
@@ -40,7 +41,9 @@ def progress_line(r) -> str:
             f"{' [' + r.statuses + ']' if r.statuses else ''}; {dash}; raw Redis "
             f"{r.raw_redis_per_s:,.0f}/s (ratio {r.ratio_to_raw:.2f}); server: event-loop lag p99/worst "
             f"{_bounds(r, 'loop_lag')} ms, SQL batch p99/worst {_bounds(r, 'sql_batch')} ms (bucket "
-            f"bounds); {r.invariants}")
+            f"bounds); CPU per request: server {_num(getattr(r, 'server_cpu_us_per_request', None))} us, "
+            f"Redis {_num(getattr(r, 'redis_cpu_us_per_request', None))} us; load generator "
+            f"{_num(getattr(r, 'generator_cpu_percent', None))} % of a CPU; {r.invariants}")
 
 
 def _bounds(r, name: str) -> str:
@@ -79,6 +82,8 @@ def table(results) -> str:
             _num(_median(getattr(r, "client_cpu_percent", None) for r in runs)),
             _num(_median(r.kib_per_socket for r in runs), 1),
             _num(_median(getattr(r, "rows_per_batch", None) for r in runs), 1),
+            _pair(_median(getattr(r, "server_cpu_us_per_request", None) for r in runs),
+                  _median(getattr(r, "redis_cpu_us_per_request", None) for r in runs)),
             _num(_median(r.raw_redis_per_s for r in runs)),
             _num(_median(r.ratio_to_raw for r in runs), 2), str(len(runs)),
             "ok" if ok == len(runs) else f"BROKEN {len(runs) - ok}",
@@ -95,7 +100,9 @@ def table(results) -> str:
              "update the N dashboards get (at loaded venues, so the pacing of 5 updates a second "
              "per venue is in it: up to 200 ms); client CPU: the dashboard client processes of "
              "the load generator, % of one CPU, on the same machine as the server; rows/batch: SQL "
-             "writes per group-commit transaction; ratio: "
+             "writes per group-commit transaction; CPU us/req: CPU time (user + system) of the "
+             "server's processes, and of Redis, during the load, per request wrk made (Redis's "
+             "includes the capacity sampler's script, which grows with the venues); ratio: "
              "check-ins/s / raw Redis EVALSHA/s of the same script (redis-benchmark, unpipelined, "
              "same Redis, same run)")
     for note in sorted(notes):

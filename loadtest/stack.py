@@ -249,6 +249,18 @@ class Server:
         return self.process.returncode if self.process else None
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time these processes (all their threads) have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError):
+            # The command name (field 2) may hold spaces: count fields after its ")".
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()

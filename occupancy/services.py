@@ -74,7 +74,8 @@ class Services:
             services.background.append(asyncio.create_task(rollup.run_periodically(
                 redis, sessionmaker, tz, settings.rollup_interval_seconds)))
             services.hub = Hub(redis, services.venues, sessionmaker, services.today,
-                               secret=settings.secret_key, rate=settings.live_updates_per_second)
+                               secret=settings.secret_key, rate=settings.live_updates_per_second,
+                               frame_budget=settings.live_frames_per_second_max)
             await services.hub.start()
         return services
 

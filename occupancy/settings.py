@@ -3,6 +3,7 @@
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,7 +32,10 @@ class Settings(BaseSettings):
 
     # Live dashboards and statistics: "today" and the hours of history are in this time zone.
     timezone: str = "Asia/Jakarta"
-    live_updates_per_second: float = 5.0
+    live_updates_per_second: float = Field(5.0, gt=0)
+    # Each frame is a system call per socket: past this many frames a second (per process), the
+    # busiest venues' updates are spaced further apart rather than the check-ins slowed down.
+    live_frames_per_second_max: float = Field(2500.0, gt=0)
     rollup_interval_seconds: float = 60.0
 
     # Prometheus multiprocess directory; set by `occupancy serve` when several workers run.

@@ -13,8 +13,11 @@ update (see ``Outbox``, which folds updates a slow socket has not taken yet into
 lost subscription, every venue dashboard gets a fresh snapshot instead, since events may have
 been missed.
 
-Pacing is per venue: a venue is sent at most ``rate`` times a second, so a quiet venue's change
-goes out at once even while busy venues are held back; the city view is paced the same way.
+Pacing is per venue (see ``Pacing``): a venue is sent at most ``rate`` times a second, so a quiet
+venue's change goes out at once even while busy venues are held back, and the process keeps to
+``frame_budget`` frames a second, shared fairly: with thousands of sockets open, a busy venue
+many watch is sent less often rather than every check-in slowed down. The city view is paced
+the same way.
 The city table (every venue's count) is kept in memory from the events and re-read after a
 reconnect, or when it is needed again after a while unused.
 """
@@ -33,6 +36,7 @@ from occupancy import redis_keys as keys
 from occupancy.live import frames
 from occupancy.live.frames import CityVenue
 from occupancy.live.outbox import Frame, Outbox
+from occupancy.live.pacing import Pacing
 from occupancy.stats.calendar import day_of, minute_of
 from occupancy.stats.today import (
     FRESH_MINUTES,
@@ -63,6 +67,11 @@ SUBSCRIBE_TIMEOUT = 5.0
 _decode_event = msgspec.json.Decoder().decode
 
 
+def _target(kind: str, venue_id: int):
+    """What a socket of this kind watches, for subscriptions and pacing: the city, or a venue."""
+    return _CITY if kind == CITY else venue_id
+
+
 class CityTable:
     """Every venue's live count in this process, updated from the published events."""
 
@@ -88,6 +97,7 @@ class Hub:
         *,
         secret: str = "",
         rate: float = 5.0,
+        frame_budget: float = 2500.0,
         send_timeout: float = 10.0,
     ) -> None:
         self.redis = redis
@@ -95,16 +105,14 @@ class Hub:
         self.sessionmaker = sessionmaker
         self.reader = reader
         self.secret = secret  # signs the venue code in snapshots
-        self.interval = 1.0 / rate
-        self.min_gap = min(MIN_GAP, self.interval)
+        self.pacing = Pacing(rate, frame_budget)
+        self.min_gap = min(MIN_GAP, self.pacing.least_interval)
         self.send_timeout = send_timeout
         self._sockets: dict[str, dict[int, set[Outbox]]] = {
             VENUE: defaultdict(set), DISPLAY: defaultdict(set), CITY: defaultdict(set)}
         self._dirty: set[int] = set()
         self._config: set[int] = set()
-        self._sent_at: dict[int, float] = {}  # venue -> when its last frame went out (monotonic)
         self._city_dirty: set[int] = set()
-        self._city_sent_at = _NEVER
         self._events: dict[int, list[dict]] = {}  # watched venue -> events since its last update
         self._needs_snapshot: set[int] = set()  # venues whose dashboards may have missed events
         self._changed = asyncio.Event()
@@ -149,19 +157,24 @@ class Hub:
     async def add(self, kind: str, venue_id: int, outbox: Outbox) -> None:
         """Deliver updates for ``venue_id`` (0 for the city) to ``outbox`` from now on; return
         once the events they come from are arriving, so that a snapshot read next misses none."""
-        self._sockets[kind][venue_id].add(outbox)
+        group = self._sockets[kind][venue_id]
+        if outbox not in group:
+            group.add(outbox)
+            self.pacing.watch(_target(kind, venue_id))
         if kind == CITY:
             self._city_read_at = time.monotonic()
-        await self._subscription(_CITY if kind == CITY else venue_id)
+        await self._subscription(_target(kind, venue_id))
 
     def refresh(self, venue_id: int) -> None:
         """An update soon: a flush read before the snapshot may have offered an older count."""
+        self.pacing.prompt(venue_id)
         self._mark(venue_id)
 
     def remove(self, kind: str, venue_id: int, outbox: Outbox) -> None:
         group = self._sockets[kind].get(venue_id)
-        if group is not None:
+        if group is not None and outbox in group:
             group.discard(outbox)
+            self.pacing.unwatch(_target(kind, venue_id))
             if not group:
                 del self._sockets[kind][venue_id]
                 if kind == VENUE:
@@ -171,7 +184,7 @@ class Hub:
                 self._subscriptions_changed.set()
 
     def sockets(self) -> int:
-        return sum(len(group) for by_id in self._sockets.values() for group in by_id.values())
+        return self.pacing.sockets()
 
     def waiting_frames(self) -> int:
         """Frames held for all local sockets together: at most one per socket."""
@@ -356,6 +369,8 @@ class Hub:
     def _mark(self, venue_id: int) -> None:
         self._dirty.add(venue_id)
         self._city_dirty.add(venue_id)
+        self.pacing.changed(venue_id)
+        self.pacing.changed(_CITY)
         self._changed.set()
 
     def _resync(self, target) -> None:
@@ -382,22 +397,21 @@ class Hub:
             except Exception:
                 log.exception("live flush failed; will retry")
                 self._changed.set()
-                await asyncio.sleep(self.interval)  # no busy loop while Redis is away
+                await asyncio.sleep(self.pacing.least_interval)  # no busy loop while Redis is away
             await asyncio.sleep(self.min_gap)
 
     def _until_next_due(self, now: float) -> float | None:
         """Seconds until a held-back venue (or the city view) may be sent again; None: none held."""
-        due = [self._sent_at.get(v, _NEVER) + self.interval for v in self._dirty]
+        due = [self.pacing.due_at(v) for v in self._dirty]
         if self._city is not None and (self._city_dirty or self._config or self._resync_city):
-            due.append(self._city_sent_at + self.interval)
+            due.append(self.pacing.due_at(_CITY))
         return max(0.0, min(due) - now) if due else None
 
     def _take_due(self, now: float) -> set[int]:
         """The changed venues that may be sent now; the others stay marked for later."""
-        due = {v for v in self._dirty if self._sent_at.get(v, _NEVER) + self.interval <= now}
+        self.pacing.rebalance(now)
+        due = set(self.pacing.take([v for v in self._dirty if self.pacing.due_at(v) <= now], now))
         self._dirty -= due
-        if len(self._sent_at) > 10_000:  # forget venues whose pacing no longer matters
-            self._sent_at = {v: t for v, t in self._sent_at.items() if t + self.interval > now}
         return due
 
     async def _flush(self, now_mono: float) -> None:
@@ -411,8 +425,8 @@ class Hub:
             self._city_dirty.clear()
             self._config.clear()
         elif (self._city_dirty or self._config or self._resync_city) and (
-                now_mono >= self._city_sent_at + self.interval):
-            self._city_sent_at = now_mono
+                now_mono >= self.pacing.due_at(_CITY) and self.pacing.take([_CITY], now_mono)):
+            self.pacing.sent(_CITY, now_mono)
             dirty, self._city_dirty = self._city_dirty, set()
             config, self._config = self._config, set()
             try:
@@ -438,7 +452,7 @@ class Hub:
                 info = await self.venue_cache.by_id(venue_id)
             except UnknownVenue:
                 continue
-            self._sent_at[venue_id] = now_mono
+            self.pacing.sent(venue_id, now_mono)
             if venue_id in self._sockets[VENUE]:
                 self._offer_venue(live, info, now)
             if venue_id in self._sockets[DISPLAY]:

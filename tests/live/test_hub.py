@@ -159,3 +159,37 @@ async def test_with_the_city_view_open_each_event_still_reaches_a_dashboard_once
     assert parties(dashboard.seen) == [2, 1, 4]
     # Read again when needed: not the table of before, which missed the last event.
     assert (await hub.city_snapshot())["totals"]["count"] == 7
+
+
+async def test_past_the_frame_budget_a_busy_venue_is_paced_further_apart(services, make_venue):
+    """A budget of 8 frames a second and a venue four dashboards watch, changing 10 times a
+    second: once the shares are worked out (after a second), its frames come 0.5 s apart, each
+    carrying every event since the last; nothing is lost."""
+    hub = Hub(services.redis, services.venues, services.sessionmaker, services.today,
+              secret=services.settings.secret_key, rate=5, frame_budget=8)
+    await hub.start()
+    busy, _ = await make_venue(capacity=100)
+    clients, tasks = [], []
+    try:
+        for _ in range(4):
+            client = ReadingClient()
+            client.outbox = hub.outbox(client, VENUE)
+            await hub.add(VENUE, busy.id, client.outbox)
+            tasks.append(asyncio.create_task(client.outbox.run()))
+            clients.append(client)
+        dashboard = clients[0]
+        for _ in range(30):
+            await check_in(services, busy, 1)
+            await asyncio.sleep(0.1)
+        await dashboard.next_where(lambda f: f["count"] == 30)
+        updates = [f for f in dashboard.seen if f["type"] == "update"]
+
+        assert parties(updates) == [1] * 30  # nothing lost, however paced
+        assert hub.pacing.interval(busy.id) == pytest.approx(0.5)  # 4 sockets / 8 frames a second
+        paced = [f for f in updates if f["at"] >= updates[0]["at"] + 1.5]
+        gaps = [b["at"] - a["at"] for a, b in zip(paced, paced[1:], strict=False)]
+        assert gaps and min(gaps) >= 0.45
+    finally:
+        for task in tasks:
+            task.cancel()
+        await hub.stop()
