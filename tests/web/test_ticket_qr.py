@@ -21,7 +21,9 @@ async def qr_on_screen(page: Page) -> str:
     """Read the QR code as a door phone's camera would: from the pixels on the screen."""
     qr = page.locator("#ticket-qr")
     await expect(qr).to_be_visible()
-    await page.wait_for_function("document.getElementById('ticket-qr').naturalWidth > 0")
+    # Not page.wait_for_function: its polling evals a string, which the page's CSP refuses.
+    await expect(qr).to_have_js_property("complete", True)
+    assert await qr.evaluate("img => img.naturalWidth") > 0, "the QR image did not decode"
     [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(await qr.screenshot())))
     assert found.format == zxingcpp.BarcodeFormat.QRCode
     return found.text
