@@ -29,7 +29,7 @@ import httpx
 from loadtest import profile, report, stalls
 from loadtest.invariants import CapacitySampler, Verdict, check_at_rest, read_acks
 from loadtest.load import HttpLoad, check_out_leftovers, run_redis_benchmark, run_wrk
-from loadtest.stack import Database, SeededVenue, Server, cpu_seconds, official_token, seed_venues
+from loadtest.stack import Database, SeededVenue, Server, access_token, cpu_seconds, seed_venues
 from occupancy.embedded_redis import EmbeddedRedis
 
 PROBE_VENUES = 4  # more rounds: their p99 is less of a maximum
@@ -142,6 +142,7 @@ class Bench:
         self.notes: list[str] = []
         self._run_no = 0
         self._profiled: set[str] = set()
+        self.monitor_token = ""  # issued per database: reads the server's /metrics
 
     def database(self, kind: str) -> None:
         args = self.args
@@ -158,7 +159,8 @@ class Bench:
             # The city exists before the server starts, as in production: each worker reads
             # every venue once at start-up (see VenueCache.load_all).
             seeded = asyncio.run(seed_venues(database.url, redis_server.url, groups))
-            token = asyncio.run(official_token(database.url))
+            token = asyncio.run(access_token(database.url, "official"))
+            self.monitor_token = asyncio.run(access_token(database.url, "monitor"))
             extra = dict(item.split("=", 1) for item in args.server_env)
             if stall_dir:
                 inherited = extra.get("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
@@ -222,7 +224,7 @@ class Bench:
             self._profiled.add(kind)
             profiler = profile.start(server.worker_pids()[0], Path(args.profile),
                                      f"{kind}-{mix}-{n_venues}v-{n_dashboards}d", args.duration)
-        metrics_before = server_metrics(server.url)
+        metrics_before = server_metrics(server.url, self.monitor_token)
         cpu_pids = (server.pids(), [redis_server.process.pid])
         cpu_before = [cpu_seconds(pids) for pids in cpu_pids]
         generator_before = _generator_cpu_seconds()
@@ -235,7 +237,7 @@ class Bench:
                 self.notes.append(profile.finish(*profiler))
         cpu = [cpu_seconds(pids) - before for pids, before in zip(cpu_pids, cpu_before, strict=True)]
         generator_cpu = _generator_cpu_seconds() - generator_before
-        during = server_metrics(server.url) - metrics_before
+        during = server_metrics(server.url, self.monitor_token) - metrics_before
         dash_result = self._dashboard_results(dash) if dash else None
         if dash and dash_result is None:
             dash_note = "dashboard process gave no result"
@@ -382,8 +384,10 @@ class ServerMetrics(dict):
         return p99 * 1000, worst * 1000
 
 
-def server_metrics(url: str) -> ServerMetrics:
-    text = httpx.get(f"{url}/metrics", timeout=30).text
+def server_metrics(url: str, token: str) -> ServerMetrics:
+    answer = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    answer.raise_for_status()
+    text = answer.text
     values = ServerMetrics()
     for line in text.splitlines():
         if line.startswith(("occupancy_sql_batch", "occupancy_event_loop_lag")):

@@ -151,11 +151,11 @@ async def seed_venues(
         await engine.dispose()
 
 
-async def official_token(database_url: str) -> str:
+async def access_token(database_url: str, role: str) -> str:
     engine = make_engine(database_url)
     try:
         async with make_sessionmaker(engine)() as session:
-            return await issue_token(session, "official", None, "load test")
+            return await issue_token(session, role, None, "load test")
     finally:
         await engine.dispose()
 

@@ -240,7 +240,7 @@ def expire(
 
 @token_app.command("issue")
 def token_issue(
-    role: Annotated[str, typer.Argument(help="operator, official, manager or staff")],
+    role: Annotated[str, typer.Argument(help="operator, official, manager, staff or monitor")],
     venue: Annotated[str | None, typer.Option(help="Venue code (managers and staff)")] = None,
     label: Annotated[str, typer.Option(help="Who holds it, for the record")] = "",
 ) -> None:

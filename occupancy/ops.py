@@ -1,12 +1,16 @@
-"""Health, readiness and Prometheus metrics."""
+"""Health and readiness (open), and Prometheus metrics (an operator or monitor token)."""
 
 import asyncio
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select, text
 
 from occupancy import metrics
 from occupancy import redis_keys as keys
+from occupancy.accounts.guard import require_principal
+from occupancy.accounts.service import Principal
+from occupancy.errors import Forbidden
 from occupancy.http import json_response
 from occupancy.venues.models import Venue
 
@@ -63,7 +67,12 @@ async def _occupancy_rows(svc) -> list[tuple[str, str, str, int, int]]:
 
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-async def prometheus(request: Request) -> Response:
+async def prometheus(
+    request: Request, principal: Annotated[Principal, Depends(require_principal)]
+) -> Response:
+    # Every venue's headcount and the city's totals: more than the public counts show.
+    if not principal.may_read_metrics():
+        raise Forbidden()
     rows = await _occupancy_rows(request.app.state.services)
     # A city of 10,000 venues is 20,000 samples: rendering them held a worker's event loop for
     # about 180 ms a scrape (docs/benchmarks.md, fifth session), so it runs in a thread.

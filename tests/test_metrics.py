@@ -1,4 +1,5 @@
-"""/metrics adds up every worker process, reads occupancy from Redis, and holds nothing personal."""
+"""/metrics adds up every worker process, reads occupancy from Redis, holds nothing personal, and
+answers only an operator or monitor token."""
 
 import re
 from pathlib import Path
@@ -18,7 +19,7 @@ def _value(text: str, name: str, labels: str = "") -> float:
     return float(match[1])
 
 
-async def test_metrics_count_across_two_workers(live_server, make_venue):
+async def test_metrics_count_across_two_workers(live_server, make_venue, issue_token):
     venue, code = await make_venue(capacity=30, code="metrics-mall", district="Karawaci",
                                    category="mall")
     body = visitor(name="Siti Rahmawati", phone="0813 9999 8888", email="siti@example.id",
@@ -31,7 +32,7 @@ async def test_metrics_count_across_two_workers(live_server, make_venue):
     await crowd(live_server.url,
                 [("POST", f"/api/tickets/{a.json()['ticket']}/check-out", None) for a in admitted[:5]])
 
-    text = httpx.get(f"{live_server.url}/metrics").text
+    text = httpx.get(f"{live_server.url}/metrics", headers=await issue_token("monitor")).text
     assert _value(text, "occupancy_check_ins_total") == 15
     assert _value(text, "occupancy_visitors_admitted_total") == 30
     assert _value(text, "occupancy_refusals_total", '{reason="full"}') == 5
@@ -52,7 +53,7 @@ async def test_metrics_count_across_two_workers(live_server, make_venue):
         assert personal not in server_log
 
 
-async def test_metrics_read_every_venue_across_chunks(client, make_venue, monkeypatch):
+async def test_metrics_read_every_venue_across_chunks(client, make_venue, issue_token, monkeypatch):
     """A big city is read from Redis a few venues at a time; every venue still gets its figures."""
     monkeypatch.setattr(ops, "METRICS_CHUNK", 2)
     codes = [(await make_venue(capacity=10 + i, code=f"chunk-{i}"))[1] for i in range(5)]
@@ -60,8 +61,30 @@ async def test_metrics_read_every_venue_across_chunks(client, make_venue, monkey
         for _ in range(i):
             answer = await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=1))
             assert answer.status_code == 201
-    text = (await client.get("/metrics")).text
+    text = (await client.get("/metrics", headers=await issue_token("operator"))).text
     for i in range(5):
         labels = f'{{category="shop",district="",venue="chunk-{i}"}}'
         assert _value(text, "occupancy_people", labels) == i
         assert _value(text, "occupancy_capacity", labels) == 10 + i
+
+
+async def test_metrics_need_an_operator_or_monitor_token(client, make_venue, issue_token):
+    """Every venue's headcount at once is more than the public counts: anonymous callers, managers,
+    door staff and officials are refused, and a monitor token opens /metrics and nothing else."""
+    venue, code = await make_venue(capacity=10)
+    anonymous = await client.get("/metrics")
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "unauthorized"
+    for role, venue_id in (("manager", venue.id), ("staff", venue.id), ("official", None)):
+        refused = await client.get("/metrics", headers=await issue_token(role, venue_id))
+        assert refused.status_code == 403, role
+        assert refused.json()["error"]["code"] == "forbidden"
+        assert "occupancy_people" not in refused.text
+
+    monitor = await issue_token("monitor")
+    assert (await client.get("/metrics", headers=monitor)).status_code == 200
+    assert (await client.get(f"/api/venues/{venue.id}", headers=monitor)).status_code == 403
+    assert (await client.patch(f"/api/venues/{venue.id}", json={"capacity": 5},
+                               headers=monitor)).status_code == 403
+    assert (await client.get("/api/city/now", headers=monitor)).status_code == 403
+    assert (await client.get(f"/api/venues/{code}/occupancy")).json()["capacity"] == 10

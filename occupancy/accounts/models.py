@@ -1,4 +1,5 @@
-"""Operator-issued access tokens: the credential for staff, managers, officials and operators."""
+"""Operator-issued access tokens: the credential for staff, managers, officials, operators and
+the metrics scraper (monitor)."""
 
 from datetime import UTC, datetime
 
@@ -7,7 +8,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from occupancy.db import Base, UTCDateTime
 
-ROLES = ("operator", "official", "manager", "staff")
+# A monitor token reads /metrics and nothing else: what a Prometheus scraper holds.
+ROLES = ("operator", "official", "manager", "staff", "monitor")
 
 
 class AccessToken(Base):

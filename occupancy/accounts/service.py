@@ -30,6 +30,9 @@ class Principal:
     def may_see_city(self) -> bool:
         return self.role in ("operator", "official")
 
+    def may_read_metrics(self) -> bool:
+        return self.role in ("operator", "monitor")
+
 
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
