@@ -90,9 +90,12 @@ class CapacityStore:
         reply = await self.runner.run(CHECKOUT, script_keys, args)
         return LiveVisit.from_reply(reply)
 
-    async def undo(self, mode: str, venue_id: int, ticket_hash: str, visit_id: str, now: float):
-        args = (mode, visit_id, keys.venue_channel(venue_id), venue_id, now)
-        return await self.runner.run(UNDO, self._keys(venue_id, ticket_hash), args)
+    async def undo(self, mode: str, venue_id: int, ticket_hash: str, visit_id: str, now: float,
+                   event_at: float):
+        """Take back a check-in or check-out made at ``event_at``, its statistics included."""
+        args = (mode, visit_id, keys.venue_channel(venue_id), venue_id, now, minute_of(event_at))
+        script_keys = (*self._keys(venue_id, ticket_hash), *self._stats_keys(venue_id, event_at))
+        return await self.runner.run(UNDO, script_keys, args)
 
     async def occupancy(self, venue_id: int) -> Occupancy:
         count, capacity, paused = await self.runner.run(

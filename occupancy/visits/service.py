@@ -151,11 +151,11 @@ class Visits:
             await self.journal.write(row)
         except TicketConflict as exc:
             if not replayed:
-                await self._undo("checkin", venue.id, ticket_hash, live.visit_id)
+                await self._undo("checkin", venue.id, ticket_hash, live.visit_id, live.checked_in_at)
             raise IdempotencyKeyReused() from exc
         except Exception as exc:
             if not replayed:
-                await self._undo("checkin", venue.id, ticket_hash, live.visit_id)
+                await self._undo("checkin", venue.id, ticket_hash, live.visit_id, live.checked_in_at)
             raise ServiceUnavailable() from exc
         if not replayed:
             metrics.CHECK_INS.inc()
@@ -188,11 +188,12 @@ class Visits:
         """One admission attempt. If the call fails (a timeout, a dropped connection), the script
         may still have run: undo what this attempt may have reserved (undo matches its visit id,
         so it never touches another attempt's reservation) before telling the visitor."""
+        now = time.time()
         try:
-            return await self.capacity.admit(venue_id, ticket_hash, party, visit_id, time.time(), kind)
+            return await self.capacity.admit(venue_id, ticket_hash, party, visit_id, now, kind)
         except Exception as exc:
             log.error("Redis admission failed for venue %s: %s", venue_id, type(exc).__name__)
-            await self._undo("checkin", venue_id, ticket_hash, visit_id)
+            await self._undo("checkin", venue_id, ticket_hash, visit_id, now)
             raise ServiceUnavailable() from exc
 
     async def check_out(self, ticket: str, reason: str, temperature: float | None = None) -> CheckedOut:
@@ -225,7 +226,7 @@ class Visits:
             await self.journal.write(VisitClosed(ticket_hash, closed_at, live.state, temperature))
         except Exception as exc:
             if not replayed:
-                await self._undo("checkout", venue_id, ticket_hash, live.visit_id)
+                await self._undo("checkout", venue_id, ticket_hash, live.visit_id, now)
             raise ServiceUnavailable() from exc
         if not replayed:
             metrics.CHECK_OUTS.labels(live.state).inc()
@@ -378,9 +379,10 @@ class Visits:
             query = select(Visit).where(Visit.ticket_hash == ticket_hash)
             return (await session.execute(query)).scalar_one_or_none()
 
-    async def _undo(self, mode: str, venue_id: int, ticket_hash: str, visit_id: str) -> None:
+    async def _undo(self, mode: str, venue_id: int, ticket_hash: str, visit_id: str,
+                    event_at: float) -> None:
         try:
-            await self.capacity.undo(mode, venue_id, ticket_hash, visit_id, time.time())
+            await self.capacity.undo(mode, venue_id, ticket_hash, visit_id, time.time(), event_at)
         except Exception:
             # The counter is off until the next reconcile; the visitor still gets a clear error.
             log.exception("could not undo a %s in Redis for venue %s", mode, venue_id)

@@ -1,21 +1,61 @@
 -- Undo the Redis half of an operation whose SQL write failed, so nothing unacknowledged counts.
 -- mode 'checkin': drop the ticket and release its places (only if it is still this visit, open).
 -- mode 'checkout': reopen the ticket and take its places back.
--- KEYS: count, config, ticket
--- ARGV: mode, visit_id, channel, venue_id, now
-local t = redis.call('HMGET', KEYS[3], 'visit', 'party', 'state')
+-- With the stats keys of the undone event's day, its entry (or exit) also leaves today's totals,
+-- its minute and the recent events, so the statistics agree with SQL. The minute's count and
+-- peak stay as they were: they record what the live count showed at that moment.
+-- KEYS: count, config, ticket[, day stats, minute stats, minute counts, recent events]
+-- ARGV: mode, visit_id, channel, venue_id, now[, minute of the undone event (epoch of its start)]
+local t = redis.call('HMGET', KEYS[3], 'visit', 'party', 'state', 'at', 'out', 'reason')
 if t[1] ~= ARGV[2] then
   return {'gone', 0}
 end
 local party = tonumber(t[2])
+local stats = KEYS[4] ~= nil
+local m = ARGV[6]
+
+local function forget(kind, at)
+  -- the undone event in the recent list: same kind, party and time (cjson keeps 14 digits of t)
+  for _, item in ipairs(redis.call('LRANGE', KEYS[7], 0, -1)) do
+    local ok, event = pcall(cjson.decode, item)
+    if ok and event.e == kind and event.n == party and math.abs(event.t - at) < 0.01 then
+      redis.call('LREM', KEYS[7], 1, item)
+      return
+    end
+  end
+end
+
 local count
 if ARGV[1] == 'checkin' and t[3] == 'open' then
   redis.call('DEL', KEYS[3])
   count = redis.call('DECRBY', KEYS[1], party)
+  if stats then
+    redis.call('HINCRBY', KEYS[4], 'entries', -1)
+    redis.call('HINCRBY', KEYS[4], 'visitors_in', -party)
+    redis.call('HINCRBY', KEYS[5], m .. ':e', -1)
+    redis.call('HINCRBY', KEYS[5], m .. ':vi', -party)
+    forget('in', tonumber(t[4]))
+  end
 elseif ARGV[1] == 'checkout' and t[3] == 'closed' then
   redis.call('HSET', KEYS[3], 'state', 'open')
   redis.call('HDEL', KEYS[3], 'reason', 'out')
   count = redis.call('INCRBY', KEYS[1], party)
+  if stats then
+    -- the same stay the check-out script added
+    local stay = math.max(0, math.floor(tonumber(t[5]) - tonumber(t[4]) + 0.5))
+    redis.call('HINCRBY', KEYS[4], 'exits', -1)
+    redis.call('HINCRBY', KEYS[4], 'visitors_out', -party)
+    redis.call('HINCRBY', KEYS[4], 'stay_s', -stay)
+    redis.call('HINCRBY', KEYS[4], 'stays', -1)
+    redis.call('HINCRBY', KEYS[5], m .. ':x', -1)
+    redis.call('HINCRBY', KEYS[5], m .. ':vo', -party)
+    redis.call('HINCRBY', KEYS[5], m .. ':s', -stay)
+    if t[6] == 'fever' then
+      redis.call('HINCRBY', KEYS[4], 'refused_fever', -1)
+      redis.call('HINCRBY', KEYS[5], m .. ':rv', -1)
+    end
+    forget('out', tonumber(t[5]))
+  end
 else
   return {'noop', 0}
 end

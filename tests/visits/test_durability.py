@@ -1,6 +1,7 @@
 """An acknowledged visit is in SQL; when SQL fails, Redis is put back and the visitor told."""
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -21,10 +22,18 @@ async def _mend_visits_table(services):
         await conn.execute(text("ALTER TABLE visits_away RENAME TO visits"))
 
 
+async def _today(services, venue_id: int):
+    """Today's totals, this minute's entries and exits, and the recent events of one venue."""
+    live = await services.today.venue(venue_id, time.time())
+    [[_, entries, exits]] = [m for m in live.per_minute if m[0] == live.minute]
+    return live.today, (entries, exits), [(e["event"], e["party"]) for e in live.recent]
+
+
 async def test_when_sql_fails_the_reservation_is_released_and_the_visitor_told(
     client, services, make_venue
 ):
-    venue, code = await make_venue(capacity=3)
+    venue, code = await make_venue(capacity=4)
+    assert (await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=1))).status_code == 201
     await _break_visits_table(services)
     try:
         response = await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=3))
@@ -33,7 +42,11 @@ async def test_when_sql_fails_the_reservation_is_released_and_the_visitor_told(
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "service_unavailable"
     assert "nothing was recorded" in response.json()["error"]["message"]
-    assert await live_count(services, venue.id) == 0
+    assert await live_count(services, venue.id) == 1
+    # Nor does the refused party count in today's statistics or the dashboard's recent events.
+    today, this_minute, recent = await _today(services, venue.id)
+    assert (today.entries, today.visitors_in) == (1, 1)
+    assert this_minute == (1, 0) and recent == [("in", 1)]
     # The places were not lost: the same party can come in now.
     assert (await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=3))).status_code == 201
 
@@ -48,9 +61,15 @@ async def test_when_sql_fails_on_check_out_the_visit_stays_open(client, services
         await _mend_visits_table(services)
     assert response.status_code == 503
     assert await live_count(services, venue.id) == 2
+    today, this_minute, recent = await _today(services, venue.id)
+    assert (today.exits, today.visitors_out, today.stays, today.stay_seconds) == (0, 0, 0, 0)
+    assert this_minute == (1, 0) and recent == [("in", 2)]
     retry = await client.post(f"/api/tickets/{ticket}/check-out")
     assert retry.status_code == 200 and retry.json()["replayed"] is False
     assert await live_count(services, venue.id) == 0
+    today, this_minute, recent = await _today(services, venue.id)
+    assert (today.exits, today.visitors_out, today.stays) == (1, 2, 1)
+    assert recent == [("out", 2), ("in", 2)]
 
 
 async def test_concurrent_writes_are_grouped_into_few_commits(client, services, make_venue):
