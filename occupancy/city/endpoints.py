@@ -49,19 +49,20 @@ async def _history(request: Request, start: str | None, end: str | None, by: str
     period = history.parse_period(start, end, by, local_date(time.time(), tz))
     async with svc.sessionmaker() as session:
         rows = await history.venue_hours(session, period, tz)
-    return rows, period, tz
+        city = await history.city_hours(session, period, tz)
+    return rows, city, period, tz
 
 
 @router.get("/history", summary="City totals by hour or day and per-venue compliance, from SQL")
 async def city_history(request: Request, _: Official, start: From = None, end: To = None,
                        by: By = "hour") -> Response:
-    rows, period, tz = await _history(request, start, end, by)
-    return json_response(history.city_history(rows, period, tz))
+    rows, city, period, tz = await _history(request, start, end, by)
+    return json_response(history.city_history(rows, city, period, tz))
 
 
 @router.get("/history.csv", summary="History per venue and hour or day, as CSV")
 async def city_history_csv(request: Request, _: Official, start: From = None, end: To = None,
                            by: By = "hour") -> Response:
-    rows, period, tz = await _history(request, start, end, by)
+    rows, _, period, tz = await _history(request, start, end, by)
     return csv_response(history.venue_history_rows(rows, period, tz), history.CSV_COLUMNS,
                         f"city-{period.by}-{period.start.isoformat()}-{period.end.isoformat()}.csv")

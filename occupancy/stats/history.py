@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from occupancy.errors import InvalidInput
 from occupancy.stats.calendar import day_bounds, day_start
-from occupancy.stats.models import VenueHour
+from occupancy.stats.models import CityHour, VenueHour
 from occupancy.venues.models import Venue
 
 SUMMED = ("entries", "exits", "visitors_in", "visitors_out", "refused_full", "refused_fever",
@@ -45,12 +45,12 @@ def _empty() -> dict:
     return {name: 0 for name in SUMMED} | {"peak_count": 0}
 
 
-def _add(total: dict, row: VenueHour, peak: str = "sum") -> None:
-    for name in SUMMED:
-        total[name] += getattr(row, name)
-    if peak == "sum":
-        total["peak_count"] += row.peak_count
-    else:
+def _add(total: dict, row: VenueHour | CityHour, counts: bool = True, peak: bool = True) -> None:
+    """Add an hour's counts, and take its peak if higher."""
+    if counts:
+        for name in SUMMED:
+            total[name] += getattr(row, name)
+    if peak:
         total["peak_count"] = max(total["peak_count"], row.peak_count)
 
 
@@ -61,8 +61,7 @@ def _finish(total: dict) -> dict:
 
 
 async def venue_hours(session: AsyncSession, period: Period, tz: ZoneInfo) -> list[tuple[VenueHour, Venue]]:
-    start = day_start(period.start, tz)
-    end = day_bounds(period.end, tz)[1]
+    start, end = _bounds(period, tz)
     query = (
         select(VenueHour, Venue)
         .join(Venue, Venue.id == VenueHour.venue_id)
@@ -72,48 +71,45 @@ async def venue_hours(session: AsyncSession, period: Period, tz: ZoneInfo) -> li
     return [(hour, venue) for hour, venue in (await session.execute(query)).all()]
 
 
+async def city_hours(session: AsyncSession, period: Period, tz: ZoneInfo) -> list[CityHour]:
+    start, end = _bounds(period, tz)
+    query = select(CityHour).where(CityHour.hour_start >= start, CityHour.hour_start < end)
+    return list((await session.execute(query)).scalars())
+
+
+def _bounds(period: Period, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    return day_start(period.start, tz), day_bounds(period.end, tz)[1]
+
+
 def period_key(hour_start: datetime, by: str, tz: ZoneInfo) -> str:
     if by == "hour":
         return hour_start.isoformat()
     return hour_start.astimezone(tz).date().isoformat()
 
 
-def city_history(rows: list[tuple[VenueHour, Venue]], period: Period, tz: ZoneInfo) -> dict:
-    """Totals per hour or day (``peak_count`` is the sum of the venues' peaks, an upper bound of
-    the city's), and per venue over the whole range (compliance: refusals and minutes full)."""
+def city_history(rows: list[tuple[VenueHour, Venue]], city: list[CityHour], period: Period,
+                 tz: ZoneInfo) -> dict:
+    """Totals per hour or day (``peak_count``: the most people in all venues at once, from
+    ``city``), and per venue over the whole range (compliance: refusals and minutes full)."""
     periods: dict[str, dict] = defaultdict(_empty)
     per_venue: dict[int, dict] = {}
     for hour, venue in rows:
-        key = period_key(hour.hour_start, period.by, tz)
-        # Per venue and day the peak is the highest hour; across venues the peaks add up.
-        _add(periods[key], hour)
+        # A venue's peak is not the city's: the city's own hours give that, below.
+        _add(periods[period_key(hour.hour_start, period.by, tz)], hour, peak=False)
         if venue.id not in per_venue:
             per_venue[venue.id] = {"id": venue.id, "code": venue.code, "name": venue.name,
                                    "district": venue.district, "category": venue.category,
                                    "hours_full": 0} | _empty()
-        _add(per_venue[venue.id], hour, peak="max")
+        _add(per_venue[venue.id], hour)
         per_venue[venue.id]["hours_full"] += hour.minutes_full >= 60
-    if period.by == "day":
-        periods = _day_peaks(rows, tz, periods)
+    for hour in city:
+        _add(periods[period_key(hour.hour_start, period.by, tz)], hour, counts=False)
     return {
         "from": period.start.isoformat(), "to": period.end.isoformat(), "by": period.by,
         "periods": [{"start": key, **_finish(total)} for key, total in sorted(periods.items())],
         "venues": sorted((_finish(v) for v in per_venue.values()),
                          key=lambda v: (-v["minutes_full"], -v["refused_full"], v["name"])),
     }
-
-
-def _day_peaks(rows, tz: ZoneInfo, periods: dict[str, dict]) -> dict[str, dict]:
-    """By day, a venue's peak is its highest hour, then summed over venues."""
-    peaks: dict[tuple[str, int], int] = defaultdict(int)
-    for hour, venue in rows:
-        key = (period_key(hour.hour_start, "day", tz), venue.id)
-        peaks[key] = max(peaks[key], hour.peak_count)
-    for total in periods.values():
-        total["peak_count"] = 0
-    for (day, _), peak in peaks.items():
-        periods[day]["peak_count"] += peak
-    return periods
 
 
 CSV_COLUMNS = ("period_start", "venue_code", "venue_name", "district", "category", "entries",
@@ -130,5 +126,5 @@ def venue_history_rows(rows: list[tuple[VenueHour, Venue]], period: Period, tz: 
             grouped[key] = {"period_start": key[0], "venue_code": venue.code,
                             "venue_name": venue.name, "district": venue.district,
                             "category": venue.category} | _empty()
-        _add(grouped[key], hour, peak="max")
+        _add(grouped[key], hour)
     return [_finish(grouped[key]) for key in sorted(grouped)]

@@ -1,4 +1,5 @@
-"""History: one row per venue and hour, rolled up from the per-minute counters in Redis."""
+"""History: one row per venue and hour, and the city's peak per hour, rolled up from the
+per-minute counters in Redis."""
 
 from datetime import datetime
 
@@ -26,3 +27,13 @@ class VenueHour(Base):
     minutes_full: Mapped[int] = mapped_column(Integer, default=0)
     stay_seconds: Mapped[int] = mapped_column(Integer, default=0)
     stays: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CityHour(Base):
+    """The most people in all venues at once during one hour, minute by minute (see
+    ``rollup.city_hours``): the venues' own peaks come at different times, so their sum is not it."""
+
+    __tablename__ = "city_hours"
+
+    hour_start: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    peak_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,4 +1,5 @@
-"""Roll today's per-minute counters (Redis) up into one SQL row per venue and hour (history).
+"""Roll today's per-minute counters (Redis) up into one SQL row per venue and hour (history),
+and one per hour for the whole city's peak.
 
 Idempotent: an hour is recomputed from the minutes and overwritten, so running it every minute,
 from any process or from ``occupancy rollup``, gives the same rows. The periodic task rewrites the
@@ -8,6 +9,8 @@ current and the previous hour; ``occupancy rollup`` whole days (Redis keeps two 
 import asyncio
 import logging
 import time
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -20,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from occupancy import redis_keys as keys
 from occupancy.stats.calendar import day_bounds, day_key, local_date
-from occupancy.stats.models import VenueHour
+from occupancy.stats.models import CityHour, VenueHour
 from occupancy.stats.today import minute_counts
 from occupancy.venues.models import Venue
 
@@ -38,6 +41,20 @@ class Minutes:
     counts: dict[int, int]
     carried: int  # the count before the first minute read (0 if unknown)
 
+    def count_before(self, start: int) -> int:
+        """The count carried into ``start``: that of the last minute with events before it."""
+        earlier = [m for m in self.counts if m < start]
+        return self.counts[max(earlier)] if earlier else self.carried
+
+    def busy(self, start: int, stop: int) -> list[int]:
+        """The minutes in [start, stop) with events, in order."""
+        return sorted(m for m in self.fields.keys() | self.counts.keys() if start <= m < stop)
+
+
+def _stop(end: int, until: float) -> int:
+    """The end of the range, or of the current minute if that comes first."""
+    return min(end, int(until // 60 * 60) + 60)
+
 
 def hours_of(minutes: Minutes, capacity: int, start: int, end: int, until: float) -> list[dict]:
     """Hour rows for [start, end) (epoch seconds on hour boundaries) with any activity.
@@ -48,10 +65,9 @@ def hours_of(minutes: Minutes, capacity: int, start: int, end: int, until: float
     """
     if not minutes.fields and not minutes.counts and not minutes.carried:
         return []  # a venue without a single event in those days: most of a big city's
-    earlier = [m for m in minutes.counts if m < start]
-    carried = minutes.counts[max(earlier)] if earlier else minutes.carried
-    stop = min(end, int(until // 60 * 60) + 60)
-    busy = sorted(m for m in minutes.fields.keys() | minutes.counts.keys() if start <= m < stop)
+    carried = minutes.count_before(start)
+    stop = _stop(end, until)
+    busy = minutes.busy(start, stop)
     rows, i = [], 0
     for hour in range(start, end, 3600):
         row = {name: 0 for name in COUNTERS.values()} | {"peak_count": 0, "minutes_full": 0}
@@ -74,6 +90,36 @@ def hours_of(minutes: Minutes, capacity: int, start: int, end: int, until: float
             row["stays"] = row["exits"]
             row["hour_start"] = datetime.fromtimestamp(hour, UTC)
             rows.append(row)
+    return rows
+
+
+def city_hours(venues: Iterable[Minutes], start: int, end: int, until: float) -> list[dict]:
+    """The city's peak for each hour in [start, end) with people or events: every venue's count
+    added up minute by minute. Within a minute, each venue counts at the minute's end, plus the
+    largest rise of any one venue above its end (its own peak), so the city's peak is never
+    below a venue's. Only the minutes with events are visited, as in ``hours_of``."""
+    stop = _stop(end, until)
+    level = 0  # people in all venues at the end of the last minute visited
+    change: dict[int, int] = defaultdict(int)
+    rise: dict[int, int] = defaultdict(int)
+    for minutes in venues:
+        previous = minutes.count_before(start)
+        level += previous
+        for minute in minutes.busy(start, stop):
+            end_count = minutes.counts.get(minute, previous)
+            peak = max(minutes.fields.get(minute, {}).get("p", 0), previous, end_count)
+            change[minute] += end_count - previous
+            rise[minute] = max(rise[minute], peak - end_count)
+            previous = end_count
+    busy, i, rows = sorted(change), 0, []
+    for hour in range(start, min(end, stop), 3600):
+        peak, active = level, level > 0
+        while i < len(busy) and busy[i] < hour + 3600:
+            minute = busy[i]
+            level += change[minute]
+            peak, active, i = max(peak, level + rise[minute]), True, i + 1
+        if active:
+            rows.append({"hour_start": datetime.fromtimestamp(hour, UTC), "peak_count": peak})
     return rows
 
 
@@ -154,9 +200,12 @@ async def rollup_range(
                 rows.append({"venue_id": venue.id, **row})
             if i % CHUNK_VENUES == 0:
                 await asyncio.sleep(0)  # requests go first
+        city = city_hours(minutes.values(), start, end, now)
         if rows:
-            await _upsert(session, rows)
-            await session.commit()
+            await _upsert(session, VenueHour, ("venue_id", "hour_start"), rows)
+        if city:
+            await _upsert(session, CityHour, ("hour_start",), city)
+        await session.commit()
     return len(rows)
 
 
@@ -172,11 +221,11 @@ async def rollup_day(
                               now if now is not None else time.time())
 
 
-async def _upsert(session: AsyncSession, rows: list[dict]) -> None:
+async def _upsert(session: AsyncSession, table, key: tuple[str, ...], rows: list[dict]) -> None:
     insert = sqlite_insert if session.bind.dialect.name == "sqlite" else pg_insert
-    statement = insert(VenueHour)
-    values = {name: statement.excluded[name] for name in rows[0] if name not in ("venue_id", "hour_start")}
-    statement = statement.on_conflict_do_update(index_elements=["venue_id", "hour_start"], set_=values)
+    statement = insert(table)
+    values = {name: statement.excluded[name] for name in rows[0] if name not in key}
+    statement = statement.on_conflict_do_update(index_elements=list(key), set_=values)
     for i in range(0, len(rows), 500):
         await session.execute(statement, rows[i:i + 500])
 

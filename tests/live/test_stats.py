@@ -3,13 +3,14 @@
 import csv
 import io
 import time
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from occupancy import redis_keys as keys
 from occupancy.stats import rollup
 from occupancy.stats.calendar import day_of, minute_of
-from occupancy.stats.models import VenueHour
+from occupancy.stats.models import CityHour, VenueHour
 from occupancy.stats.today import FRESH_MINUTES
 from tests.visits.helpers import check_in, visitor
 
@@ -257,3 +258,63 @@ def test_hours_of_counts_quiet_minutes_between_events():
     # Minutes after "now" have not happened: the full stretch stops at 10:45.
     (only,) = rollup.hours_of(minutes, 4, ten, ten + 3600, until=ten + 45 * 60)
     assert only["minutes_full"] == 26
+
+
+async def test_the_city_peak_is_the_most_people_at_once_not_the_sum_of_the_venues_peaks(
+    client, services, make_venue, issue_token
+):
+    """A mall holds 6 at 10:05 and empties by 10:20; a stadium holds 4 from 10:30. Their peaks add
+    up to 10, but the city never held more than 6 at once, nor at 11:00 more than the 4 carried
+    over the hour."""
+    mall, _ = await make_venue(capacity=10)
+    stadium, _ = await make_venue(capacity=10)
+    hour = int(time.time()) // 3600 * 3600 - 2 * 3600  # two hours ago, whole
+    store = services.capacity
+    assert (await store.admit(mall.id, "a" * 64, 6, "v1", hour + 5 * 60)).status == "ok"
+    assert (await store.release(mall.id, "a" * 64, "visitor", hour + 20 * 60)).status == "ok"
+    assert (await store.admit(stadium.id, "b" * 64, 4, "v2", hour + 30 * 60)).status == "ok"
+
+    await rollup.rollup_range(services.redis, services.sessionmaker, store.tz, hour, hour + 7200,
+                              now=hour + 7200)
+
+    async with services.sessionmaker() as session:
+        city = list((await session.execute(select(CityHour).order_by(CityHour.hour_start))).scalars())
+    assert [(h.hour_start.timestamp(), h.peak_count) for h in city] == [(hour, 6), (hour + 3600, 4)]
+    official = await issue_token("official")
+    day = time.strftime("%Y-%m-%d", time.gmtime(hour))  # the tests' city runs on UTC
+    answer = (await client.get(f"/api/city/history?by=hour&from={day}", headers=official)).json()
+    periods = {p["start"]: p for p in answer["periods"]}
+    first = datetime.fromtimestamp(hour, UTC).isoformat()
+    assert periods[first]["peak_count"] == 6 and periods[first]["entries"] == 2
+    assert {v["id"]: v["peak_count"] for v in answer["venues"]} == {mall.id: 6, stadium.id: 4}
+    by_day = (await client.get(f"/api/city/history?by=day&from={day}", headers=official)).json()
+    assert by_day["periods"][0]["peak_count"] == 6
+
+
+def test_city_hours_add_the_venues_up_minute_by_minute():
+    """Two venues (counts at each minute's end, and their peaks within a minute): the city's peak
+    is the highest sum at any minute's end, or a venue's own peak within a minute on top of the
+    others' counts, whichever is higher."""
+    ten = 1_795_514_400  # an hour boundary
+    m = 60
+    first = rollup.Minutes(
+        # in at 10:05 (3), a party of 5 in and out within 10:10, out at 10:50; 2 carried in
+        fields={ten + 5 * m: {"e": 1, "p": 5}, ten + 10 * m: {"e": 1, "x": 1, "p": 10},
+                ten + 50 * m: {"x": 1}},
+        counts={ten - 30 * m: 2, ten + 5 * m: 5, ten + 10 * m: 5, ten + 50 * m: 2},
+        carried=0,
+    )
+    second = rollup.Minutes(
+        fields={ten + 10 * m: {"e": 1, "p": 4}, ten + 70 * m: {"x": 1}},
+        counts={ten + 10 * m: 4, ten + 70 * m: 0},
+        carried=0,
+    )
+    hours = rollup.city_hours([first, second], ten, ten + 3 * 3600, until=ten + 3 * 3600)
+    # 10:10: 5 + 4 at the minute's end, and the first venue 5 above its end within it: 14.
+    # 11:00-12:00 starts with 2 + 4 carried over; from 12:00 the first venue's 2 stay, no events.
+    assert [(h["hour_start"].timestamp() - ten, h["peak_count"]) for h in hours] == [
+        (0, 14), (3600, 6), (7200, 2)]
+    # Minutes after "now" have not happened; an empty city writes nothing.
+    assert [h["peak_count"] for h in rollup.city_hours([first, second], ten, ten + 3600,
+                                                       until=ten + 9 * m)] == [5]
+    assert rollup.city_hours([rollup.Minutes({}, {}, 0)], ten, ten + 3600, until=ten + 3600) == []
