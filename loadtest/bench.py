@@ -224,11 +224,11 @@ class Bench:
             self._profiled.add(kind)
             profiler = profile.start(server.worker_pids()[0], Path(args.profile),
                                      f"{kind}-{mix}-{n_venues}v-{n_dashboards}d", args.duration)
-        metrics_before = server_metrics(server.url, self.monitor_token)
         cpu_pids = (server.pids(), [redis_server.process.pid])
-        cpu_before = [cpu_seconds(pids) for pids in cpu_pids]
-        generator_before = _generator_cpu_seconds()
         try:
+            metrics_before = server_metrics(server.url, self.monitor_token)
+            cpu_before = [cpu_seconds(pids) for pids in cpu_pids]
+            generator_before = _generator_cpu_seconds()
             load = run_wrk(server.url, venues_file, run_dir / "main", args.duration, args.threads,
                            args.connections, mix == "in")
         finally:

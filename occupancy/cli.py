@@ -19,8 +19,10 @@ from occupancy.settings import Settings, get_settings
 app = typer.Typer(help="occupancy: real-time venue occupancy and check-in.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
 venue_app = typer.Typer(help="Venues.", no_args_is_help=True)
-token_app = typer.Typer(help="Access tokens for staff, managers, officials, operators.",
-                        no_args_is_help=True)
+token_app = typer.Typer(
+    help="Access tokens for staff, managers, officials, operators and the metrics scraper.",
+    no_args_is_help=True,
+)
 app.add_typer(db_app, name="db")
 app.add_typer(venue_app, name="venue")
 app.add_typer(token_app, name="token")
@@ -287,7 +289,8 @@ def serve(
     try:
         run(prepare(settings, demo))
         base = f"http://{host}:{port}"
-        typer.echo(f"occupancy on {base}  (API docs {base}/docs, metrics {base}/metrics)")
+        typer.echo(f"occupancy on {base}  (API docs {base}/docs, metrics {base}/metrics with an "
+                   "operator or monitor token)")
         serving.run(
             "occupancy.asgi:app", host=host, port=port, workers=workers, loop="uvloop",
             http="httptools", access_log=False, timeout_graceful_shutdown=20,

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
 
 from occupancy import ops
 
@@ -88,3 +89,40 @@ async def test_metrics_need_an_operator_or_monitor_token(client, make_venue, iss
                                headers=monitor)).status_code == 403
     assert (await client.get("/api/city/now", headers=monitor)).status_code == 403
     assert (await client.get(f"/api/venues/{code}/occupancy")).json()["capacity"] == 10
+
+
+async def test_a_monitor_token_signs_in_to_no_page(client, issue_token):
+    token = (await issue_token("monitor"))["Authorization"].removeprefix("Bearer ")
+    answer = await client.post("/login", data={"token": token})
+    assert answer.status_code == 403 and "set-cookie" not in answer.headers
+    assert "pengumpul metrik" in answer.text  # Indonesian unless the browser asks for English
+
+
+async def test_metrics_keep_answering_a_known_token_while_sql_is_down(client, services, issue_token):
+    """Prometheus scrapes through a database outage (when its figures matter most): a token checked
+    before keeps its answer; one never seen gets a clear 503, not a 500."""
+    services.tokens.ttl = 0  # every request asks SQL again
+    monitor = await issue_token("monitor")
+    assert (await client.get("/metrics", headers=monitor)).status_code == 200
+    unseen = await issue_token("operator")
+    async with services.engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE access_tokens RENAME TO access_tokens_away"))
+    try:
+        assert (await client.get("/metrics", headers=monitor)).status_code == 200
+        refused = await client.get("/metrics", headers=unseen)
+    finally:
+        async with services.engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE access_tokens_away RENAME TO access_tokens"))
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "service_unavailable"
+    assert "cannot be checked" in refused.json()["error"]["message"]
+    assert (await client.get("/metrics", headers=unseen)).status_code == 200
+
+
+async def test_made_up_tokens_do_not_fill_the_memory(services, monkeypatch):
+    from occupancy.accounts import service as accounts
+
+    monkeypatch.setattr(accounts, "REMEMBER_AT_MOST", 50)
+    for i in range(500):
+        assert await services.tokens.principal(f"occ_made-up-{i}") is None
+    assert len(services.tokens._cache) <= 50

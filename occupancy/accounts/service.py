@@ -1,6 +1,7 @@
 """Issue, check and revoke operator-issued access tokens. Only a token's SHA-256 is stored."""
 
 import hashlib
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -10,9 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from occupancy.accounts.models import ROLES, AccessToken
-from occupancy.errors import InvalidInput
+from occupancy.errors import InvalidInput, ServiceUnavailable
+
+log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "occ_"
+# Answers remembered, good and bad: enough for every token in use, few enough that made-up
+# tokens sent by the thousand cannot fill the memory.
+REMEMBER_AT_MOST = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +66,15 @@ async def revoke_token(session: AsyncSession, token_id: int) -> bool:
     return True
 
 
+class TokenUnchecked(ServiceUnavailable):
+    message = "Access tokens cannot be checked just now. Please try again in a moment."
+
+
 class TokenChecker:
-    """Looks tokens up in SQL, remembering answers briefly so pages and sockets stay cheap."""
+    """Looks tokens up in SQL, remembering answers briefly so pages and sockets stay cheap.
+
+    While SQL does not answer, a token's last answer stands (Prometheus keeps scraping through a
+    database outage, when its figures matter most); a token never seen gets a 503."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ttl: float = 10.0) -> None:
         self.sessionmaker = sessionmaker
@@ -76,11 +89,22 @@ class TokenChecker:
         cached = self._cache.get(token_hash)
         if cached and cached[0] > now:
             return cached[1]
+        try:
+            principal = await self._look_up(token_hash)
+        except Exception as exc:
+            log.warning("could not check an access token: %s", type(exc).__name__)
+            if cached:
+                return cached[1]
+            raise TokenUnchecked() from exc
+        if len(self._cache) >= REMEMBER_AT_MOST:
+            self._cache = {h: a for h, a in self._cache.items() if a[0] > now and a[1] is not None}
+        self._cache[token_hash] = (now + self.ttl, principal)
+        return principal
+
+    async def _look_up(self, token_hash: str) -> Principal | None:
         async with self.sessionmaker() as session:
             query = select(AccessToken).where(
                 AccessToken.token_hash == token_hash, AccessToken.revoked_at.is_(None)
             )
             row = (await session.execute(query)).scalar_one_or_none()
-        principal = Principal(row.role, row.venue_id, row.label) if row else None
-        self._cache[token_hash] = (now + self.ttl, principal)
-        return principal
+        return Principal(row.role, row.venue_id, row.label) if row else None

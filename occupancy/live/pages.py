@@ -160,6 +160,9 @@ async def login(request: Request) -> Response:
     if principal is None:
         error = "login_invalid" if token else "login_missing"
         return _render(request, "login.html", {"next": target, "error": error}, status_code=401)
+    if principal.role == "monitor":
+        return _render(request, "login.html", {"next": target, "error": "login_no_pages"},
+                       status_code=403)
     response = RedirectResponse(target or await _home_of(request, principal), status_code=303)
     response.set_cookie(
         TOKEN_COOKIE, token, max_age=_TOKEN_COOKIE_SECONDS, httponly=True, samesite="strict",

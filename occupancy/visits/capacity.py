@@ -91,10 +91,13 @@ class CapacityStore:
         return LiveVisit.from_reply(reply)
 
     async def undo(self, mode: str, venue_id: int, ticket_hash: str, visit_id: str, now: float,
-                   event_at: float):
-        """Take back a check-in or check-out made at ``event_at``, its statistics included."""
-        args = (mode, visit_id, keys.venue_channel(venue_id), venue_id, now, minute_of(event_at))
-        script_keys = (*self._keys(venue_id, ticket_hash), *self._stats_keys(venue_id, event_at))
+                   event_at: float, kind: str = "visitor"):
+        """Take back a check-in (of ``kind``) or check-out made at ``event_at``, its statistics
+        included."""
+        args = (mode, visit_id, keys.venue_channel(venue_id), venue_id, now, minute_of(event_at),
+                minute_of(now), STATS_TTL, kind)
+        script_keys = (*self._keys(venue_id, ticket_hash), *self._stats_keys(venue_id, event_at),
+                       keys.minute_counts(venue_id, day_of(now, self.tz)))
         return await self.runner.run(UNDO, script_keys, args)
 
     async def occupancy(self, venue_id: int) -> Occupancy:

@@ -151,11 +151,11 @@ class Visits:
             await self.journal.write(row)
         except TicketConflict as exc:
             if not replayed:
-                await self._undo("checkin", venue.id, ticket_hash, live.visit_id, live.checked_in_at)
+                await self._undo("checkin", venue.id, ticket_hash, live.visit_id, live.checked_in_at, kind)
             raise IdempotencyKeyReused() from exc
         except Exception as exc:
             if not replayed:
-                await self._undo("checkin", venue.id, ticket_hash, live.visit_id, live.checked_in_at)
+                await self._undo("checkin", venue.id, ticket_hash, live.visit_id, live.checked_in_at, kind)
             raise ServiceUnavailable() from exc
         if not replayed:
             metrics.CHECK_INS.inc()
@@ -193,7 +193,7 @@ class Visits:
             return await self.capacity.admit(venue_id, ticket_hash, party, visit_id, now, kind)
         except Exception as exc:
             log.error("Redis admission failed for venue %s: %s", venue_id, type(exc).__name__)
-            await self._undo("checkin", venue_id, ticket_hash, visit_id, now)
+            await self._undo("checkin", venue_id, ticket_hash, visit_id, now, kind)
             raise ServiceUnavailable() from exc
 
     async def check_out(self, ticket: str, reason: str, temperature: float | None = None) -> CheckedOut:
@@ -380,9 +380,10 @@ class Visits:
             return (await session.execute(query)).scalar_one_or_none()
 
     async def _undo(self, mode: str, venue_id: int, ticket_hash: str, visit_id: str,
-                    event_at: float) -> None:
+                    event_at: float, kind: str = "visitor") -> None:
         try:
-            await self.capacity.undo(mode, venue_id, ticket_hash, visit_id, time.time(), event_at)
+            await self.capacity.undo(mode, venue_id, ticket_hash, visit_id, time.time(), event_at,
+                                     kind)
         except Exception:
             # The counter is off until the next reconcile; the visitor still gets a clear error.
             log.exception("could not undo a %s in Redis for venue %s", mode, venue_id)

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
+from occupancy import redis_keys as keys
+from occupancy.stats.calendar import day_of, minute_of
 from occupancy.visits.journal import NewVisit, TicketConflict
 
 from .helpers import live_count, visit_rows, visitor
@@ -23,9 +25,9 @@ async def _mend_visits_table(services):
 
 
 async def _today(services, venue_id: int):
-    """Today's totals, this minute's entries and exits, and the recent events of one venue."""
+    """Today's totals, the entries and exits of the last hour's minutes, and the recent events."""
     live = await services.today.venue(venue_id, time.time())
-    [[_, entries, exits]] = [m for m in live.per_minute if m[0] == live.minute]
+    entries, exits = (sum(m[i] for m in live.per_minute) for i in (1, 2))
     return live.today, (entries, exits), [(e["event"], e["party"]) for e in live.recent]
 
 
@@ -182,3 +184,27 @@ async def test_check_ins_go_on_after_postgresql_dropped_the_journals_connections
     # The batch on a dropped connection is tried again on a new one: nobody notices.
     assert statuses == [201, 201, 201]
     assert await live_count(services, venue.id) == 4 == len(await visit_rows(services, venue.id))
+
+
+async def test_an_undo_takes_back_only_its_own_event_and_leaves_the_right_count(services, make_venue):
+    """A visitor and a walk-in of the same size come in at the same instant, and a fever check-out
+    and an ordinary one leave together; undoing the visitor's check-in and the ordinary check-out
+    leaves the walk-in's and the fever refusal's events, and this minute ends at the true count."""
+    venue, _ = await make_venue(capacity=10)
+    store, now = services.capacity, time.time()
+    assert (await store.admit(venue.id, "a" * 64, 2, "v1", now, "visitor")).status == "ok"
+    assert (await store.admit(venue.id, "b" * 64, 2, "v2", now, "walkin")).status == "ok"
+    assert (await store.admit(venue.id, "c" * 64, 1, "v3", now)).status == "ok"
+    assert (await store.admit(venue.id, "d" * 64, 1, "v4", now)).status == "ok"
+    assert (await store.release(venue.id, "c" * 64, "fever", now + 1)).status == "ok"
+    assert (await store.release(venue.id, "d" * 64, "visitor", now + 1)).status == "ok"
+
+    await store.undo("checkin", venue.id, "a" * 64, "v1", now + 2, now, "visitor")
+    await store.undo("checkout", venue.id, "d" * 64, "v4", now + 2, now + 1)
+
+    today, _, recent = await _today(services, venue.id)
+    assert recent == [("fever", 1), ("in", 1), ("in", 1), ("walkin", 2)]
+    assert (today.entries, today.exits, today.refused_fever) == (3, 1, 1)
+    assert await live_count(services, venue.id) == 3  # the walk-in's 2 and the reopened visit's 1
+    counts = await services.redis.hgetall(keys.minute_counts(venue.id, day_of(now + 2, store.tz)))
+    assert int(counts[str(minute_of(now + 2)).encode()]) == 3
