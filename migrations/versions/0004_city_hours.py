@@ -25,7 +25,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('hour_start', name=op.f('pk_city_hours'))
     )
     # Hours rolled up before this revision keep what the history showed for them: the sum of the
-    # venues' peaks (an upper bound). The rollup overwrites those Redis still has (two days).
+    # venues' peaks (an upper bound). `occupancy rollup` rewrites those Redis still has (two
+    # days); the periodic rollup rewrites only the current and the previous hour.
     op.execute("INSERT INTO city_hours (hour_start, peak_count) "
                "SELECT hour_start, SUM(peak_count) FROM venue_hours GROUP BY hour_start")
 

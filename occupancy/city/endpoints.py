@@ -43,14 +43,15 @@ async def now(request: Request, _: Official) -> Response:
     return json_response(await snapshots.city_snapshot(svc.sessionmaker, svc.today))
 
 
-async def _history(request: Request, start: str | None, end: str | None, by: str):
+async def _history(request: Request, start: str | None, end: str | None, by: str,
+                   city: bool = True):
     svc = _services(request)
     tz = ZoneInfo(svc.settings.timezone)
     period = history.parse_period(start, end, by, local_date(time.time(), tz))
     async with svc.sessionmaker() as session:
         rows = await history.venue_hours(session, period, tz)
-        city = await history.city_hours(session, period, tz)
-    return rows, city, period, tz
+        city_rows = await history.city_hours(session, period, tz) if city else []
+    return rows, city_rows, period, tz
 
 
 @router.get("/history", summary="City totals by hour or day and per-venue compliance, from SQL")
@@ -63,6 +64,6 @@ async def city_history(request: Request, _: Official, start: From = None, end: T
 @router.get("/history.csv", summary="History per venue and hour or day, as CSV")
 async def city_history_csv(request: Request, _: Official, start: From = None, end: To = None,
                            by: By = "hour") -> Response:
-    rows, _, period, tz = await _history(request, start, end, by)
+    rows, _, period, tz = await _history(request, start, end, by, city=False)
     return csv_response(history.venue_history_rows(rows, period, tz), history.CSV_COLUMNS,
                         f"city-{period.by}-{period.start.isoformat()}-{period.end.isoformat()}.csv")

@@ -45,11 +45,10 @@ def _empty() -> dict:
     return {name: 0 for name in SUMMED} | {"peak_count": 0}
 
 
-def _add(total: dict, row: VenueHour | CityHour, counts: bool = True, peak: bool = True) -> None:
+def _add(total: dict, row: VenueHour, peak: bool = True) -> None:
     """Add an hour's counts, and take its peak if higher."""
-    if counts:
-        for name in SUMMED:
-            total[name] += getattr(row, name)
+    for name in SUMMED:
+        total[name] += getattr(row, name)
     if peak:
         total["peak_count"] = max(total["peak_count"], row.peak_count)
 
@@ -102,14 +101,24 @@ def city_history(rows: list[tuple[VenueHour, Venue]], city: list[CityHour], peri
                                    "hours_full": 0} | _empty()
         _add(per_venue[venue.id], hour)
         per_venue[venue.id]["hours_full"] += hour.minutes_full >= 60
-    for hour in city:
-        _add(periods[period_key(hour.hour_start, period.by, tz)], hour, counts=False)
+    for start, peak in _city_peaks(rows, city).items():
+        total = periods[period_key(start, period.by, tz)]
+        total["peak_count"] = max(total["peak_count"], peak)
     return {
         "from": period.start.isoformat(), "to": period.end.isoformat(), "by": period.by,
         "periods": [{"start": key, **_finish(total)} for key, total in sorted(periods.items())],
         "venues": sorted((_finish(v) for v in per_venue.values()),
                          key=lambda v: (-v["minutes_full"], -v["refused_full"], v["name"])),
     }
+
+
+def _city_peaks(rows: list[tuple[VenueHour, Venue]], city: list[CityHour]) -> dict[datetime, int]:
+    """Each hour's city peak; an hour without its own row (rolled up by a process older than
+    revision 0004) gets what the history showed before: the sum of its venues' peaks."""
+    summed: dict[datetime, int] = defaultdict(int)
+    for hour, _ in rows:
+        summed[hour.hour_start] += hour.peak_count
+    return summed | {hour.hour_start: hour.peak_count for hour in city}
 
 
 CSV_COLUMNS = ("period_start", "venue_code", "venue_name", "district", "category", "entries",

@@ -95,29 +95,31 @@ def hours_of(minutes: Minutes, capacity: int, start: int, end: int, until: float
 
 def city_hours(venues: Iterable[Minutes], start: int, end: int, until: float) -> list[dict]:
     """The city's peak for each hour in [start, end) with people or events: every venue's count
-    added up minute by minute. Within a minute, each venue counts at the minute's end, plus the
-    largest rise of any one venue above its end (its own peak), so the city's peak is never
-    below a venue's. Only the minutes with events are visited, as in ``hours_of``."""
+    added up minute by minute, an estimate to the minute. Within a minute the city held at least
+    its total at the minute's start and at its end; on the higher of the two goes the largest
+    excess of any one venue's own peak over both its ends, so the city's peak is never below a
+    venue's (and for one venue it is that venue's, as ``hours_of`` has it). Only the minutes
+    with events are visited, as in ``hours_of``."""
     stop = _stop(end, until)
     level = 0  # people in all venues at the end of the last minute visited
     change: dict[int, int] = defaultdict(int)
-    rise: dict[int, int] = defaultdict(int)
+    excess: dict[int, int] = defaultdict(int)
     for minutes in venues:
         previous = minutes.count_before(start)
         level += previous
         for minute in minutes.busy(start, stop):
             end_count = minutes.counts.get(minute, previous)
-            peak = max(minutes.fields.get(minute, {}).get("p", 0), previous, end_count)
+            own_peak = minutes.fields.get(minute, {}).get("p", 0)
             change[minute] += end_count - previous
-            rise[minute] = max(rise[minute], peak - end_count)
+            excess[minute] = max(excess[minute], own_peak - max(previous, end_count))
             previous = end_count
     busy, i, rows = sorted(change), 0, []
     for hour in range(start, min(end, stop), 3600):
         peak, active = level, level > 0
         while i < len(busy) and busy[i] < hour + 3600:
-            minute = busy[i]
+            minute, before = busy[i], level
             level += change[minute]
-            peak, active, i = max(peak, level + rise[minute]), True, i + 1
+            peak, active, i = max(peak, max(before, level) + excess[minute]), True, i + 1
         if active:
             rows.append({"hour_start": datetime.fromtimestamp(hour, UTC), "peak_count": peak})
     return rows

@@ -314,7 +314,31 @@ def test_city_hours_add_the_venues_up_minute_by_minute():
     # 11:00-12:00 starts with 2 + 4 carried over; from 12:00 the first venue's 2 stay, no events.
     assert [(h["hour_start"].timestamp() - ten, h["peak_count"]) for h in hours] == [
         (0, 14), (3600, 6), (7200, 2)]
+    # One venue empties as another fills, in the same minute: the city held 10 all along, not 20.
+    leaving = rollup.Minutes({ten + 10 * m: {"x": 1}}, {ten - m: 10, ten + 10 * m: 0}, 0)
+    filling = rollup.Minutes({ten + 10 * m: {"e": 1, "p": 10}}, {ten + 10 * m: 10}, 0)
+    assert [h["peak_count"] for h in rollup.city_hours([leaving, filling], ten, ten + 3600,
+                                                       until=ten + 3600)] == [10]
     # Minutes after "now" have not happened; an empty city writes nothing.
     assert [h["peak_count"] for h in rollup.city_hours([first, second], ten, ten + 3600,
                                                        until=ten + 9 * m)] == [5]
     assert rollup.city_hours([rollup.Minutes({}, {}, 0)], ten, ten + 3600, until=ten + 3600) == []
+
+
+def test_city_history_takes_an_hour_without_a_city_row_as_the_sum_of_its_venues_peaks():
+    """An hour rolled up by a process older than revision 0004 has venue rows but no city row."""
+    from occupancy.stats import history
+    from occupancy.stats.models import CityHour, VenueHour
+    from occupancy.venues.models import Venue
+
+    ten = datetime(2026, 11, 24, 10, tzinfo=UTC)
+    eleven = datetime(2026, 11, 24, 11, tzinfo=UTC)
+    counts = dict(entries=1, exits=0, visitors_in=1, visitors_out=0, refused_full=0,
+                  refused_fever=0, minutes_full=0, stay_seconds=0, stays=0)
+    venues = [Venue(id=i, code=f"v{i}", name=f"V{i}", district="", category="shop") for i in (1, 2)]
+    rows = [(VenueHour(venue_id=v.id, hour_start=at, peak_count=peak, **counts), v)
+            for at in (ten, eleven) for v, peak in zip(venues, (3, 4), strict=True)]
+    period = history.parse_period("2026-11-24", None, "hour", ten.date())
+    body = history.city_history(rows, [CityHour(hour_start=eleven, peak_count=5)], period, UTC)
+    assert [(p["start"], p["peak_count"]) for p in body["periods"]] == [
+        (ten.isoformat(), 7), (eleven.isoformat(), 5)]
