@@ -12,7 +12,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from occupancy import redis_keys as keys
-from occupancy.stats.calendar import day_of, minute_of
+from occupancy.stats.calendar import day_of, day_start, local_date, minute_of
 
 RECENT_EVENTS = 20
 _decode = msgspec.json.Decoder().decode
@@ -177,19 +177,29 @@ class TodayReader:
         return result
 
     async def city_series(self, venue_ids: list[int], now: float) -> dict[int, int]:
-        """The city's total at the end of each minute today (each venue's count carried forward)."""
+        """The city's total at the end of each minute today (each venue's count carried forward),
+        from midnight: a venue starts the day with its count now less today's arrivals plus
+        today's departures, so people there since yesterday (a station, a hospital) count too."""
         today = day_of(now, self.tz)
         pipe = self.redis.pipeline(transaction=False)
         for venue_id in venue_ids:
+            pipe.get(keys.count(venue_id))
+            pipe.hmget(keys.day_stats(venue_id, today), "visitors_in", "visitors_out")
             pipe.hgetall(keys.minute_counts(venue_id, today))
-        per_venue = [minute_counts(values) for values in (await pipe.execute() if venue_ids else [])]
+        replies = iter(await pipe.execute() if venue_ids else [])
         changes: dict[int, int] = defaultdict(int)
-        for points in per_venue:
-            last = 0
+        running = 0
+        for _ in venue_ids:
+            count = int(next(replies) or 0)
+            arrived, left = (int(value or 0) for value in next(replies))
+            points = minute_counts(next(replies))
+            last = max(0, count - arrived + left)
+            running += last
             for m in sorted(points):
                 changes[m] += points[m] - last
                 last = points[m]
-        totals, running = {}, 0
+        midnight = int(day_start(local_date(now, self.tz), self.tz).timestamp())
+        totals = {midnight: running} if running else {}
         for m in sorted(changes):
             running += changes[m]
             totals[m] = running

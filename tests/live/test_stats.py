@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from occupancy import redis_keys as keys
 from occupancy.stats import rollup
-from occupancy.stats.calendar import day_of, minute_of
+from occupancy.stats.calendar import day_of, day_start, local_date, minute_of
 from occupancy.stats.models import CityHour, VenueHour
-from occupancy.stats.today import FRESH_MINUTES
+from occupancy.stats.today import FRESH_MINUTES, dense_series
 from tests.visits.helpers import check_in, visitor
 
 SECRET_PERSON = {"name": "Siti Rahayu Wulandari", "phone": "0857 1122 3344",
@@ -342,3 +342,25 @@ def test_city_history_takes_an_hour_without_a_city_row_as_the_sum_of_its_venues_
     body = history.city_history(rows, [CityHour(hour_start=eleven, peak_count=5)], period, UTC)
     assert [(p["start"], p["peak_count"]) for p in body["periods"]] == [
         (ten.isoformat(), 7), (eleven.isoformat(), 5)]
+
+
+async def test_the_city_series_starts_at_midnight_with_the_people_there_since_yesterday(
+    services, make_venue
+):
+    """A station holds 3 people since yesterday evening, 2 more come today, and a mall has no one
+    and no events: the city's line starts at midnight at 3, not at 0 with the first check-in."""
+    station, _ = await make_venue(capacity=10)
+    mall, _ = await make_venue(capacity=10)
+    store, reader, now = services.capacity, services.today, time.time()
+    midnight = int(day_start(local_date(now, store.tz), store.tz).timestamp())
+    assert (await store.admit(station.id, "a" * 64, 3, "v1", midnight - 3600)).status == "ok"
+    assert (await store.admit(station.id, "b" * 64, 2, "v2", now)).status == "ok"
+    assert (await store.admit(mall.id, "c" * 64, 1, "v3", now)).status == "ok"
+    assert (await store.release(mall.id, "c" * 64, "visitor", now)).status == "ok"
+
+    series = await reader.city_series([station.id, mall.id], now)
+
+    if minute_of(now) != midnight:  # in midnight's own minute today's check-in falls in it too
+        assert series[midnight] == 3
+    assert series[minute_of(now)] == 5
+    assert dense_series(series, minute_of(now))[0][0] == midnight
