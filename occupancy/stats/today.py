@@ -99,6 +99,12 @@ def minute_counts(values: dict) -> dict[int, int]:
     return {int(minute): int(count) for minute, count in values.items()}
 
 
+def count_at_midnight(count: int, arrived: int, left: int) -> int:
+    """A venue's count when the day began: its count now less today's arrivals plus today's
+    departures (people there since yesterday, at a station or a hospital, count from midnight)."""
+    return max(0, count - arrived + left)
+
+
 class TodayReader:
     def __init__(self, redis: Redis, tz: ZoneInfo) -> None:
         self.redis = redis
@@ -149,9 +155,15 @@ class TodayReader:
                 minute=minute,
             )
             if series:
-                live.series = dense_series(minute_counts(next(replies)), minute)
+                points = minute_counts(next(replies))
+                if opening := count_at_midnight(count, totals.visitors_in, totals.visitors_out):
+                    points.setdefault(self._midnight(now), opening)
+                live.series = dense_series(points, minute)
             result[venue_id] = live
         return result
+
+    def _midnight(self, now: float) -> int:
+        return int(day_start(local_date(now, self.tz), self.tz).timestamp())
 
     def _minutes_by_day(self, minutes: list[int]) -> dict[str, list[int]]:
         by_day: dict[str, list[int]] = defaultdict(list)
@@ -178,8 +190,7 @@ class TodayReader:
 
     async def city_series(self, venue_ids: list[int], now: float) -> dict[int, int]:
         """The city's total at the end of each minute today (each venue's count carried forward),
-        from midnight: a venue starts the day with its count now less today's arrivals plus
-        today's departures, so people there since yesterday (a station, a hospital) count too."""
+        from midnight (see ``count_at_midnight``)."""
         today = day_of(now, self.tz)
         pipe = self.redis.pipeline(transaction=False)
         for venue_id in venue_ids:
@@ -193,13 +204,12 @@ class TodayReader:
             count = int(next(replies) or 0)
             arrived, left = (int(value or 0) for value in next(replies))
             points = minute_counts(next(replies))
-            last = max(0, count - arrived + left)
+            last = count_at_midnight(count, arrived, left)
             running += last
             for m in sorted(points):
                 changes[m] += points[m] - last
                 last = points[m]
-        midnight = int(day_start(local_date(now, self.tz), self.tz).timestamp())
-        totals = {midnight: running} if running else {}
+        totals = {self._midnight(now): running} if running else {}
         for m in sorted(changes):
             running += changes[m]
             totals[m] = running

@@ -364,3 +364,6 @@ async def test_the_city_series_starts_at_midnight_with_the_people_there_since_ye
         assert series[midnight] == 3
     assert series[minute_of(now)] == 5
     assert dense_series(series, minute_of(now))[0][0] == midnight
+    # The station's own chart starts at midnight too.
+    chart = (await reader.venue(station.id, now, series=True)).series
+    assert chart[0] == [midnight, 3 if minute_of(now) != midnight else 5] and chart[-1][1] == 5
