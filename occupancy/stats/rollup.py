@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from occupancy import redis_keys as keys
 from occupancy.stats.calendar import day_bounds, day_key, local_date
 from occupancy.stats.models import CityHour, VenueHour
-from occupancy.stats.today import count_at_midnight, minute_counts
+from occupancy.stats.today import minute_counts
 from occupancy.venues.models import Venue
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class Minutes:
 
     fields: dict[int, dict[str, int]]
     counts: dict[int, int]
-    carried: int  # the count at the start day's midnight, for when no earlier minute says it
+    carried: int  # the count before the first minute read (0 if unknown)
 
     def count_before(self, start: int) -> int:
         """The count carried into ``start``: that of the last minute with events before it."""
@@ -153,9 +153,7 @@ async def read_minutes(
     redis: Redis, venue_ids: list[int], start: int, end: int, tz: ZoneInfo
 ) -> dict[int, Minutes]:
     """The minutes of [start, end) and every end-of-minute count since the day before ``start``
-    (they give the count carried into the range). Where the day before has left Redis (it keeps
-    two days), the start day's own figures give its count at midnight: its last count less its
-    arrivals plus its departures.
+    (they give the count carried into the range).
 
     Each day's hash is read whole (HGETALL): it holds only the minutes that had events, so a
     quiet venue costs next to nothing. Venues go in chunks, and the loop serves requests between.
@@ -164,7 +162,6 @@ async def read_minutes(
     first = local_date(start, tz) - timedelta(days=1)
     count_days = [day_key(first + timedelta(days=i))
                   for i in range((local_date(end - 1, tz) - first).days + 1)]
-    start_day = day_key(local_date(start, tz))  # count_days[1]
     result = {}
     for i in range(0, len(venue_ids), CHUNK_VENUES):
         chunk = venue_ids[i:i + CHUNK_VENUES]
@@ -174,18 +171,15 @@ async def read_minutes(
                 pipe.hgetall(keys.minute_stats(venue_id, day))
             for day in count_days:
                 pipe.hgetall(keys.minute_counts(venue_id, day))
-            pipe.hmget(keys.day_stats(venue_id, start_day), "visitors_in", "visitors_out")
         replies = iter(await pipe.execute())
         for venue_id in chunk:
             fields: dict[int, dict[str, int]] = {}
             for _ in days:
                 _add_fields(fields, next(replies), start, end)
-            per_day = [minute_counts(next(replies)) for _ in count_days]
-            arrived, left = (int(value or 0) for value in next(replies))
-            own = per_day[1]
-            carried = count_at_midnight(own[max(own)], arrived, left) if own else 0
-            result[venue_id] = Minutes(fields, {m: c for day in per_day for m, c in day.items()},
-                                       carried)
+            counts: dict[int, int] = {}
+            for _ in count_days:
+                counts.update(minute_counts(next(replies)))
+            result[venue_id] = Minutes(fields, counts, 0)
         await asyncio.sleep(0)
     return result
 

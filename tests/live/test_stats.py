@@ -367,25 +367,3 @@ async def test_the_city_series_starts_at_midnight_with_the_people_there_since_ye
     # The station's own chart starts at midnight too.
     chart = (await reader.venue(station.id, now, series=True)).series
     assert chart[0] == [midnight, 3 if minute_of(now) != midnight else 5] and chart[-1][1] == 5
-
-
-async def test_rollup_knows_who_stayed_overnight_after_the_day_before_left_redis(services, make_venue):
-    """Two parties (3 and 2) came in yesterday evening and the 2 left 40 minutes into this hour;
-    yesterday's minutes have since expired from Redis. The hour still peaks at 5 and ran full for
-    40 minutes, as the start day's own figures say (not 3 and 0, from a count that started at 0)."""
-    venue, _ = await make_venue(capacity=5)
-    store = services.capacity
-    hour = int(time.time()) // 3600 * 3600 - 3600
-    midnight = int(day_start(local_date(hour, store.tz), store.tz).timestamp())
-    assert (await store.admit(venue.id, "a" * 64, 3, "v1", midnight - 3600)).status == "ok"
-    assert (await store.admit(venue.id, "b" * 64, 2, "v2", midnight - 3000)).status == "ok"
-    assert (await store.release(venue.id, "b" * 64, "visitor", hour + 40 * 60)).status == "ok"
-    await services.redis.delete(keys.minute_counts(venue.id, day_of(midnight - 3600, store.tz)))
-
-    await rollup.rollup_range(services.redis, services.sessionmaker, store.tz, hour, hour + 3600,
-                              now=hour + 3600)
-
-    async with services.sessionmaker() as session:
-        [row] = (await session.execute(select(VenueHour).where(VenueHour.venue_id == venue.id))).scalars()
-        [city] = (await session.execute(select(CityHour))).scalars()
-    assert (row.exits, row.peak_count, row.minutes_full, city.peak_count) == (1, 5, 41, 5)
