@@ -197,7 +197,16 @@ class Hub:
         await self._subscription(_CITY)
         city = await self._city_table()
         now = time.time()
+        self._roll_day(city, now)
         return frames.city_snapshot(city.all(), dense_series(city.series, minute_of(now)), now)
+
+    def _roll_day(self, city: CityTable, now: float) -> None:
+        """A new local day: its series starts at midnight with the total the old day ended on."""
+        day = day_of(now, self.reader.tz)
+        if day != city.day:
+            last = city.series[max(city.series)] if city.series else city.total()
+            city.series = {self.reader.midnight(now): last} if last else {}
+            city.day = day
 
     # -- subscription ------------------------------------------------------------------------
 
@@ -480,9 +489,7 @@ class Hub:
         elif config:
             await self._refresh_venues(city, config)
         minute = minute_of(now)
-        day = day_of(now, self.reader.tz)
-        if day != city.day:
-            city.series, city.day = {}, day
+        self._roll_day(city, now)
         city.series[minute] = city.total()
         changed = [city.venues[v] for v in sorted(dirty) if v in city.venues]
         if not changed:
@@ -504,7 +511,7 @@ class Hub:
             for info in infos:
                 count, capacity, paused = counts[info.id]
                 city.venues[info.id] = CityVenue(info, count, capacity or info.capacity, paused)
-            city.series = await self.reader.city_series(ids, now)
+            city.series = await self.reader.city_series({i: c[0] for i, c in counts.items()}, now)
             city.day = day_of(now, self.reader.tz)
             self._city = city
             return city

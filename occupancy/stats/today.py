@@ -4,6 +4,7 @@ The check-in and check-out scripts keep these counters (see ``redis_keys.stats_k
 here scans visits in SQL.
 """
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from occupancy import redis_keys as keys
 from occupancy.stats.calendar import day_of, day_start, local_date, minute_of
 
 RECENT_EVENTS = 20
+SERIES_CHUNK = 200  # venues per Redis round trip when the city's series is built
 _decode = msgspec.json.Decoder().decode
 PER_MINUTE_WINDOW = 60
 # A check-in counts in the minute its request began, which may end while it runs: the current
@@ -157,12 +159,13 @@ class TodayReader:
             if series:
                 points = minute_counts(next(replies))
                 if opening := count_at_midnight(count, totals.visitors_in, totals.visitors_out):
-                    points.setdefault(self._midnight(now), opening)
+                    points.setdefault(self.midnight(now), opening)
                 live.series = dense_series(points, minute)
             result[venue_id] = live
         return result
 
-    def _midnight(self, now: float) -> int:
+    def midnight(self, now: float) -> int:
+        """The first minute of the local day of ``now`` (epoch seconds)."""
         return int(day_start(local_date(now, self.tz), self.tz).timestamp())
 
     def _minutes_by_day(self, minutes: list[int]) -> dict[str, list[int]]:
@@ -188,28 +191,31 @@ class TodayReader:
             result[venue_id] = (count, int(capacity) if capacity is not None else None, paused == b"1")
         return result
 
-    async def city_series(self, venue_ids: list[int], now: float) -> dict[int, int]:
+    async def city_series(self, counts: dict[int, int], now: float) -> dict[int, int]:
         """The city's total at the end of each minute today (each venue's count carried forward),
-        from midnight (see ``count_at_midnight``)."""
+        from midnight (see ``count_at_midnight``), given every venue's count now. Venues are read
+        a chunk at a time, and the loop serves requests between (a city has 10,000)."""
         today = day_of(now, self.tz)
-        pipe = self.redis.pipeline(transaction=False)
-        for venue_id in venue_ids:
-            pipe.get(keys.count(venue_id))
-            pipe.hmget(keys.day_stats(venue_id, today), "visitors_in", "visitors_out")
-            pipe.hgetall(keys.minute_counts(venue_id, today))
-        replies = iter(await pipe.execute() if venue_ids else [])
         changes: dict[int, int] = defaultdict(int)
         running = 0
-        for _ in venue_ids:
-            count = int(next(replies) or 0)
-            arrived, left = (int(value or 0) for value in next(replies))
-            points = minute_counts(next(replies))
-            last = count_at_midnight(count, arrived, left)
-            running += last
-            for m in sorted(points):
-                changes[m] += points[m] - last
-                last = points[m]
-        totals = {self._midnight(now): running} if running else {}
+        venue_ids = list(counts)
+        for i in range(0, len(venue_ids), SERIES_CHUNK):
+            chunk = venue_ids[i:i + SERIES_CHUNK]
+            pipe = self.redis.pipeline(transaction=False)
+            for venue_id in chunk:
+                pipe.hmget(keys.day_stats(venue_id, today), "visitors_in", "visitors_out")
+                pipe.hgetall(keys.minute_counts(venue_id, today))
+            replies = iter(await pipe.execute())
+            for venue_id in chunk:
+                arrived, left = (int(value or 0) for value in next(replies))
+                points = minute_counts(next(replies))
+                last = count_at_midnight(counts[venue_id], arrived, left)
+                running += last
+                for m in sorted(points):
+                    changes[m] += points[m] - last
+                    last = points[m]
+            await asyncio.sleep(0)
+        totals = {self.midnight(now): running} if running else {}
         for m in sorted(changes):
             running += changes[m]
             totals[m] = running

@@ -4,11 +4,13 @@ events only while someone watches it."""
 
 import asyncio
 import json
+import time
 
 import pytest
 
 from occupancy import redis_keys as keys
-from occupancy.live.hub import VENUE, Hub
+from occupancy.live.hub import VENUE, CityTable, Hub
+from occupancy.stats.calendar import day_of
 from occupancy.stats.today import FRESH_MINUTES
 from tests.visits.helpers import check_in
 
@@ -193,3 +195,19 @@ async def test_past_the_frame_budget_a_busy_venue_is_paced_further_apart(service
         for task in tasks:
             task.cancel()
         await hub.stop()
+
+
+def test_a_new_day_starts_the_city_series_at_midnight_with_the_old_days_last_total(services):
+    """A process keeping its city table across midnight: the new day's line begins at 00:00 with
+    the people the old day ended with, not at the first change after it (nor at 0)."""
+    hub = Hub(services.redis, services.venues, services.sessionmaker, services.today)
+    now = time.time()
+    midnight = services.today.midnight(now)
+    city = CityTable()
+    city.series, city.day = {midnight - 120: 4, midnight - 60: 7}, "yesterday"
+
+    hub._roll_day(city, now)
+
+    assert city.series == {midnight: 7} and city.day == day_of(now, services.today.tz)
+    hub._roll_day(city, now)  # the same day: nothing changes
+    assert city.series == {midnight: 7}
