@@ -76,8 +76,18 @@ export function connect(path, onMessage) {
     }
   };
   window.addEventListener("online", hurry);
-  // The network went away: say so now, and start over when it is back.
-  window.addEventListener("offline", () => { if (socket) socket.close(); });
+  // The network went away: say so now, and start over when it is back. Not from the old
+  // socket's onclose: its closing handshake cannot finish offline, and the banner waited for
+  // the browser to give up on it (over 5 s in one CI run).
+  window.addEventListener("offline", () => {
+    if (!socket) return;
+    const old = socket;
+    socket = null;
+    old.onclose = null;
+    old.onmessage = null;
+    old.close();
+    retry();
+  });
   // A keep-alive (the server ignores it) lets the browser notice a dead connection sooner.
   setInterval(() => {
     if (socket && socket.readyState === WebSocket.OPEN) socket.send("{}");
