@@ -511,7 +511,7 @@ class Hub:
             for info in infos:
                 count, capacity, paused = counts[info.id]
                 city.venues[info.id] = CityVenue(info, count, capacity or info.capacity, paused)
-            city.series = await self.reader.city_series({i: c[0] for i, c in counts.items()}, now)
+            city.series = await self.reader.city_series(counts, now)
             city.day = day_of(now, self.reader.tz)
             self._city = city
             return city

@@ -31,5 +31,5 @@ async def city_snapshot(sessionmaker: async_sessionmaker[AsyncSession], reader: 
     counts = await reader.counts(ids)
     venues = [frames.CityVenue(i, counts[i.id][0], counts[i.id][1] or i.capacity, counts[i.id][2])
               for i in infos]
-    series = await reader.city_series({i: c[0] for i, c in counts.items()}, now)
+    series = await reader.city_series(counts, now)
     return frames.city_snapshot(venues, dense_series(series, minute_of(now)), now)

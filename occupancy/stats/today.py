@@ -124,6 +124,7 @@ class TodayReader:
         """
         minute = minute_of(now)
         today = day_of(now, self.tz)
+        midnight = self.midnight(now) if series else 0
         window = [minute - 60 * i for i in range(minutes - 1, -1, -1)]
         by_day = self._minutes_by_day(window)
         pipe = self.redis.pipeline(transaction=False)
@@ -159,7 +160,7 @@ class TodayReader:
             if series:
                 points = minute_counts(next(replies))
                 if opening := count_at_midnight(count, totals.visitors_in, totals.visitors_out):
-                    points.setdefault(self.midnight(now), opening)
+                    points.setdefault(midnight, opening)
                 live.series = dense_series(points, minute)
             result[venue_id] = live
         return result
@@ -191,10 +192,12 @@ class TodayReader:
             result[venue_id] = (count, int(capacity) if capacity is not None else None, paused == b"1")
         return result
 
-    async def city_series(self, counts: dict[int, int], now: float) -> dict[int, int]:
+    async def city_series(self, counts: dict[int, tuple[int, int | None, bool]],
+                          now: float) -> dict[int, int]:
         """The city's total at the end of each minute today (each venue's count carried forward),
-        from midnight (see ``count_at_midnight``), given every venue's count now. Venues are read
-        a chunk at a time, and the loop serves requests between (a city has 10,000)."""
+        from midnight (see ``count_at_midnight``), given every venue's count now as ``counts``
+        reads it. Venues are read a chunk at a time, and the loop serves requests between (a city
+        has 10,000)."""
         today = day_of(now, self.tz)
         changes: dict[int, int] = defaultdict(int)
         running = 0
@@ -209,7 +212,7 @@ class TodayReader:
             for venue_id in chunk:
                 arrived, left = (int(value or 0) for value in next(replies))
                 points = minute_counts(next(replies))
-                last = count_at_midnight(counts[venue_id], arrived, left)
+                last = count_at_midnight(counts[venue_id][0], arrived, left)
                 running += last
                 for m in sorted(points):
                     changes[m] += points[m] - last

@@ -359,7 +359,7 @@ async def test_the_city_series_starts_at_midnight_with_the_people_there_since_ye
     assert (await store.release(mall.id, "c" * 64, "visitor", now)).status == "ok"
 
     counts = await reader.counts([station.id, mall.id])
-    series = await reader.city_series({i: c[0] for i, c in counts.items()}, now)
+    series = await reader.city_series(counts, now)
 
     if minute_of(now) != midnight:  # in midnight's own minute today's check-in falls in it too
         assert series[midnight] == 3
