@@ -90,7 +90,7 @@ def venue_add(
                 category=category, max_party=max_party, max_stay_minutes=max_stay_minutes,
                 fever_threshold=fever_threshold,
             )
-            await service.push_config(svc.redis, venue)
+            await service.push_config(svc.redis, venue, new=True)
             return venue
 
     venue = run(add())
@@ -192,14 +192,24 @@ def demo(
 
 @app.command()
 def reconcile() -> None:
-    """Rebuild the live counters in Redis from the open visits in SQL."""
+    """Make the live counts in Redis agree with the open visits in SQL now.
+
+    The service does this by itself (a rebuild when Redis lost its state, a lease and drift check
+    every few seconds); this runs the same check at once.
+    """
 
     async def go():
         async with services_for_command(get_settings()) as svc:
-            return await svc.reconciler.all()
+            await svc.rebuilder.ensure(wait=60.0)
+            # The lease check waits for writes in flight; here, at the operator's word, none are.
+            svc.repairer.lease = 0.0
+            return await svc.repairer.run()
 
-    counts = run(go())
-    typer.echo(f"reconciled {len(counts)} venues, {sum(counts.values())} people inside")
+    done = run(go())
+    typer.echo(f"reconciled: {done.venues_repaired} venues repaired, {done.venues_busy} busy "
+               f"(checked again by the service), {done.orphans_released} orphaned reservations "
+               f"released, {done.check_outs_finished + done.check_outs_reopened} half-done "
+               "check-outs settled")
 
 
 @app.command()

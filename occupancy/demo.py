@@ -98,7 +98,7 @@ async def seed_demo_city(services: Services, venues: int = len(NAMED), tokens: b
                 venue = await service.create_venue(session, **fields(demo))
             except VenueExists:  # another seeder got there first
                 continue
-            await service.push_config(services.redis, venue)
+            await service.push_config(services.redis, venue, new=True)
             added += 1
         # Generated venues, by the thousand: one commit and one Redis round trip per batch.
         bulk = [v for v in missing if v not in NAMED]
@@ -109,7 +109,7 @@ async def seed_demo_city(services: Services, venues: int = len(NAMED), tokens: b
             await session.commit()
             async with services.redis.pipeline(transaction=False) as pipe:
                 for venue in rows:
-                    await service.push_config(pipe, venue)
+                    await service.push_config(pipe, venue, new=True)
                 await pipe.execute()
             added += len(rows)
 

@@ -22,6 +22,14 @@ CHECK_INS = Counter("occupancy_check_ins", "Check-ins admitted (parties)")
 VISITORS_ADMITTED = Counter("occupancy_visitors_admitted", "People admitted (sum of party sizes)")
 CHECK_OUTS = Counter("occupancy_check_outs", "Visits ended, by reason", ["reason"])
 REFUSALS = Counter("occupancy_refusals", "Check-ins refused, by reason", ["reason"])
+REBUILDS = Counter("occupancy_rebuilds", "Times Redis had lost its state and every venue was "
+                   "loaded again from SQL")
+ORPHANS_RELEASED = Counter("occupancy_orphans_released", "Reservations released because no SQL row "
+                           "came within their lease (a process died or SQL failed before the undo)")
+CHECK_OUTS_FINISHED = Counter("occupancy_check_outs_finished", "Check-outs left half done (closing) "
+                              "past their lease, finished or reopened by the lease check", ["outcome"])
+DRIFT_REPAIRS = Counter("occupancy_drift_repairs", "Venues whose live count or open tickets differed "
+                        "from their open visits in SQL and were repaired")
 SQL_BATCHES = Counter("occupancy_sql_batches", "SQL transactions of the group commit (journal)")
 SQL_BATCH_ROWS = Counter("occupancy_sql_batch_rows", "Writes in those transactions (rows per batch: "
                          "this over occupancy_sql_batches)")

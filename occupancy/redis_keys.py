@@ -4,9 +4,12 @@ Per-venue keys share the hash tag ``{v<id>}`` so that one script's keys live in 
 same code runs on Redis Cluster.
 """
 
+# Set once every venue is loaded from SQL; missing means Redis lost its state (see visits/rebuild).
 READY_MARKER = "occ:ready"
+REBUILD_LOCK = "occ:lock:rebuild"
 AUTO_CHECKOUT_LOCK = "occ:lock:auto-checkout"
 ROLLUP_LOCK = "occ:lock:rollup"
+REPAIR_LOCK = "occ:lock:repair"
 VENUE_CHANNEL_PREFIX = "occ:venue:"
 CONFIG_CHANNEL = "occ:config"
 
@@ -30,11 +33,21 @@ def ticket(venue_id: int, ticket_hash: str) -> str:
     return f"{tag(venue_id)}:t:{ticket_hash}"
 
 
-def ticket_pattern(venue_id: int) -> str:
-    return f"{tag(venue_id)}:t:*"
+def open_tickets(venue_id: int) -> str:
+    """Set of the ticket hashes of the venue's open visits (their parties sum to the count)."""
+    return f"{tag(venue_id)}:open"
 
 
-ALL_TICKETS_PATTERN = "occ:{v*}:t:*"
+def pending(venue_id: int) -> str:
+    """Sorted set of writes in flight: ``in:<ticket hash>`` (a reservation whose SQL row is not
+    confirmed yet) and ``out:<ticket hash>`` (a check-out not released yet), scored by their time."""
+    return f"{tag(venue_id)}:pending"
+
+
+def visit_keys(venue_id: int, ticket_hash: str) -> tuple[str, str, str, str, str]:
+    """The first KEYS of every script that changes a visit, in their order."""
+    return (count(venue_id), config(venue_id), ticket(venue_id, ticket_hash), open_tickets(venue_id),
+            pending(venue_id))
 
 
 def venue_channel(venue_id: int) -> str:

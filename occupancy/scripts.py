@@ -43,6 +43,13 @@ class ScriptRunner:
             loop.call_soon(self._flush)
         return await future
 
+    def post(self, script: Script, keys: tuple, args: tuple) -> None:
+        """Send a call with the next batch without waiting for it (its reply is dropped)."""
+        self._pending.append((script, keys, args, None))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
     def _flush(self) -> None:
         batch, self._pending = self._pending, []
         self._flush_scheduled = False
@@ -62,11 +69,11 @@ class ScriptRunner:
                     results[i] = result
         except Exception as exc:  # connection lost: every waiting request learns it
             for *_, future in batch:
-                if not future.done():
+                if future is not None and not future.done():
                     future.set_exception(exc)
             return
         for (*_, future), result in zip(batch, results, strict=True):
-            if future.done():
+            if future is None or future.done():
                 continue
             if isinstance(result, Exception):
                 future.set_exception(result)

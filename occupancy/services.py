@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from occupancy import metrics
+from occupancy import metrics, periodic
+from occupancy import redis_keys as keys
 from occupancy.accounts.service import TokenChecker
 from occupancy.db import make_engine, make_sessionmaker
 from occupancy.live.hub import Hub
@@ -20,7 +21,8 @@ from occupancy.venues.cache import VenueCache
 from occupancy.visits import expiry
 from occupancy.visits.capacity import ALL_SCRIPTS, CapacityStore
 from occupancy.visits.journal import Journal
-from occupancy.visits.reconcile import Reconciler
+from occupancy.visits.rebuild import Rebuilder
+from occupancy.visits.repair import Repairer
 from occupancy.visits.service import Visits
 from occupancy.visits.walkins import WalkIns
 
@@ -34,7 +36,8 @@ class Services:
     capacity: CapacityStore
     journal: Journal
     venues: VenueCache
-    reconciler: Reconciler
+    rebuilder: Rebuilder
+    repairer: Repairer
     visits: Visits
     tokens: TokenChecker
     today: TodayReader
@@ -55,24 +58,32 @@ class Services:
         capacity = CapacityStore(runner, tz)
         journal = Journal(engine, settings.sql_batch_max)
         journal.start()
-        reconciler = Reconciler(sessionmaker, redis)
-        await reconciler.if_redis_is_empty()
-        visits = Visits(capacity, journal, sessionmaker, reconciler, settings.secret_key)
+        rebuilder = Rebuilder(sessionmaker, redis, runner, grace=settings.rebuild_grace_seconds)
+        # Another process may be rebuilding: its work is done in seconds, ours answers 503 meanwhile.
+        await rebuilder.ensure(wait=30.0)
+        repairer = Repairer(sessionmaker, redis, runner, capacity, lease=settings.lease_seconds)
+        visits = Visits(capacity, journal, sessionmaker, rebuilder, settings.secret_key)
         services = cls(
             settings=settings, engine=engine, sessionmaker=sessionmaker, redis=redis,
             capacity=capacity, journal=journal,
             venues=VenueCache(sessionmaker, settings.venue_cache_seconds),
-            reconciler=reconciler, visits=visits, tokens=TokenChecker(sessionmaker),
+            rebuilder=rebuilder, repairer=repairer, visits=visits, tokens=TokenChecker(sessionmaker),
             today=TodayReader(redis, tz), walkins=WalkIns(visits),
         )
         if background:
             await services.venues.load_all()
             services.background.append(asyncio.create_task(services.venues.refresh_forever()))
             services.background.append(asyncio.create_task(metrics.watch_event_loop()))
-            services.background.append(asyncio.create_task(expiry.run_periodically(
-                visits, sessionmaker, redis, settings.auto_checkout_interval_seconds)))
-            services.background.append(asyncio.create_task(rollup.run_periodically(
-                redis, sessionmaker, tz, settings.rollup_interval_seconds)))
+            services.background.append(asyncio.create_task(rebuilder.watch()))
+            services.background.append(asyncio.create_task(periodic.every(
+                settings.repair_interval_seconds, keys.REPAIR_LOCK, redis, repairer.run,
+                "repairing the live counts")))
+            services.background.append(asyncio.create_task(periodic.every(
+                settings.auto_checkout_interval_seconds, keys.AUTO_CHECKOUT_LOCK, redis,
+                lambda: expiry.auto_check_out(visits, sessionmaker), "automatic check-out")))
+            services.background.append(asyncio.create_task(periodic.every(
+                settings.rollup_interval_seconds, keys.ROLLUP_LOCK, redis,
+                lambda: rollup.rollup_recent(redis, sessionmaker, tz), "statistics rollup")))
             services.hub = Hub(redis, services.venues, sessionmaker, services.today,
                                secret=settings.secret_key, rate=settings.live_updates_per_second,
                                frame_budget=settings.live_frames_per_second_max)

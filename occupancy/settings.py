@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     # Changes reach every process at once through the config channel; the TTL is only a backstop.
     venue_cache_seconds: float = 300.0
     auto_checkout_interval_seconds: float = 60.0
+    # After Redis lost its state, the rebuild waits this long for the SQL writes in flight then.
+    rebuild_grace_seconds: float = Field(2.0, ge=0)
+    # A reservation with no SQL row after this long is released (and a half-done check-out is
+    # settled from SQL); longer than any SQL write may take.
+    lease_seconds: float = Field(15.0, gt=0)
+    # How often one process settles expired leases and repairs counts that drifted from SQL.
+    repair_interval_seconds: float = Field(5.0, gt=0)
     max_body_bytes: int = 4096
 
     # Live dashboards and statistics: "today" and the hours of history are in this time zone.

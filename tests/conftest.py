@@ -101,6 +101,8 @@ def settings(database_url, redis_url) -> Settings:
     return Settings(
         database_url=database_url, redis_url=redis_url, secret_key=SECRET,
         public_url="http://testserver", auto_checkout_interval_seconds=3600,
+        # Each test starts on an emptied Redis with no writes in flight: no grace to wait.
+        rebuild_grace_seconds=0,
     )
 
 
@@ -131,7 +133,7 @@ def make_venue(services):
         fields.setdefault("name", f"Test Venue {fields['code']}")
         async with services.sessionmaker() as session:
             venue = await venue_service.create_venue(session, capacity=capacity, **fields)
-            await venue_service.push_config(services.redis, venue)
+            await venue_service.push_config(services.redis, venue, new=True)
             info = VenueInfo.of(venue)
         return info, signing.sign(SECRET, info.code)
 

@@ -241,16 +241,3 @@ async def rollup_recent(
     now = now if now is not None else time.time()
     hour = int(now) // 3600 * 3600
     return await rollup_range(redis, sessionmaker, tz, hour - 3600, hour + 3600, now)
-
-
-async def run_periodically(
-    redis: Redis, sessionmaker: async_sessionmaker[AsyncSession], tz: ZoneInfo, interval: float
-) -> None:
-    """Every ``interval`` seconds, in whichever process takes the lock first."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            if await redis.set(keys.ROLLUP_LOCK, "1", nx=True, px=int(interval * 900)):
-                await rollup_recent(redis, sessionmaker, tz)
-        except Exception:
-            log.exception("statistics rollup failed; will try again")

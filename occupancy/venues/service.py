@@ -1,6 +1,7 @@
 """Venue operations shared by the CLI, the API and the demo seed."""
 
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 from redis.asyncio import Redis
 from sqlalchemy import select
@@ -128,10 +129,16 @@ async def update_venue(session: AsyncSession, redis: Redis, venue: Venue, **chan
     return venue
 
 
-async def push_config(redis: Redis, venue: Venue | VenueInfo) -> None:
-    """Copy what the Lua scripts enforce into Redis and tell every process to drop its cache."""
-    await redis.hset(
-        keys.config(venue.id),
-        mapping={"capacity": venue.capacity, "paused": "1" if venue.paused else "0"},
-    )
+# Rare (an operator's or manager's change): sent as EVAL, not registered with the hot scripts.
+_CONFIG_SCRIPT = (Path(__file__).parent / "config.lua").read_text()
+
+
+async def push_config(redis: Redis, venue: Venue | VenueInfo, new: bool = False) -> None:
+    """Copy what the Lua scripts enforce into Redis and tell every process to drop its cache.
+
+    A ``new`` venue (no visits yet) is loaded into Redis at once; an existing one only if Redis
+    holds it: one Redis lost is loaded from SQL by the rebuild, people inside included.
+    """
+    await redis.eval(_CONFIG_SCRIPT, 2, keys.config(venue.id), keys.count(venue.id),
+                     venue.capacity, "1" if venue.paused else "0", "1" if new else "0")
     await redis.publish(keys.CONFIG_CHANNEL, str(venue.id))

@@ -1,5 +1,6 @@
 """The live side of visits: atomic admission and release in Redis, one script call each."""
 
+import time
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -12,9 +13,13 @@ from occupancy.stats.calendar import STATS_TTL, day_of, minute_of
 HERE = Path(__file__).parent
 CHECKIN = Script(HERE / "checkin.lua")
 CHECKOUT = Script(HERE / "checkout.lua")
+RELEASE = Script(HERE / "release.lua")
 UNDO = Script(HERE / "undo.lua")
+CONFIRM = Script(HERE / "confirm.lua")
 OCCUPANCY = Script(HERE / "occupancy.lua")
-ALL_SCRIPTS = (CHECKIN, CHECKOUT, UNDO, OCCUPANCY)
+REBUILD = Script(HERE / "rebuild.lua")
+REPAIR = Script(HERE / "repair.lua")
+ALL_SCRIPTS = (CHECKIN, CHECKOUT, RELEASE, UNDO, CONFIRM, OCCUPANCY, REBUILD, REPAIR)
 
 OPEN_TICKET_TTL = 2 * 24 * 3600  # longer than any stay; auto check-out closes it before then
 CLOSED_TICKET_TTL = 24 * 3600  # long enough for retries of check-out and check-in to answer
@@ -28,7 +33,7 @@ def _text(value) -> str | None:
 class LiveVisit:
     """What a script answered: the outcome, the venue's count and the visit it touched."""
 
-    status: str  # ok | replay | full | paused | no_config | unknown
+    status: str  # ok | replay | closing | full | paused | no_config | unknown
     count: int
     capacity: int
     visit_id: str | None = None
@@ -65,10 +70,6 @@ class CapacityStore:
         self.runner = runner
         self.tz = tz or UTC  # the venues' local day, for today's statistics
 
-    @staticmethod
-    def _keys(venue_id: int, ticket_hash: str) -> tuple[str, str, str]:
-        return keys.count(venue_id), keys.config(venue_id), keys.ticket(venue_id, ticket_hash)
-
     def _stats_keys(self, venue_id: int, now: float) -> tuple[str, str, str, str]:
         return keys.stats_keys(venue_id, day_of(now, self.tz))
 
@@ -76,27 +77,46 @@ class CapacityStore:
         self, venue_id: int, ticket_hash: str, party: int, visit_id: str, now: float,
         kind: str = "visitor",
     ) -> LiveVisit:
+        """Reserve the party's places if they fit; the reservation is pending until confirmed."""
         args = (party, visit_id, now, OPEN_TICKET_TTL, keys.venue_channel(venue_id), venue_id,
-                minute_of(now), STATS_TTL, kind)
-        script_keys = (*self._keys(venue_id, ticket_hash), *self._stats_keys(venue_id, now))
-        reply = await self.runner.run(CHECKIN, script_keys, args)
+                minute_of(now), STATS_TTL, kind, ticket_hash)
+        script_keys = (*keys.visit_keys(venue_id, ticket_hash), *self._stats_keys(venue_id, now))
+        return LiveVisit.from_reply(await self.runner.run(CHECKIN, script_keys, args))
+
+    def confirm(self, venue_id: int, ticket_hash: str, visit_id: str, party: int,
+                checked_in_at: float) -> None:
+        """The visit's SQL row is committed: its reservation is no longer pending.
+
+        Sent with the next batch of script calls, not awaited: if it is lost, the lease check
+        finds the row in SQL and confirms it then (``visits.repair``).
+        """
+        args = (ticket_hash, visit_id, party, checked_in_at, OPEN_TICKET_TTL,
+                keys.venue_channel(venue_id), venue_id, time.time())
+        self.runner.post(CONFIRM, keys.visit_keys(venue_id, ticket_hash), args)
+
+    async def begin_check_out(self, venue_id: int, ticket_hash: str, reason: str,
+                              now: float) -> LiveVisit:
+        """Mark an open visit as closing; its places stay taken until ``release``."""
+        reply = await self.runner.run(CHECKOUT, keys.visit_keys(venue_id, ticket_hash),
+                                      (reason, now, ticket_hash))
+        # A check-out reply carries the reason where a check-in reply carries the state.
         return LiveVisit.from_reply(reply)
 
     async def release(self, venue_id: int, ticket_hash: str, reason: str, now: float) -> LiveVisit:
+        """SQL has recorded the check-out: release the places (once), count it, publish it."""
         args = (reason, now, CLOSED_TICKET_TTL, keys.venue_channel(venue_id), venue_id,
-                minute_of(now), STATS_TTL)
-        script_keys = (*self._keys(venue_id, ticket_hash), *self._stats_keys(venue_id, now))
-        # A check-out reply carries the reason where a check-in reply carries the state.
-        reply = await self.runner.run(CHECKOUT, script_keys, args)
-        return LiveVisit.from_reply(reply)
+                minute_of(now), STATS_TTL, ticket_hash)
+        script_keys = (*keys.visit_keys(venue_id, ticket_hash), *self._stats_keys(venue_id, now))
+        return LiveVisit.from_reply(await self.runner.run(RELEASE, script_keys, args))
 
     async def undo(self, mode: str, venue_id: int, ticket_hash: str, visit_id: str, now: float,
                    event_at: float, kind: str = "visitor"):
-        """Take back a check-in (of ``kind``) or check-out made at ``event_at``, its statistics
-        included."""
+        """Take back a check-in (of ``kind``) made at ``event_at``, its statistics included, or
+        reopen a visit whose check-out began (``mode`` 'checkin' or 'checkout')."""
         args = (mode, visit_id, keys.venue_channel(venue_id), venue_id, now, minute_of(event_at),
-                minute_of(now), STATS_TTL, kind)
-        script_keys = (*self._keys(venue_id, ticket_hash), *self._stats_keys(venue_id, event_at),
+                minute_of(now), STATS_TTL, kind, ticket_hash)
+        day_stats, minute_stats, _, recent = self._stats_keys(venue_id, event_at)
+        script_keys = (*keys.visit_keys(venue_id, ticket_hash), day_stats, minute_stats, recent,
                        keys.minute_counts(venue_id, day_of(now, self.tz)))
         return await self.runner.run(UNDO, script_keys, args)
 

@@ -1,9 +1,12 @@
 -- Admit a party if it fits, atomically: check capacity, reserve, record the ticket, count today's
--- statistics, publish.
--- KEYS: count, config, ticket[, day stats, minute stats, minute counts, recent events]
--- ARGV: party, visit_id, now (epoch seconds), ticket ttl (s), channel, venue_id[, minute (epoch of
---       its start), stats ttl (s), kind ('visitor' or 'walkin')]
+-- statistics, publish. The reservation stays pending (in the venue's pending set, with its time)
+-- until its SQL row is confirmed (confirm.lua); one left pending past its lease is an orphan.
+-- KEYS: count, config, ticket, open tickets, pending, day stats, minute stats, minute counts,
+--       recent events
+-- ARGV: party, visit_id, now (epoch seconds), ticket ttl (s), channel, venue_id, minute (epoch of
+--       its start), stats ttl (s), kind ('visitor' or 'walkin'), ticket hash
 -- Returns {status, count, capacity, visit_id, party, checked_in_at, state}
+-- A venue without a capacity in Redis is not loaded (Redis lost it): 'no_config', nothing changes.
 local t = redis.call('HMGET', KEYS[3], 'visit', 'party', 'at', 'state')
 local cfg = redis.call('HMGET', KEYS[2], 'capacity', 'paused')
 local count = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -19,14 +22,13 @@ if cfg[2] == '1' then
   return {'paused', count, capacity}
 end
 local party = tonumber(ARGV[1])
-local stats = KEYS[4] ~= nil
 local m = ARGV[7]
 
 local function remember(event)
   -- the last 20 events for dashboards (party sizes and times only), and the keys' expiry
-  redis.call('LPUSH', KEYS[7], event)
-  redis.call('LTRIM', KEYS[7], 0, 19)
-  for i = 4, 7 do
+  redis.call('LPUSH', KEYS[9], event)
+  redis.call('LTRIM', KEYS[9], 0, 19)
+  for i = 6, 9 do
     redis.call('EXPIRE', KEYS[i], tonumber(ARGV[8]))
   end
 end
@@ -35,17 +37,18 @@ if count + party > capacity then
   local event = cjson.encode({v = tonumber(ARGV[6]), e = 'full', n = party, c = count,
     cap = capacity, t = tonumber(ARGV[3])})
   redis.call('PUBLISH', ARGV[5], event)
-  if stats then
-    redis.call('HINCRBY', KEYS[4], 'refused_full', 1)
-    redis.call('HINCRBY', KEYS[5], m .. ':rf', 1)
-    redis.call('HSET', KEYS[5], m .. ':f', 1)
-    remember(event)
-  end
+  redis.call('HINCRBY', KEYS[6], 'refused_full', 1)
+  redis.call('HINCRBY', KEYS[7], m .. ':rf', 1)
+  redis.call('HSET', KEYS[7], m .. ':f', 1)
+  remember(event)
   return {'full', count, capacity}
 end
 count = redis.call('INCRBY', KEYS[1], party)
 redis.call('HSET', KEYS[3], 'visit', ARGV[2], 'party', party, 'at', ARGV[3], 'state', 'open')
 redis.call('EXPIRE', KEYS[3], tonumber(ARGV[4]))
+redis.call('SADD', KEYS[4], ARGV[10])
+redis.call('ZADD', KEYS[5], ARGV[3], 'in:' .. ARGV[10])
+redis.call('HINCRBY', KEYS[2], 'seq', 1)
 local kind = ARGV[9]
 if kind == 'visitor' then
   kind = nil
@@ -53,18 +56,16 @@ end
 local event = cjson.encode({v = tonumber(ARGV[6]), e = 'in', n = party, c = count,
   cap = capacity, k = kind, t = tonumber(ARGV[3])})
 redis.call('PUBLISH', ARGV[5], event)
-if stats then
-  redis.call('HINCRBY', KEYS[4], 'entries', 1)
-  redis.call('HINCRBY', KEYS[4], 'visitors_in', party)
-  redis.call('HINCRBY', KEYS[5], m .. ':e', 1)
-  redis.call('HINCRBY', KEYS[5], m .. ':vi', party)
-  if count > tonumber(redis.call('HGET', KEYS[5], m .. ':p') or '0') then
-    redis.call('HSET', KEYS[5], m .. ':p', count)
-  end
-  if count >= capacity then
-    redis.call('HSET', KEYS[5], m .. ':f', 1)
-  end
-  redis.call('HSET', KEYS[6], m, count)
-  remember(event)
+redis.call('HINCRBY', KEYS[6], 'entries', 1)
+redis.call('HINCRBY', KEYS[6], 'visitors_in', party)
+redis.call('HINCRBY', KEYS[7], m .. ':e', 1)
+redis.call('HINCRBY', KEYS[7], m .. ':vi', party)
+if count > tonumber(redis.call('HGET', KEYS[7], m .. ':p') or '0') then
+  redis.call('HSET', KEYS[7], m .. ':p', count)
 end
+if count >= capacity then
+  redis.call('HSET', KEYS[7], m .. ':f', 1)
+end
+redis.call('HSET', KEYS[8], m, count)
+remember(event)
 return {'ok', count, capacity, ARGV[2], party, ARGV[3], 'open'}

@@ -59,3 +59,12 @@ class CheckOutPending(ServiceUnavailable):
     code = "check_out_pending"
     message = ("Your check-out could not be confirmed just now. It will be completed as soon as "
                "the service recovers; you can also try again.")
+
+
+class CountsRebuilding(ServiceUnavailable):
+    code = "rebuilding"
+    message = ("The live counts are being rebuilt after a fault; nothing was recorded. Please try "
+               "again in a few seconds.")
+
+    def __init__(self) -> None:
+        super().__init__(retry_after_seconds=2)

@@ -1,15 +1,12 @@
 """Automatic check-out of visits that outlast their venue's maximum stay."""
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from occupancy import redis_keys as keys
 from occupancy.venues.models import Venue
 from occupancy.visits.models import Visit
 from occupancy.visits.service import Visits
@@ -61,16 +58,3 @@ async def auto_check_out(
     if ended:
         log.info("checked out %d overdue visits automatically", ended)
     return ended
-
-
-async def run_periodically(
-    visits: Visits, sessionmaker: async_sessionmaker[AsyncSession], redis: Redis, interval: float
-) -> None:
-    """Every ``interval`` seconds, in whichever process takes the lock first."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            if await redis.set(keys.AUTO_CHECKOUT_LOCK, "1", nx=True, px=int(interval * 900)):
-                await auto_check_out(visits, sessionmaker)
-        except Exception:
-            log.exception("automatic check-out failed; will try again")

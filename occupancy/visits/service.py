@@ -19,6 +19,7 @@ from occupancy.visits.capacity import CapacityStore, LiveVisit
 from occupancy.visits.errors import (
     AmbiguousShortCode,
     CheckOutPending,
+    CountsRebuilding,
     IdempotencyKeyReused,
     UnknownTicket,
     VenueFull,
@@ -27,7 +28,7 @@ from occupancy.visits.errors import (
 )
 from occupancy.visits.journal import Journal, NewVisit, TemperatureTaken, TicketConflict, VisitClosed
 from occupancy.visits.models import Visit
-from occupancy.visits.reconcile import Reconciler
+from occupancy.visits.rebuild import Rebuilder
 from occupancy.visits.schemas import ValidCheckIn
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ SHORT_CODE_RETRY_WINDOW = timedelta(minutes=10)
 # this many seconds, then twice as long each time, for at most FINISH_CHECK_OUT_FOR seconds.
 FINISH_FIRST_DELAY = 0.5
 FINISH_CHECK_OUT_FOR = 600.0
-FINISH_AT_MOST = 10_000  # check-outs waiting at once in a process: beyond, `occupancy reconcile`
+FINISH_AT_MOST = 10_000  # check-outs waiting at once in a process: beyond, the lease check acts
 
 
 class _RedisUnsure(Exception):
@@ -101,13 +102,13 @@ class Visits:
         capacity: CapacityStore,
         journal: Journal,
         sessionmaker: async_sessionmaker[AsyncSession],
-        reconciler: Reconciler,
+        rebuilder: Rebuilder,
         secret: str,
     ) -> None:
         self.capacity = capacity
         self.journal = journal
         self.sessionmaker = sessionmaker
-        self.reconciler = reconciler
+        self.rebuilder = rebuilder
         self.secret = secret
         # Check-outs to finish once Redis answers: ticket hash -> (venue id, task).
         self._finishing: dict[str, tuple[int, asyncio.Task]] = {}
@@ -157,6 +158,9 @@ class Visits:
             if not replayed:
                 await self._undo("checkin", venue.id, ticket_hash, live.visit_id, live.checked_in_at, kind)
             raise ServiceUnavailable() from exc
+        # A replay confirms too: its first attempt may have died before its row was written.
+        self.capacity.confirm(venue.id, ticket_hash, live.visit_id, live.party_size,
+                              live.checked_in_at)
         if not replayed:
             metrics.CHECK_INS.inc()
             metrics.VISITORS_ADMITTED.inc(live.party_size)
@@ -170,9 +174,7 @@ class Visits:
                      visit_id: str) -> LiveVisit:
         live = await self._reserve(venue_id, ticket_hash, party, kind, visit_id)
         if live.status == "no_config":
-            # Redis lost this venue (restart, flush): rebuild it from SQL, then try again.
-            await self.reconciler.venue(venue_id)
-            live = await self._reserve(venue_id, ticket_hash, party, kind, new_visit_id())
+            self._rebuild(venue_id)
         if live.status == "full":
             metrics.REFUSALS.labels("full").inc()
             raise VenueFull(count=live.count, capacity=live.capacity, retry_after_seconds=60)
@@ -217,39 +219,72 @@ class Visits:
     async def _end_visit(
         self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None, now: float
     ) -> CheckedOut:
-        live = await self._release(venue_id, ticket_hash, reason, now)
+        """Mark the visit closing in Redis, record the check-out in SQL, then release its places.
+
+        The places are released only once SQL holds the check-out, so a failed write reopens the
+        visit without touching the count.
+        """
+        live = await self._begin_check_out(venue_id, ticket_hash, reason, now)
+        if live.status == "no_config":
+            self._rebuild(venue_id)
         if live.status == "unknown":
             return await self._end_visit_known_only_to_sql(venue_id, ticket_hash, reason, temperature)
-        replayed = live.status == "replay"
-        closed_at = _at(live.checked_out_at if replayed else now)
+        began = live.status == "ok"
+        closed_at = _at(live.checked_out_at)
         try:
             await self.journal.write(VisitClosed(ticket_hash, closed_at, live.state, temperature))
         except Exception as exc:
-            if not replayed:
+            if began:
                 await self._undo("checkout", venue_id, ticket_hash, live.visit_id, now)
             raise ServiceUnavailable() from exc
-        if not replayed:
+        count = await self._release(venue_id, ticket_hash, live)
+        if began:
             metrics.CHECK_OUTS.labels(live.state).inc()
         return CheckedOut(
             visit_id=live.visit_id, venue_id=venue_id, party_size=live.party_size,
             checked_in_at=_at(live.checked_in_at), checked_out_at=closed_at, reason=live.state,
-            count=live.count, capacity=live.capacity, replayed=replayed,
+            count=count, capacity=live.capacity, replayed=live.status == "replay",
         )
 
-    async def _release(self, venue_id: int, ticket_hash: str, reason: str, now: float) -> LiveVisit:
-        """The check-out script, and once more if the call fails: the first may have run with
-        only its reply lost (the second then answers as a replay), and a visit closed in Redis
-        must be closed in SQL too."""
+    async def _release(self, venue_id: int, ticket_hash: str, began: LiveVisit) -> int:
+        """Release the places of a check-out SQL holds; return the count after it.
+
+        If Redis does not answer, the check-out stands (SQL has it) and the places are released
+        by the lease check (``visits.repair``); the count is then the one expected.
+        """
+        if began.status == "replay":
+            return began.count
         try:
-            return await self.capacity.release(venue_id, ticket_hash, reason, now)
+            released = await self.capacity.release(venue_id, ticket_hash, began.state,
+                                                   began.checked_out_at)
+        except Exception as exc:
+            log.warning("Redis release of a check-out failed for venue %s (%s); the lease check "
+                        "finishes it", venue_id, type(exc).__name__)
+            return max(0, began.count - began.party_size)
+        return released.count
+
+    async def _begin_check_out(self, venue_id: int, ticket_hash: str, reason: str,
+                               now: float) -> LiveVisit:
+        """The check-out script, and once more if the call fails: the first may have run with
+        only its reply lost (the second then answers that the visit is closing), and a visit
+        closing in Redis must be closed in SQL too."""
+        try:
+            live = await self.capacity.begin_check_out(venue_id, ticket_hash, reason, now)
         except Exception as exc:
             log.warning("Redis check-out failed for venue %s (%s); trying again", venue_id,
                         type(exc).__name__)
+        else:
+            return live
         try:
-            return await self.capacity.release(venue_id, ticket_hash, reason, now)
+            return await self.capacity.begin_check_out(venue_id, ticket_hash, reason, now)
         except Exception as exc:
             log.error("Redis check-out failed twice for venue %s (%s)", venue_id, type(exc).__name__)
             raise _RedisUnsure() from exc
+
+    def _rebuild(self, venue_id: int) -> None:
+        """Redis does not hold this venue: have it rebuilt from SQL, and say so meanwhile."""
+        self.rebuilder.kick(venue_id)
+        raise CountsRebuilding()
 
     def _finish_later(
         self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None, now: float
@@ -257,8 +292,8 @@ class Visits:
         if ticket_hash in self._finishing:
             return  # a retry of a check-out already waiting: one task finishes it
         if len(self._finishing) >= FINISH_AT_MOST:
-            log.error("unconfirmed check-out at venue %s not kept (too many waiting): run "
-                      "`occupancy reconcile` once Redis is back", venue_id)
+            log.error("unconfirmed check-out at venue %s not kept (too many waiting): the lease check "
+                      "reopens it once Redis is back", venue_id)
             return
         task = asyncio.create_task(
             self._finish_check_out(venue_id, ticket_hash, reason, temperature, now))
@@ -285,7 +320,8 @@ class Visits:
             else:
                 log.info("finished a check-out at venue %s that Redis had left unconfirmed", venue_id)
                 return
-        log.error("could not finish a check-out at venue %s: run `occupancy reconcile`", venue_id)
+        log.error("could not finish a check-out at venue %s: the lease check reopens the visit",
+                  venue_id)
 
     async def close(self) -> None:
         """Stop finishing unconfirmed check-outs (before the journal closes), saying which."""
@@ -295,8 +331,8 @@ class Visits:
         await asyncio.gather(*(task for _, task in waiting), return_exceptions=True)
         if waiting:
             venues = sorted({venue_id for venue_id, _ in waiting})
-            log.error("stopping with %d unconfirmed check-outs (venues %s): run "
-                      "`occupancy reconcile`", len(waiting), venues)
+            log.error("stopping with %d unconfirmed check-outs (venues %s): the lease check "
+                      "reopens them", len(waiting), venues)
 
     async def _end_visit_known_only_to_sql(
         self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None
@@ -306,11 +342,14 @@ class Visits:
             raise UnknownTicket()
         replayed = visit.checked_out_at is not None
         if not replayed:
-            # Redis forgot an open visit (restart, flush): close it in SQL, rebuild the counter.
+            # Redis does not hold this open visit (its row came after a rebuild read SQL): close
+            # it in SQL; the count never included it, and the drift check compares them anyway.
             closed_at = datetime.now(UTC)
-            await self.journal.write(VisitClosed(ticket_hash, closed_at, reason, temperature))
+            try:
+                await self.journal.write(VisitClosed(ticket_hash, closed_at, reason, temperature))
+            except Exception as exc:
+                raise ServiceUnavailable() from exc
             metrics.CHECK_OUTS.labels(reason).inc()
-            await self.reconciler.venue(venue_id)
         visit = await self._find(ticket_hash)
         occupancy = await self._redis(self.capacity.occupancy(venue_id))
         return CheckedOut(
@@ -385,7 +424,7 @@ class Visits:
             await self.capacity.undo(mode, venue_id, ticket_hash, visit_id, time.time(), event_at,
                                      kind)
         except Exception:
-            # The counter is off until the next reconcile; the visitor still gets a clear error.
+            # Still pending in Redis: the lease check releases or reopens it; the visitor gets a clear error.
             log.exception("could not undo a %s in Redis for venue %s", mode, venue_id)
 
     @staticmethod

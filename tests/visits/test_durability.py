@@ -188,16 +188,18 @@ async def test_check_ins_go_on_after_postgresql_dropped_the_journals_connections
 
 async def test_an_undo_takes_back_only_its_own_event_and_leaves_the_right_count(services, make_venue):
     """A visitor and a walk-in of the same size come in at the same instant, and a fever check-out
-    and an ordinary one leave together; undoing the visitor's check-in and the ordinary check-out
-    leaves the walk-in's and the fever refusal's events, and this minute ends at the true count."""
+    and an ordinary one begin together; undoing the visitor's check-in and the ordinary check-out
+    (before its release) leaves the walk-in's and the fever refusal's events, and this minute ends
+    at the true count."""
     venue, _ = await make_venue(capacity=10)
     store, now = services.capacity, time.time()
     assert (await store.admit(venue.id, "a" * 64, 2, "v1", now, "visitor")).status == "ok"
     assert (await store.admit(venue.id, "b" * 64, 2, "v2", now, "walkin")).status == "ok"
     assert (await store.admit(venue.id, "c" * 64, 1, "v3", now)).status == "ok"
     assert (await store.admit(venue.id, "d" * 64, 1, "v4", now)).status == "ok"
+    assert (await store.begin_check_out(venue.id, "c" * 64, "fever", now + 1)).status == "ok"
     assert (await store.release(venue.id, "c" * 64, "fever", now + 1)).status == "ok"
-    assert (await store.release(venue.id, "d" * 64, "visitor", now + 1)).status == "ok"
+    assert (await store.begin_check_out(venue.id, "d" * 64, "visitor", now + 1)).status == "ok"
 
     await store.undo("checkin", venue.id, "a" * 64, "v1", now + 2, now, "visitor")
     await store.undo("checkout", venue.id, "d" * 64, "v4", now + 2, now + 1)

@@ -1,0 +1,184 @@
+"""The service repairs its own live counts: writes left half done, and drift from SQL.
+
+Every few seconds, in one process (``periodic.every``):
+
+- **Leases.** A reservation stays pending in Redis until its SQL row is confirmed; a check-out
+  stays closing until SQL holds it and its places are released. One still pending after the
+  lease (a process died, or its undo failed) is settled from SQL: a reservation with no row is
+  released, one with a row is confirmed; a check-out SQL holds is finished, one it does not is
+  reopened. The lease is longer than any SQL write may take (the SQL timeouts), so no write in
+  flight is mistaken for an orphan; one slower still is put back by its own confirmation.
+- **Drift.** Each loaded venue's count and open tickets are compared with its open visits in SQL,
+  and repaired (``repair.lua``) only if the venue had no write in flight and nothing changed in
+  Redis while SQL was read (its sequence number): so a repair never undoes a newer write.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from occupancy import metrics
+from occupancy import redis_keys as keys
+from occupancy.scripts import ScriptRunner
+from occupancy.venues.models import Venue
+from occupancy.visits.capacity import OPEN_TICKET_TTL, REPAIR, CapacityStore
+from occupancy.visits.models import Visit
+from occupancy.visits.rebuild import open_visits_by_venue, visit_args
+
+log = logging.getLogger(__name__)
+
+VENUES_AT_ONCE = 500  # venues read from Redis per round trip
+TICKETS_AT_ONCE = 500  # tickets looked up in SQL per query
+
+
+@dataclass
+class Repaired:
+    orphans_released: int = 0
+    orphans_confirmed: int = 0
+    check_outs_finished: int = 0
+    check_outs_reopened: int = 0
+    venues_repaired: int = 0
+    venues_busy: int = 0
+
+
+class Repairer:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], redis: Redis,
+                 runner: ScriptRunner, capacity: CapacityStore, lease: float = 15.0) -> None:
+        self.sessionmaker = sessionmaker
+        self.redis = redis
+        self.runner = runner
+        self.capacity = capacity
+        self.lease = lease
+
+    async def run(self) -> Repaired:
+        """One pass over every venue: leases first, then drift."""
+        done = Repaired()
+        if not await self.redis.exists(keys.READY_MARKER):
+            return done  # being rebuilt: nothing is loaded to compare
+        async with self.sessionmaker() as session:
+            venue_ids = list((await session.execute(select(Venue.id).order_by(Venue.id))).scalars())
+        for start in range(0, len(venue_ids), VENUES_AT_ONCE):
+            chunk = venue_ids[start:start + VENUES_AT_ONCE]
+            await self._settle_expired(chunk, done)
+            await self._repair_drift(chunk, done)
+        return done
+
+    # Leases -------------------------------------------------------------------------------------
+
+    async def _settle_expired(self, venue_ids: list[int], done: Repaired) -> None:
+        expired_before = time.time() - self.lease
+        pipe = self.redis.pipeline(transaction=False)
+        for venue_id in venue_ids:
+            pipe.zrangebyscore(keys.pending(venue_id), "-inf", expired_before, withscores=True)
+        expired = [(venue_id, member.decode(), at)
+                   for venue_id, members in zip(venue_ids, await pipe.execute(), strict=True)
+                   for member, at in members]
+        for start in range(0, len(expired), TICKETS_AT_ONCE):
+            await self._settle(expired[start:start + TICKETS_AT_ONCE], done)
+
+    async def _settle(self, expired: list[tuple[int, str, float]], done: Repaired) -> None:
+        hashes = [member.split(":", 1)[1] for _, member, _ in expired]
+        async with self.sessionmaker() as session:
+            rows = {row.ticket_hash: row for row in (await session.execute(
+                select(Visit.ticket_hash, Visit.id, Visit.party_size, Visit.checked_in_at,
+                       Visit.checked_out_at, Visit.checkout_reason)
+                .where(Visit.ticket_hash.in_(hashes)))).all()}
+        for venue_id, member in ((v, m) for v, m, _ in expired):
+            kind, ticket_hash = member.split(":", 1)
+            row = rows.get(ticket_hash)
+            if kind == "in":
+                await self._settle_reservation(venue_id, ticket_hash, row, done)
+            else:
+                await self._settle_check_out(venue_id, ticket_hash, row, done)
+
+    async def _settle_reservation(self, venue_id: int, ticket_hash: str, row, done: Repaired) -> None:
+        if row is not None and row.checked_out_at is not None:  # ended since: nothing to confirm
+            await self.redis.zrem(keys.pending(venue_id), f"in:{ticket_hash}")
+            return
+        if row is not None:  # written, but its confirmation was lost
+            self.capacity.confirm(venue_id, ticket_hash, row.id, row.party_size,
+                                  row.checked_in_at.timestamp())
+            done.orphans_confirmed += 1
+            return
+        ticket = await self.redis.hmget(keys.ticket(venue_id, ticket_hash), "visit", "party", "at")
+        visit_id, party, at = (value.decode() if value else None for value in ticket)
+        if visit_id is None:
+            await self.redis.zrem(keys.pending(venue_id), f"in:{ticket_hash}")
+            return
+        status, *_ = await self.capacity.undo("checkin", venue_id, ticket_hash, visit_id, time.time(),
+                                              float(at or time.time()))
+        await self.redis.zrem(keys.pending(venue_id), f"in:{ticket_hash}")
+        if status == b"ok":
+            metrics.ORPHANS_RELEASED.inc()
+            done.orphans_released += 1
+            log.warning("released an orphaned reservation at venue %s: party of %s, no SQL row "
+                        "%.0f s after it was made", venue_id, party, time.time() - float(at or 0))
+
+    async def _settle_check_out(self, venue_id: int, ticket_hash: str, row, done: Repaired) -> None:
+        if row is not None and row.checked_out_at is not None:
+            await self.capacity.release(venue_id, ticket_hash, row.checkout_reason,
+                                        row.checked_out_at.timestamp())
+            outcome = "finished"
+            done.check_outs_finished += 1
+        else:
+            visit_id = await self.redis.hget(keys.ticket(venue_id, ticket_hash), "visit")
+            await self.capacity.undo("checkout", venue_id, ticket_hash,
+                                     visit_id.decode() if visit_id else "", time.time(), time.time())
+            await self.redis.zrem(keys.pending(venue_id), f"out:{ticket_hash}")
+            outcome = "reopened"
+            done.check_outs_reopened += 1
+        metrics.CHECK_OUTS_FINISHED.labels(outcome).inc()
+        log.warning("a check-out at venue %s was left half done past its lease: %s", venue_id,
+                    outcome)
+
+    # Drift --------------------------------------------------------------------------------------
+
+    async def _repair_drift(self, venue_ids: list[int], done: Repaired) -> None:
+        # Read Redis first: a venue is repaired only if its sequence number is still this one.
+        pipe = self.redis.pipeline(transaction=False)
+        for venue_id in venue_ids:
+            pipe.hmget(keys.config(venue_id), "capacity", "seq")
+            pipe.zcard(keys.pending(venue_id))
+            pipe.get(keys.count(venue_id))
+            pipe.scard(keys.open_tickets(venue_id))
+        values = await pipe.execute()
+        live = {}
+        for i, venue_id in enumerate(venue_ids):
+            (capacity, seq), pending, count, open_count = values[4 * i:4 * i + 4]
+            if capacity is not None and pending == 0:
+                live[venue_id] = (seq or b"0", int(count or 0), open_count)
+        if not live:
+            return
+        async with self.sessionmaker() as session:
+            sums = {row.venue_id: (int(row.people), row.visits) for row in (await session.execute(
+                select(Visit.venue_id, func.sum(Visit.party_size).label("people"),
+                       func.count().label("visits"))
+                .where(Visit.checked_out_at.is_(None), Visit.venue_id.in_(list(live)))
+                .group_by(Visit.venue_id))).all()}
+        for venue_id, (seq, count, open_count) in live.items():
+            if sums.get(venue_id, (0, 0)) != (count, open_count):
+                await self._repair_venue(venue_id, seq, done)
+
+    async def _repair_venue(self, venue_id: int, seq: bytes, done: Repaired) -> None:
+        redis_open = {member.decode() for member in await self.redis.smembers(keys.open_tickets(venue_id))}
+        async with self.sessionmaker() as session:
+            visits = (await open_visits_by_venue(session, venue_id)).get(venue_id, [])
+        stale = redis_open - {v.ticket_hash for v in visits}
+        script_keys = (*keys.visit_keys(venue_id, "")[:2], keys.open_tickets(venue_id),
+                       keys.pending(venue_id),
+                       *(keys.ticket(venue_id, v.ticket_hash) for v in visits),
+                       *(keys.ticket(venue_id, ticket_hash) for ticket_hash in stale))
+        args = (seq, OPEN_TICKET_TTL, keys.venue_channel(venue_id), venue_id, time.time(),
+                len(visits), *visit_args(visits))
+        status, *counts = await self.runner.run(REPAIR, script_keys, args)
+        if status != b"ok":
+            done.venues_busy += 1
+            return
+        metrics.DRIFT_REPAIRS.inc()
+        done.venues_repaired += 1
+        log.warning("repaired venue %s: its live count was %s, its open visits in SQL hold %s",
+                    venue_id, int(counts[0]), int(counts[1]))
