@@ -186,8 +186,8 @@ async def ticket_qr_code(ticket: str) -> Response:
 async def occupancy(code: str, request: Request) -> Response:
     svc = services(request)
     venue = await svc.venues.by_code(signing.verify(svc.settings.secret_key, code))
-    live = await svc.capacity.occupancy(venue.id)
-    capacity = live.capacity if live.capacity is not None else venue.capacity
+    live = await svc.visits.occupancy(venue.id)
+    capacity = live.capacity
     return json_response({
         "venue": {"code": venue.code, "name": venue.name, "category": venue.category,
                   "district": venue.district},

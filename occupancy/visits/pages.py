@@ -63,11 +63,11 @@ async def venue_page(code: str, request: Request) -> HTMLResponse:
     except (ForgedVenueCode, UnknownVenue) as exc:
         return _render(request, "visitor/error.html", lang, {"error": exc.code}, status_code=exc.status)
     try:
-        live = await svc.capacity.occupancy(venue.id)
-        count, capacity, paused = live.count, live.capacity or venue.capacity, live.paused
-    except Exception:
+        live = await svc.visits.occupancy(venue.id)
+        count, capacity, paused = live.count, live.capacity, live.paused
+    except Exception as exc:
         # The page still works: its script reads the live numbers as soon as Redis answers.
-        log.exception("could not read the occupancy of venue %s", venue.id)
+        log.warning("could not read the occupancy of venue %s (%s)", venue.id, type(exc).__name__)
         count, capacity, paused = None, venue.capacity, venue.paused
     state = {
         "count": count,

@@ -147,6 +147,7 @@ class Rebuilder:
     async def _load(self, venue, visits: list) -> tuple[bytes, int]:
         script_keys = (keys.count(venue.id), keys.config(venue.id), keys.open_tickets(venue.id),
                        *(keys.ticket(venue.id, v.ticket_hash) for v in visits))
-        args = (venue.capacity, "1" if venue.paused else "0", OPEN_TICKET_TTL, *visit_args(visits))
+        args = (venue.capacity, "1" if venue.paused else "0", OPEN_TICKET_TTL,
+                keys.venue_channel(venue.id), venue.id, time.time(), *visit_args(visits))
         status, count = await self.runner.run(REBUILD, script_keys, args)
         return status, int(count)

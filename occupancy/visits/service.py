@@ -15,7 +15,7 @@ from occupancy import metrics
 from occupancy.errors import DomainError, ServiceUnavailable
 from occupancy.venues.service import VenueInfo
 from occupancy.visits import tickets
-from occupancy.visits.capacity import CapacityStore, LiveVisit
+from occupancy.visits.capacity import CapacityStore, LiveVisit, Occupancy
 from occupancy.visits.errors import (
     AmbiguousShortCode,
     CheckOutPending,
@@ -358,6 +358,13 @@ class Visits:
             reason=visit.checkout_reason, count=occupancy.count,
             capacity=occupancy.capacity or 0, replayed=replayed,
         )
+
+    async def occupancy(self, venue_id: int) -> Occupancy:
+        """The venue's live count; 503 while Redis does not hold it (being rebuilt)."""
+        live = await self.capacity.occupancy(venue_id)
+        if live.capacity is None:
+            self._rebuild(venue_id)
+        return live
 
     async def screen(self, venue: VenueInfo, ticket_hash: str, temperature: float) -> Screened:
         """Record a door temperature for the visit with this ticket hash; at or above the

@@ -37,9 +37,13 @@ async def test_after_redis_lost_everything_requests_wait_for_one_rebuild_of_ever
     assert refused.json()["error"]["code"] == "rebuilding"
     out = await client.post(f"/api/tickets/{first['ticket']}/check-out")
     assert out.status_code == 503 and out.json()["error"]["code"] == "rebuilding"
+    # Nor does the public count claim an empty venue with 2 people inside.
+    public = await client.get(f"/api/venues/{code}/occupancy")
+    assert public.status_code == 503 and public.json()["error"]["code"] == "rebuilding"
 
     assert await services.rebuilder.ensure(wait=10)
     assert await live_count(services, venue.id) == 2
+    assert (await client.get(f"/api/venues/{code}/occupancy")).json()["count"] == 2
     # The venue nobody visited is loaded too.
     assert await services.redis.hget(keys.config(quiet.id), "capacity") == b"7"
     # Capacity is enforced again and the open ticket checks out, once.
