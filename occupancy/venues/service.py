@@ -99,6 +99,18 @@ async def list_venues(session: AsyncSession) -> list[Venue]:
     return list((await session.execute(select(Venue).order_by(Venue.id))).scalars())
 
 
+async def venue_ids(session: AsyncSession) -> list[int]:
+    return list((await session.execute(select(Venue.id).order_by(Venue.id))).scalars())
+
+
+async def enforced_limits(session: AsyncSession, venue_id: int | None = None) -> list:
+    """(id, capacity, paused) of every venue, or of one: what the Redis scripts enforce."""
+    query = select(Venue.id, Venue.capacity, Venue.paused)
+    if venue_id is not None:
+        query = query.where(Venue.id == venue_id)
+    return list((await session.execute(query)).all())
+
+
 _INFO_COLUMNS = tuple(getattr(Venue, field.name) for field in fields(VenueInfo))
 # Venues per query of ``venue_infos``: the loop serves requests between pages.
 VENUE_PAGE = 1000

@@ -4,11 +4,9 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from occupancy.venues.models import Venue
-from occupancy.visits.models import Visit
+from occupancy.visits import repository
 from occupancy.visits.service import Visits
 
 log = logging.getLogger(__name__)
@@ -23,23 +21,10 @@ async def overdue_pages(
     sessionmaker: async_sessionmaker[AsyncSession], now: datetime
 ) -> AsyncIterator[list[tuple[int, str]]]:
     """(venue id, ticket hash) of open visits past their venue's maximum stay, page by page."""
-    async with sessionmaker() as session:
-        shortest = (await session.execute(select(func.min(Venue.max_stay_minutes)))).scalar()
-    if shortest is None:
-        return
-    candidates = (
-        select(Visit.id, Visit.venue_id, Visit.ticket_hash, Visit.checked_in_at,
-               Venue.max_stay_minutes)
-        .join(Venue, Venue.id == Visit.venue_id)
-        .where(Visit.checked_out_at.is_(None),
-               Visit.checked_in_at < now - timedelta(minutes=shortest))
-        .order_by(Visit.id)
-        .limit(PAGE)
-    )
     after = ""
     while True:
         async with sessionmaker() as session:
-            rows = (await session.execute(candidates.where(Visit.id > after))).all()
+            rows = await repository.overdue_candidates(session, now, after, PAGE)
         yield [(row.venue_id, row.ticket_hash) for row in rows
                if row.checked_in_at < now - timedelta(minutes=row.max_stay_minutes)]
         if len(rows) < PAGE:

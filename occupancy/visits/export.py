@@ -4,17 +4,13 @@ temperature. Never names, phones or emails (those leave only through the audited
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from occupancy.stats.calendar import day_bounds
-from occupancy.visits.models import Visit
+from occupancy.visits import repository
 
 COLUMNS = ("checked_in_at", "checked_out_at", "stay_minutes", "party_size", "kind",
            "checkout_reason", "temperature")
-# Only these columns are read from SQL: personal data never enters this code path.
-_SELECTED = (Visit.checked_in_at, Visit.checked_out_at, Visit.party_size, Visit.kind,
-             Visit.checkout_reason, Visit.temperature)
 
 
 def _local(at: datetime | None, tz: ZoneInfo) -> str:
@@ -23,13 +19,8 @@ def _local(at: datetime | None, tz: ZoneInfo) -> str:
 
 async def visits_of_day(session: AsyncSession, venue_id: int, day: date, tz: ZoneInfo) -> list[dict]:
     start, end = day_bounds(day, tz)
-    query = (
-        select(*_SELECTED)
-        .where(Visit.venue_id == venue_id, Visit.checked_in_at >= start, Visit.checked_in_at < end)
-        .order_by(Visit.checked_in_at)
-    )
     rows = []
-    for visit in (await session.execute(query)).all():
+    for visit in await repository.checked_in_between(session, venue_id, start, end):
         stay = (
             round((visit.checked_out_at - visit.checked_in_at).total_seconds() / 60, 1)
             if visit.checked_out_at else ""

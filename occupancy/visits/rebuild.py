@@ -15,24 +15,18 @@ import asyncio
 import logging
 import os
 import time
-from collections import defaultdict
 
 from redis.asyncio import Redis
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from occupancy import metrics
 from occupancy import redis_keys as keys
 from occupancy.scripts import ScriptRunner
-from occupancy.venues.models import Venue
+from occupancy.venues import service as venue_service
+from occupancy.visits import repository
 from occupancy.visits.capacity import OPEN_TICKET_TTL, REBUILD
-from occupancy.visits.models import Visit
 
 log = logging.getLogger(__name__)
-
-OPEN_VISITS = select(
-    Visit.venue_id, Visit.ticket_hash, Visit.id, Visit.party_size, Visit.checked_in_at
-).where(Visit.checked_out_at.is_(None))
 
 # Set the ready marker only if the lock is still ours: a flush during the rebuild removed the lock
 # too, and then the venues loaded before it are gone again and the next check starts over.
@@ -45,14 +39,6 @@ end
 return 0
 """
 VENUES_AT_ONCE = 200  # venues loaded per round trip
-
-
-async def open_visits_by_venue(session: AsyncSession, venue_id: int | None = None) -> dict[int, list]:
-    query = OPEN_VISITS if venue_id is None else OPEN_VISITS.where(Visit.venue_id == venue_id)
-    by_venue = defaultdict(list)
-    for visit in (await session.execute(query)).all():
-        by_venue[visit.venue_id].append(visit)
-    return by_venue
 
 
 def visit_args(visits: list) -> list:
@@ -118,8 +104,8 @@ class Rebuilder:
         log.warning("Redis has lost the live counts: rebuilding every venue from SQL")
         await asyncio.sleep(self.grace)
         async with self.sessionmaker() as session:
-            venues = (await session.execute(select(Venue.id, Venue.capacity, Venue.paused))).all()
-            by_venue = await open_visits_by_venue(session)
+            venues = await venue_service.enforced_limits(session)
+            by_venue = await repository.open_visits_by_venue(session)
         loaded = 0
         for start in range(0, len(venues), VENUES_AT_ONCE):
             replies = await asyncio.gather(*(self._load(venue, by_venue.get(venue.id, []))
@@ -135,11 +121,10 @@ class Rebuilder:
     async def venue(self, venue_id: int) -> None:
         """Load one venue Redis does not hold (nothing can be reserved there meanwhile)."""
         async with self.sessionmaker() as session:
-            venue = (await session.execute(select(Venue.id, Venue.capacity, Venue.paused)
-                                           .where(Venue.id == venue_id))).one_or_none()
+            venue = next(iter(await venue_service.enforced_limits(session, venue_id)), None)
             if venue is None:
                 return
-            visits = (await open_visits_by_venue(session, venue_id)).get(venue_id, [])
+            visits = (await repository.open_visits_by_venue(session, venue_id)).get(venue_id, [])
         status, count = await self._load(venue, visits)
         if status == b"ok":
             log.warning("loaded venue %s from SQL (%d inside)", venue_id, count)

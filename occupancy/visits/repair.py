@@ -18,16 +18,15 @@ import time
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from occupancy import metrics
 from occupancy import redis_keys as keys
 from occupancy.scripts import ScriptRunner
-from occupancy.venues.models import Venue
+from occupancy.venues import service as venue_service
+from occupancy.visits import repository
 from occupancy.visits.capacity import OPEN_TICKET_TTL, REPAIR, CapacityStore
-from occupancy.visits.models import Visit
-from occupancy.visits.rebuild import open_visits_by_venue, visit_args
+from occupancy.visits.rebuild import visit_args
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ class Repairer:
         if not await self.redis.exists(keys.READY_MARKER):
             return done  # being rebuilt: nothing is loaded to compare
         async with self.sessionmaker() as session:
-            venue_ids = list((await session.execute(select(Venue.id).order_by(Venue.id))).scalars())
+            venue_ids = await venue_service.venue_ids(session)
         for start in range(0, len(venue_ids), VENUES_AT_ONCE):
             chunk = venue_ids[start:start + VENUES_AT_ONCE]
             await self._settle_expired(chunk, done)
@@ -83,10 +82,7 @@ class Repairer:
     async def _settle(self, expired: list[tuple[int, str, float]], done: Repaired) -> None:
         hashes = [member.split(":", 1)[1] for _, member, _ in expired]
         async with self.sessionmaker() as session:
-            rows = {row.ticket_hash: row for row in (await session.execute(
-                select(Visit.ticket_hash, Visit.id, Visit.party_size, Visit.checked_in_at,
-                       Visit.checked_out_at, Visit.checkout_reason)
-                .where(Visit.ticket_hash.in_(hashes)))).all()}
+            rows = await repository.by_tickets(session, hashes)
         for venue_id, member in ((v, m) for v, m, _ in expired):
             kind, ticket_hash = member.split(":", 1)
             row = rows.get(ticket_hash)
@@ -154,11 +150,7 @@ class Repairer:
         if not live:
             return
         async with self.sessionmaker() as session:
-            sums = {row.venue_id: (int(row.people), row.visits) for row in (await session.execute(
-                select(Visit.venue_id, func.sum(Visit.party_size).label("people"),
-                       func.count().label("visits"))
-                .where(Visit.checked_out_at.is_(None), Visit.venue_id.in_(list(live)))
-                .group_by(Visit.venue_id))).all()}
+            sums = await repository.open_totals(session, list(live))
         for venue_id, (seq, count, open_count) in live.items():
             if sums.get(venue_id, (0, 0)) != (count, open_count):
                 await self._repair_venue(venue_id, seq, done)
@@ -166,7 +158,7 @@ class Repairer:
     async def _repair_venue(self, venue_id: int, seq: bytes, done: Repaired) -> None:
         redis_open = {member.decode() for member in await self.redis.smembers(keys.open_tickets(venue_id))}
         async with self.sessionmaker() as session:
-            visits = (await open_visits_by_venue(session, venue_id)).get(venue_id, [])
+            visits = (await repository.open_visits_by_venue(session, venue_id)).get(venue_id, [])
         stale = redis_open - {v.ticket_hash for v in visits}
         script_keys = (*keys.visit_keys(venue_id, "")[:2], keys.open_tickets(venue_id),
                        keys.pending(venue_id),

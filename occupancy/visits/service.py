@@ -1,6 +1,5 @@
 """Check-in, check-out and screening: Redis decides, SQL records, then the visitor is answered."""
 
-import asyncio
 import base64
 import logging
 import os
@@ -8,13 +7,12 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from occupancy import metrics
-from occupancy.errors import DomainError, ServiceUnavailable
+from occupancy.errors import ServiceUnavailable
 from occupancy.venues.service import VenueInfo
-from occupancy.visits import tickets
+from occupancy.visits import repository, tickets
 from occupancy.visits.capacity import CapacityStore, LiveVisit, Occupancy
 from occupancy.visits.errors import (
     AmbiguousShortCode,
@@ -30,17 +28,11 @@ from occupancy.visits.journal import Journal, NewVisit, TemperatureTaken, Ticket
 from occupancy.visits.models import Visit
 from occupancy.visits.rebuild import Rebuilder
 from occupancy.visits.schemas import ValidCheckIn
+from occupancy.visits.unconfirmed import UnconfirmedCheckOuts
 
 log = logging.getLogger(__name__)
 # How long after a visit ended its short code still finds it (for retries by short code).
 SHORT_CODE_RETRY_WINDOW = timedelta(minutes=10)
-# A check-out whose outcome Redis left unknown is finished in the background: first try after
-# this many seconds, then twice as long each time, for at most FINISH_CHECK_OUT_FOR seconds.
-FINISH_FIRST_DELAY = 0.5
-FINISH_CHECK_OUT_FOR = 600.0
-FINISH_AT_MOST = 10_000  # check-outs waiting at once in a process: beyond, the lease check acts
-
-
 class _RedisUnsure(Exception):
     """The check-out script was called twice and neither call answered: it may have run."""
 
@@ -110,8 +102,7 @@ class Visits:
         self.sessionmaker = sessionmaker
         self.rebuilder = rebuilder
         self.secret = secret
-        # Check-outs to finish once Redis answers: ticket hash -> (venue id, task).
-        self._finishing: dict[str, tuple[int, asyncio.Task]] = {}
+        self.unconfirmed = UnconfirmedCheckOuts()
 
     async def check_in(self, venue: VenueInfo, request: ValidCheckIn) -> CheckedIn:
         return await self._enter(
@@ -213,7 +204,8 @@ class Visits:
             # The script may have closed the visit in Redis, and then it must be closed in SQL
             # too: this process finishes the check-out once Redis answers (the script is
             # idempotent: it then answers as a replay, and the SQL close follows).
-            self._finish_later(venue_id, ticket_hash, reason, temperature, now)
+            self.unconfirmed.finish_later(venue_id, ticket_hash, lambda: self._end_visit(
+                venue_id, ticket_hash, reason, temperature, now))
             raise CheckOutPending() from exc
 
     async def _end_visit(
@@ -286,53 +278,8 @@ class Visits:
         self.rebuilder.kick(venue_id)
         raise CountsRebuilding()
 
-    def _finish_later(
-        self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None, now: float
-    ) -> None:
-        if ticket_hash in self._finishing:
-            return  # a retry of a check-out already waiting: one task finishes it
-        if len(self._finishing) >= FINISH_AT_MOST:
-            log.error("unconfirmed check-out at venue %s not kept (too many waiting): the lease check "
-                      "reopens it once Redis is back", venue_id)
-            return
-        task = asyncio.create_task(
-            self._finish_check_out(venue_id, ticket_hash, reason, temperature, now))
-        self._finishing[ticket_hash] = (venue_id, task)
-        task.add_done_callback(lambda _: self._finishing.pop(ticket_hash, None))
-
-    async def _finish_check_out(
-        self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None, now: float
-    ) -> None:
-        """Run the check-out again until Redis answers; it keeps the time the visitor left."""
-        delay, give_up_at = FINISH_FIRST_DELAY, time.monotonic() + FINISH_CHECK_OUT_FOR
-        while time.monotonic() < give_up_at:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
-            try:
-                await self._end_visit(venue_id, ticket_hash, reason, temperature, now)
-            except ServiceUnavailable as exc:
-                log.warning("check-out at venue %s still unconfirmed (%s)", venue_id, exc.code)
-            except DomainError:
-                return  # e.g. the ticket is unknown: nothing left to finish
-            except Exception as exc:
-                log.warning("check-out at venue %s still unconfirmed (%s)", venue_id,
-                            type(exc).__name__)
-            else:
-                log.info("finished a check-out at venue %s that Redis had left unconfirmed", venue_id)
-                return
-        log.error("could not finish a check-out at venue %s: the lease check reopens the visit",
-                  venue_id)
-
     async def close(self) -> None:
-        """Stop finishing unconfirmed check-outs (before the journal closes), saying which."""
-        waiting = list(self._finishing.values())
-        for _, task in waiting:
-            task.cancel()
-        await asyncio.gather(*(task for _, task in waiting), return_exceptions=True)
-        if waiting:
-            venues = sorted({venue_id for venue_id, _ in waiting})
-            log.error("stopping with %d unconfirmed check-outs (venues %s): the lease check "
-                      "reopens them", len(waiting), venues)
+        await self.unconfirmed.close()
 
     async def _end_visit_known_only_to_sql(
         self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None
@@ -399,19 +346,7 @@ class Visits:
         """
         since = datetime.now(UTC) - SHORT_CODE_RETRY_WINDOW
         async with self.sessionmaker() as session:
-            query = (
-                select(Visit.ticket_hash, Visit.checked_out_at)
-                .where(
-                    Visit.venue_id == venue_id,
-                    Visit.kind != "walkin",
-                    # A range on the unique ticket_hash index (hex digits sort before "g").
-                    Visit.ticket_hash >= prefix,
-                    Visit.ticket_hash < prefix + "g",
-                    or_(Visit.checked_out_at.is_(None), Visit.checked_out_at >= since),
-                )
-                .limit(20)
-            )
-            rows = (await session.execute(query)).all()
+            rows = await repository.by_short_code(session, venue_id, prefix, since)
         open_ = [row.ticket_hash for row in rows if row.checked_out_at is None]
         found = open_ or [row.ticket_hash for row in rows]
         if not found:
@@ -422,8 +357,7 @@ class Visits:
 
     async def _find(self, ticket_hash: str) -> Visit | None:
         async with self.sessionmaker() as session:
-            query = select(Visit).where(Visit.ticket_hash == ticket_hash)
-            return (await session.execute(query)).scalar_one_or_none()
+            return await repository.by_ticket(session, ticket_hash)
 
     async def _undo(self, mode: str, venue_id: int, ticket_hash: str, visit_id: str,
                     event_at: float, kind: str = "visitor") -> None:

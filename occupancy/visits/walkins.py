@@ -7,11 +7,9 @@ the sum of open visits in SQL. Counting one out ends the oldest open walk-in.
 import asyncio
 from collections import defaultdict
 
-from sqlalchemy import select
-
 from occupancy.venues.service import VenueInfo
+from occupancy.visits import repository
 from occupancy.visits.errors import NoWalkIn
-from occupancy.visits.models import Visit
 from occupancy.visits.service import CheckedIn, CheckedOut, Visits
 
 ATTEMPTS = 5
@@ -41,12 +39,4 @@ class WalkIns:
 
     async def _oldest_open(self, venue_id: int, skip: int) -> str | None:
         async with self.visits.sessionmaker() as session:
-            query = (
-                select(Visit.ticket_hash)
-                .where(Visit.venue_id == venue_id, Visit.kind == "walkin",
-                       Visit.checked_out_at.is_(None))
-                .order_by(Visit.checked_in_at, Visit.id)
-                .offset(skip)
-                .limit(1)
-            )
-            return (await session.execute(query)).scalar_one_or_none()
+            return await repository.oldest_open_walk_in(session, venue_id, skip)

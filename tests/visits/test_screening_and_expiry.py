@@ -7,8 +7,7 @@ from redis.asyncio import Redis
 from redis.exceptions import TimeoutError as RedisTimeout
 from sqlalchemy import update
 
-from occupancy.visits import expiry
-from occupancy.visits import service as visits_service
+from occupancy.visits import expiry, unconfirmed
 from occupancy.visits.expiry import auto_check_out
 from occupancy.visits.models import Visit
 
@@ -165,7 +164,7 @@ async def test_a_check_out_redis_left_unconfirmed_is_finished_once_redis_answers
         return await begin(*args)
 
     monkeypatch.setattr(services.capacity, "begin_check_out", redis_silent_twice)
-    monkeypatch.setattr(visits_service, "FINISH_FIRST_DELAY", 0.05)
+    monkeypatch.setattr(unconfirmed, "FIRST_DELAY", 0.05)
     response = await client.post(f"/api/tickets/{ticket}/check-out")
 
     assert response.status_code == 503
@@ -194,15 +193,15 @@ async def test_a_check_out_redis_never_ran_is_finished_once_with_the_time_the_vi
         return await begin(*args)
 
     monkeypatch.setattr(services.capacity, "begin_check_out", redis_away_for_four_calls)
-    monkeypatch.setattr(visits_service, "FINISH_FIRST_DELAY", 0.3)
+    monkeypatch.setattr(unconfirmed, "FIRST_DELAY", 0.3)
     left_at = datetime.now(UTC)
     for _ in range(2):  # the visitor tries twice while Redis is away: one task finishes it
         response = await client.post(f"/api/tickets/{answer['ticket']}/check-out")
         assert response.json()["error"]["code"] == "check_out_pending"
-    assert len(services.visits._finishing) == 1
+    assert len(services.visits.unconfirmed.waiting) == 1
     await asyncio.sleep(0.2)
     for _ in range(100):
-        if not services.visits._finishing:
+        if not services.visits.unconfirmed.waiting:
             break
         await asyncio.sleep(0.05)
     (row,) = await visit_rows(services, venue.id)
@@ -225,5 +224,5 @@ async def test_stopping_with_an_unconfirmed_check_out_says_so(client, services, 
     monkeypatch.setattr(services.capacity, "begin_check_out", redis_away)
     assert (await client.post(f"/api/tickets/{ticket}/check-out")).status_code == 503
     await services.visits.close()
-    assert not services.visits._finishing
+    assert not services.visits.unconfirmed.waiting
     assert f"1 unconfirmed check-outs (venues [{venue.id}])" in caplog.text
