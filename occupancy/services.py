@@ -2,10 +2,14 @@
 
 import asyncio
 import contextlib
+import socket
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from occupancy import metrics, periodic
@@ -25,6 +29,27 @@ from occupancy.visits.rebuild import Rebuilder
 from occupancy.visits.repair import Repairer
 from occupancy.visits.service import Visits
 from occupancy.visits.walkins import WalkIns
+
+
+def redis_client(settings: Settings) -> Redis:
+    """A client whose every call is bounded (Settings.redis_timeout_seconds).
+
+    The pub/sub connections of the same pool wait for messages without a limit (redis-py reads
+    them with no timeout); TCP keepalive and the health check find a dead peer. A command that
+    met a broken connection (Redis restarted) is tried once more on a new one, quickly; one that
+    timed out is not (it may have run).
+    """
+    options = dict(
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_connect_timeout_seconds,
+        health_check_interval=settings.redis_health_check_seconds,
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 1,
+                    supported_errors=(RedisConnectionError,)),
+    )
+    if not settings.redis_url.startswith("unix:"):
+        options.update(socket_keepalive=True, socket_keepalive_options={
+            socket.TCP_KEEPIDLE: 10, socket.TCP_KEEPINTVL: 5, socket.TCP_KEEPCNT: 3})
+    return Redis.from_url(settings.redis_url, **options)
 
 
 @dataclass
@@ -49,9 +74,9 @@ class Services:
     async def start(cls, settings: Settings, *, background: bool = True) -> "Services":
         if not settings.redis_url:
             raise RuntimeError("OCCUPANCY_REDIS_URL is not set (occupancy serve sets it).")
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, settings)
         sessionmaker = make_sessionmaker(engine)
-        redis = Redis.from_url(settings.redis_url)
+        redis = redis_client(settings)
         runner = ScriptRunner(redis)
         await runner.load(*ALL_SCRIPTS)
         tz = ZoneInfo(settings.timezone)

@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +48,21 @@ class Settings(BaseSettings):
 
     # Prometheus multiprocess directory; set by `occupancy serve` when several workers run.
     metrics_dir: str = ""
+    # Every Redis and SQL call is bounded, so a hung server costs a request seconds, not forever.
+    # Redis: a reply (or a write) waits at most this long; connecting too. Pub/sub listeners
+    # wait for messages without a limit (redis-py reads them with no timeout) and are kept honest
+    # by TCP keepalive and a PING every redis_health_check_seconds.
+    redis_timeout_seconds: float = Field(2.0, gt=0)
+    redis_connect_timeout_seconds: float = Field(2.0, gt=0)
+    redis_health_check_seconds: float = Field(15.0, ge=0)
+    # SQL: a statement (asyncpg command_timeout; SQLite busy_timeout, the wait for the write
+    # lock), connecting, and the wait for a free connection of the pool.
+    sql_timeout_seconds: float = Field(10.0, gt=0)
+    sql_connect_timeout_seconds: float = Field(5.0, gt=0)
+    sql_pool_timeout_seconds: float = Field(10.0, gt=0)
+    # SQLite's PRAGMA synchronous: FULL syncs the WAL at every commit; NORMAL syncs only at
+    # checkpoints (an application crash loses nothing either way).
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "NORMAL"
 
     @property
     def is_sqlite(self) -> bool:
