@@ -1,6 +1,7 @@
 """Health and readiness (open), and Prometheus metrics (an operator or monitor token)."""
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -12,6 +13,7 @@ from occupancy.accounts.guard import require_principal
 from occupancy.accounts.service import Principal
 from occupancy.errors import Forbidden
 from occupancy.http import json_response
+from occupancy.serving import workers_ready
 from occupancy.venues.models import Venue
 
 router = APIRouter(tags=["operations"])
@@ -22,10 +24,17 @@ async def healthz() -> Response:
     return json_response({"status": "ok"})
 
 
-@router.get("/readyz", summary="Redis and SQL answer")
+@router.get("/readyz", summary="Redis and SQL answer, and every worker of this server is up")
 async def readyz(request: Request) -> Response:
     svc = request.app.state.services
-    checks = {}
+    checks, workers, all_up = {}, {}, True
+    if svc.settings.ready_dir:
+        # Under `occupancy serve --workers N`: not ready while any worker is still starting
+        # (it would not be accepting connections yet), or dead and not yet replaced.
+        expected = svc.settings.ready_workers
+        up = workers_ready(Path(svc.settings.ready_dir), expected)
+        all_up = up == expected
+        workers = {"workers": {"ready": up, "expected": expected}}
     try:
         checks["redis"] = bool(await svc.redis.ping())
     except Exception:
@@ -36,8 +45,8 @@ async def readyz(request: Request) -> Response:
         checks["sql"] = True
     except Exception:
         checks["sql"] = False
-    ready = all(checks.values())
-    return json_response({"ready": ready, **checks}, status_code=200 if ready else 503)
+    ready = all_up and all(checks.values())
+    return json_response({"ready": ready, **checks, **workers}, status_code=200 if ready else 503)
 
 
 # Venues read from Redis per round trip at a scrape: the loop serves requests between chunks.

@@ -6,16 +6,114 @@ proxy opened its connection pool, one worker took nearly all of them while the o
 (docs/benchmarks.md). With one SO_REUSEPORT socket per worker, the kernel spreads new
 connections over the workers. uvicorn's supervisor (health checks, restarts, signals) is kept;
 only which socket a worker gets changes: worker i, and whatever replaces it, gets socket i.
+
+Readiness: a worker listens only once its lifespan is done, so while some workers are still
+starting, every new connection goes to the ones already up (a proxy opening its pool then
+gave them all to the first worker). So each worker, once serving, marks itself ready in a
+directory the supervisor made for this run (``worker-<i>`` holding its pid), and ``/readyz``
+answers 200 only when every worker's mark names a live process (``workers_ready``). A worker
+removes its mark as it begins to shut down; one that died leaves a mark naming a dead pid.
 """
 
 import logging
+import os
+import shutil
 import socket
+import tempfile
+from pathlib import Path
 
 import uvicorn
-from uvicorn import Config
+from uvicorn import Config, Server
 from uvicorn.supervisors.multiprocess import STARTUP_FAILURE, Multiprocess, Process
 
 log = logging.getLogger("uvicorn.error")
+
+# Read by the workers' Settings (ready_dir, ready_workers).
+READY_DIR_ENV = "OCCUPANCY_READY_DIR"
+READY_WORKERS_ENV = "OCCUPANCY_READY_WORKERS"
+
+
+def _mark(ready_dir: Path, index: int) -> Path:
+    return ready_dir / f"worker-{index}"
+
+
+def mark_ready(ready_dir: Path, index: int) -> None:
+    tmp = ready_dir / f".worker-{index}.{os.getpid()}"
+    tmp.write_text(str(os.getpid()))
+    tmp.replace(_mark(ready_dir, index))  # atomic: a reader sees the old mark or the new one
+
+
+def unmark_ready(ready_dir: Path, index: int) -> None:
+    mark = _mark(ready_dir, index)
+    try:
+        if mark.read_text() == str(os.getpid()):  # not a replacement's mark
+            mark.unlink()
+    except OSError:
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel (a zombie still counts as alive then)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")  # a dead worker not reaped yet
+
+
+def workers_ready(ready_dir: Path, workers: int) -> int:
+    """How many of the run's ``workers`` are serving now."""
+    ready = 0
+    for index in range(workers):
+        try:
+            pid = int(_mark(ready_dir, index).read_text())
+        except (OSError, ValueError):
+            continue
+        ready += _alive(pid)
+    return ready
+
+
+class ReadyMarkingServer(Server):
+    """uvicorn's server, marking worker ``index`` ready once it serves, unmarked on shutdown."""
+
+    def __init__(self, config: Config, index: int, ready_dir: Path) -> None:
+        super().__init__(config)
+        self.index = index
+        self.ready_dir = ready_dir
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            mark_ready(self.ready_dir, self.index)
+            log.info("Worker %d [%d] ready", self.index, os.getpid())
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # First, so that a balancer polling /readyz stops sending while requests drain.
+        unmark_ready(self.ready_dir, self.index)
+        await super().shutdown(sockets)
+
+
+class WorkerProcess(Process):
+    """A worker that knows its index and marks itself ready (``ReadyMarkingServer``)."""
+
+    def __init__(self, config: Config, sockets: list[socket.socket], index: int,
+                 ready_dir: Path) -> None:
+        super().__init__(config, sockets)
+        self.index = index
+        self.ready_dir = ready_dir
+
+    @property
+    def server(self) -> Server:
+        if self._server is None:
+            self._server = ReadyMarkingServer(self.config, self.index, self.ready_dir)
+        return self._server
 
 
 def reuse_port_sockets(host: str, port: int, count: int) -> list[socket.socket]:
@@ -36,14 +134,28 @@ def reuse_port_sockets(host: str, port: int, count: int) -> list[socket.socket]:
 class OwnSocketWorkers(Multiprocess):
     """uvicorn's ``Multiprocess``, giving worker i (and its replacements) socket i alone."""
 
-    def __init__(self, config: Config, sockets: list[socket.socket]) -> None:
+    def __init__(self, config: Config, sockets: list[socket.socket], ready_dir: Path) -> None:
         super().__init__(config, sockets=[])
         self.per_worker = sockets
+        self.ready_dir = ready_dir
 
     def _new_process(self, idx: int) -> Process:
-        process = Process(self.config, [self.per_worker[idx]])
+        process = WorkerProcess(self.config, [self.per_worker[idx]], idx, self.ready_dir)
         process.start()
         return process
+
+    def _replace_socket(self, idx: int) -> None:
+        """A new socket for a dead worker's replacement.
+
+        The old one still listens (the parent holds it): until the replacement served, the
+        kernel would keep queueing a share of the new connections there, with nobody to
+        accept them. Closed, its waiting connections are reset (clients retry at once) and
+        new ones go to the workers that are up.
+        """
+        old = self.per_worker[idx]
+        host, port = old.getsockname()[:2]
+        self.per_worker[idx] = reuse_port_sockets(host, port, 1)[0]
+        old.close()
 
     def init_processes(self) -> None:
         self.processes = [self._new_process(idx) for idx in range(self.processes_num)]
@@ -64,6 +176,7 @@ class OwnSocketWorkers(Multiprocess):
             if self.should_exit.is_set():
                 return
             log.info(f"Child process [{process.pid}] died")
+            self._replace_socket(idx)
             self.processes[idx] = self._new_process(idx)
 
     def restart_all(self) -> None:
@@ -91,4 +204,13 @@ def run(app: str, host: str, port: int, workers: int, **options) -> None:
     sockets = reuse_port_sockets(host, port, workers)
     log.info("Uvicorn running on http://%s:%d (%d workers, one socket each)", host,
              sockets[0].getsockname()[1], workers)
-    OwnSocketWorkers(config, sockets).run()
+    ready_dir = Path(tempfile.mkdtemp(prefix="occupancy-ready-"))
+    # The workers are spawned: they read these from the environment they inherit.
+    os.environ[READY_DIR_ENV] = str(ready_dir)
+    os.environ[READY_WORKERS_ENV] = str(workers)
+    try:
+        OwnSocketWorkers(config, sockets, ready_dir).run()
+    finally:
+        shutil.rmtree(ready_dir, ignore_errors=True)
+        for sock in sockets:
+            sock.close()

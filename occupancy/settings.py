@@ -48,6 +48,11 @@ class Settings(BaseSettings):
 
     # Prometheus multiprocess directory; set by `occupancy serve` when several workers run.
     metrics_dir: str = ""
+    # Set by `occupancy serve` for its workers: each marks itself ready there (occupancy.serving)
+    # and /readyz answers 200 only once all of them have.
+    ready_dir: str = ""
+    ready_workers: int = 0
+
     # Every Redis and SQL call is bounded, so a hung server costs a request seconds, not forever.
     # Redis: a reply (or a write) waits at most this long; connecting too. Pub/sub listeners
     # wait for messages without a limit (redis-py reads them with no timeout) and are kept honest

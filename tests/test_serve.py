@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 
 from occupancy.embedded_redis import free_port
+from tests.conftest import ARTIFACTS, LiveServer, listening_sockets
 
 
 def test_serve_with_no_configuration_starts_and_stops_its_own_redis(tmp_path):
@@ -42,3 +43,65 @@ def test_serve_with_no_configuration_starts_and_stops_its_own_redis(tmp_path):
     for pid in redis_children:
         status = Path(f"/proc/{pid}/status")
         assert not status.exists() or "zombie" in status.read_text()
+
+
+def _workers(parent: int) -> list[int]:
+    """The uvicorn worker processes of ``occupancy serve`` (spawned children)."""
+    out = subprocess.run(["pgrep", "-P", str(parent), "-f", "spawn_main"],
+                         capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]
+
+
+def _readyz(url: str) -> httpx.Response | None:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=1)
+    except httpx.HTTPError:
+        return None
+
+
+async def test_readyz_is_ready_only_when_every_worker_is(settings):
+    """Each worker listens on its own socket from the end of its start-up: a balancer told
+    "ready" while one still started would send every new connection to the others."""
+    server = LiveServer(settings, workers=2)  # its port and environment; polled here, not started
+    ARTIFACTS.mkdir(exist_ok=True)
+    command = [sys.executable, "-m", "occupancy.cli", "serve", "--port", str(server.port),
+               "--workers", "2"]
+    with open(ARTIFACTS / f"server-{server.port}.log", "w") as log:
+        process = subprocess.Popen(command, env=server.env(), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while (answer := _readyz(server.url)) is None or answer.status_code != 200:
+            assert process.poll() is None and time.monotonic() < deadline, "never ready"
+            if answer is not None:
+                assert answer.status_code == 503
+                assert answer.json()["workers"]["ready"] < 2
+            time.sleep(0.02)
+        assert listening_sockets(server.port) == 2, "ready before every worker listened"
+        assert answer.json() == {"ready": True, "redis": True, "sql": True,
+                                 "workers": {"ready": 2, "expected": 2}}
+
+        # A worker killed: not ready until its replacement serves, then ready again.
+        workers = _workers(process.pid)
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGKILL)
+        seen_not_ready = False
+        deadline = time.monotonic() + 120
+        while True:
+            assert time.monotonic() < deadline, "not ready again after a worker was replaced"
+            answer = _readyz(server.url)
+            if answer is not None and answer.status_code == 503:
+                assert answer.json()["workers"] == {"ready": 1, "expected": 2}
+                seen_not_ready = True
+            elif answer is not None and answer.status_code == 200:
+                if seen_not_ready:
+                    break
+                # Only possible if the answer came before the kill took effect.
+                assert workers[0] in _workers(process.pid)
+            time.sleep(0.05)
+        assert listening_sockets(server.port) == 2
+        assert workers[0] not in _workers(process.pid)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    assert process.returncode == 0
+
