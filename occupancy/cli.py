@@ -290,7 +290,8 @@ def serve(
         migrate.upgrade(settings.database_url)
     embedded = None
     if not settings.redis_url:
-        embedded = EmbeddedRedis().start()
+        # Restarted (empty) if it dies; the workers then rebuild the counters from SQL.
+        embedded = EmbeddedRedis().start().supervise()
         os.environ["OCCUPANCY_REDIS_URL"] = embedded.url
         get_settings.cache_clear()
         settings = get_settings()

