@@ -65,9 +65,10 @@ class Settings(BaseSettings):
     sql_timeout_seconds: float = Field(10.0, gt=0)
     sql_connect_timeout_seconds: float = Field(5.0, gt=0)
     sql_pool_timeout_seconds: float = Field(10.0, gt=0)
-    # SQLite's PRAGMA synchronous: FULL syncs the WAL at every commit; NORMAL syncs only at
-    # checkpoints (an application crash loses nothing either way).
-    sqlite_synchronous: Literal["FULL", "NORMAL"] = "NORMAL"
+    # SQLite's PRAGMA synchronous (docs/durability.md): FULL syncs the WAL at every commit, so a
+    # power cut loses no acknowledged visit; NORMAL syncs only at checkpoints (a power cut can
+    # lose up to ~30 s of commits; an application crash loses nothing either way).
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
 
     @property
     def is_sqlite(self) -> bool:
