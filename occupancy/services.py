@@ -7,9 +7,6 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from occupancy import metrics, periodic
@@ -35,16 +32,14 @@ def redis_client(settings: Settings) -> Redis:
     """A client whose every call is bounded (Settings.redis_timeout_seconds).
 
     The pub/sub connections of the same pool wait for messages without a limit (redis-py reads
-    them with no timeout); TCP keepalive and the health check find a dead peer. A command that
-    met a broken connection (Redis restarted) is tried once more on a new one, quickly; one that
-    timed out is not (it may have run).
+    them with no timeout); TCP keepalive and the health check find a dead peer. No retries (as
+    ``from_url`` gives): a retried command may run twice, and a pub/sub connection retried is
+    silently resubscribed, hiding from the live hub that it missed messages meanwhile.
     """
     options = dict(
         socket_timeout=settings.redis_timeout_seconds,
         socket_connect_timeout=settings.redis_connect_timeout_seconds,
         health_check_interval=settings.redis_health_check_seconds,
-        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 1,
-                    supported_errors=(RedisConnectionError,)),
     )
     if not settings.redis_url.startswith("unix:"):
         options.update(socket_keepalive=True, socket_keepalive_options={

@@ -39,7 +39,7 @@ async def test_a_hung_redis_fails_calls_within_the_timeout(own_redis):
         start = time.monotonic()
         with pytest.raises((RedisTimeoutError, RedisConnectionError)):
             await client.get("x")
-        assert time.monotonic() - start < 2.5  # at most one more try, on a new connection
+        assert time.monotonic() - start < 1.5
     finally:
         os.kill(own_redis.process.pid, signal.SIGCONT)
     assert await client.ping()
