@@ -111,6 +111,10 @@ def test_the_embedded_redis_is_restarted_when_it_dies(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCCUPANCY_")}
     env["OCCUPANCY_SECRET_KEY"] = SECRET
+    # Added before serve starts: a command run beside it would use a private Redis of its own.
+    for command in (["db", "upgrade"], ["venue", "add", "door-1", "Door One", "50"]):
+        subprocess.run([sys.executable, "-m", "occupancy.cli", *command], cwd=tmp_path, env=env,
+                       check=True, capture_output=True)
     process = subprocess.Popen(
         [sys.executable, "-m", "occupancy.cli", "serve", "--port", str(port), "--workers", "2"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -121,8 +125,6 @@ def test_the_embedded_redis_is_restarted_when_it_dies(tmp_path):
         while (answer := _readyz(url)) is None or answer.status_code != 200:
             assert process.poll() is None and time.monotonic() < deadline, "never ready"
             time.sleep(0.2)
-        subprocess.run([sys.executable, "-m", "occupancy.cli", "venue", "add", "door-1",
-                        "Door One", "50"], cwd=tmp_path, env=env, check=True, capture_output=True)
         check_in = f"{url}/api/venues/{signing.sign(SECRET, 'door-1')}/check-ins"
         body = {"name": "Budi Santoso", "phone": "0812 3456 7890", "party_size": 1}
         assert httpx.post(check_in, json=body, timeout=10).status_code == 201
