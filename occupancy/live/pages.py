@@ -7,10 +7,13 @@ SameSite=Strict cookie that the page's fetches and sockets send along (same orig
 and logout forms refuse posts from other sites.
 """
 
+import time
 from collections.abc import Callable
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -20,6 +23,7 @@ from occupancy.accounts.guard import COOKIE as TOKEN_COOKIE
 from occupancy.accounts.service import Principal
 from occupancy.live import texts
 from occupancy.page_headers import page_headers
+from occupancy.stats.calendar import local_date
 from occupancy.venues import signing
 from occupancy.venues.errors import ForgedVenueCode, UnknownVenue
 from occupancy.venues.service import VenueInfo
@@ -47,7 +51,9 @@ def _language(request: Request) -> str:
 def _render(request: Request, name: str, context: dict, status_code: int = 200) -> HTMLResponse:
     lang = _language(request)
     templates = _templates(request.app.state.settings.web_dir / "templates")
-    page = {"lang": lang, "texts": texts.js_texts(lang), **context.pop("page", {})}
+    # Times and days on the pages are the city's (settings.timezone), whatever the browser's zone.
+    page = {"lang": lang, "texts": texts.js_texts(lang), "timezone": request.app.state.settings.timezone,
+            **context.pop("page", {})}
     response = templates.TemplateResponse(
         request, f"live/{name}", {"t": texts.texts(lang), "lang": lang, "page": page, **context},
         status_code=status_code, headers=_HEADERS,
@@ -239,4 +245,10 @@ async def city_view(request: Request) -> Response:
     if refusal:
         return refusal
     lang = _language(request)
-    return _render(request, "city.html", {"page": {"categories": texts.categories(lang)}})
+    # The history's default range, the last seven days, in the city's days (as the history API
+    # reads them), not the browser's.
+    today = local_date(time.time(), ZoneInfo(request.app.state.settings.timezone))
+    return _render(request, "city.html", {"page": {
+        "categories": texts.categories(lang),
+        "history_from": (today - timedelta(days=6)).isoformat(), "history_to": today.isoformat(),
+    }})

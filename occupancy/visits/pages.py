@@ -81,6 +81,7 @@ async def venue_page(code: str, request: Request) -> HTMLResponse:
                   "max_stay_minutes": venue.max_stay_minutes},
         "occupancy": state,
         "lang": lang,
+        "timezone": request.app.state.settings.timezone,  # the ticket's times are the city's
         "texts": i18n.js_texts(lang),
     }
     return _render(request, "visitor/venue.html", lang, {

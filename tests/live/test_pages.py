@@ -9,14 +9,18 @@ import asyncio
 import re
 import subprocess
 import sys
+import time
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from tests.browser import CHROMIUM, artifact
+from occupancy.stats.calendar import local_date
+from tests.browser import CHROMIUM, artifact, browser_zone, city_clock
 from tests.conftest import LiveServer
 
 # "All pages update within a second of a check-in": the API has answered when we start waiting.
@@ -51,10 +55,13 @@ async def snap(page: Page, name: str) -> None:
 
 
 @pytest.fixture
-async def context(request, browser):
-    """A desktop-sized browser context; JS errors fail the test, failures leave screenshots."""
-    context = await browser.new_context(
-        viewport={"width": 1280, "height": 900}, locale="id-ID", timezone_id="Asia/Jakarta")
+async def context(request, browser, settings):
+    """A desktop-sized browser context; JS errors fail the test, failures leave screenshots.
+
+    The browser's time zone is far from the city's: the pages must show the city's days and hours.
+    """
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="id-ID",
+                                        timezone_id=browser_zone(settings.timezone))
     context.set_default_timeout(10_000)
     problems: list[str] = []
 
@@ -169,7 +176,7 @@ async def test_login_with_a_pasted_token_sets_an_httponly_cookie_and_logout_clea
 # --- manager dashboard ---------------------------------------------------------------------------
 
 async def test_manager_dashboard_follows_check_ins_live(
-    live_server, make_venue, issue_token, context
+    live_server, make_venue, issue_token, context, settings
 ):
     venue, signed = await make_venue(capacity=10, name="Mal Karawaci", district="Karawaci",
                                      category="mall")
@@ -178,10 +185,13 @@ async def test_manager_dashboard_follows_check_ins_live(
     await expect(page.get_by_test_id("count")).to_have_text("0")
     await expect(page.get_by_test_id("capacity")).to_have_text("10")
 
-    await check_in(live_server.url, signed, party=3)
+    ticket = await check_in(live_server.url, signed, party=3)
     await expect(page.get_by_test_id("count")).to_have_text("3", timeout=LIVE_MS)
     await expect(page.locator("#entries-today")).to_have_text("1")
     await expect(page.locator("#recent li").first).to_contain_text("3 orang")
+    # At the city's time, not the browser's.
+    await expect(page.locator("#recent li").first).to_contain_text(
+        city_clock(ticket["checked_in_at"], settings.timezone))
     await expect(page.locator("#hero")).to_have_class(re.compile(r"\blevel-low\b"))
 
     await check_in(live_server.url, signed, party=5)  # 8 of 10: busy (amber)
@@ -475,8 +485,10 @@ async def test_city_view_follows_every_venue_live(live_server, make_venue, issue
         await expect(page.locator(control)).to_have_count(0)
 
 
-async def test_city_history_by_day_and_hour_with_csv(live_server, make_venue, issue_token, context):
+async def test_city_history_by_day_and_hour_with_csv(live_server, make_venue, issue_token, context,
+                                                      settings):
     venue, signed = await make_venue(capacity=10, name="Pasar Lama")
+    checked_in = time.time()
     await check_in(live_server.url, signed, party=2)
     # The history comes from SQL, rolled up from the live counters every minute; do it now.
     rollup = await asyncio.to_thread(
@@ -485,15 +497,23 @@ async def test_city_history_by_day_and_hour_with_csv(live_server, make_venue, is
     assert rollup.returncode == 0, rollup.stdout + rollup.stderr
     await log_in(context, live_server.url, await issue_token("official"))
     page = await open_live(context, f"{live_server.url}/city")
+    # The default range is the city's last seven days, whatever the browser's date.
+    city = ZoneInfo(settings.timezone)
+    today = local_date(checked_in, city)
+    await expect(page.locator("#history-to")).to_have_value(today.isoformat())
+    await expect(page.locator("#history-from")).to_have_value((today - timedelta(days=6)).isoformat())
 
     by_day = page.locator("#history-table tbody tr")
     await expect(by_day).to_have_count(1)  # the week so far has one day with visits: today
+    await expect(by_day.first).to_contain_text(today.isoformat())
     await expect(by_day.first).to_contain_text("2")
     await expect(page.locator("#history-venues tbody tr").first).to_contain_text("Pasar Lama")
 
     await page.select_option("#history-by", "hour")
     await page.click("#history-form button[type=submit]")
-    await expect(page.locator("#history-table tbody tr").first).to_contain_text(":00")
+    # The hour of the check-in, as the city's date and hour.
+    await expect(page.locator("#history-table tbody tr").first).to_contain_text(
+        f"{today.isoformat()} {datetime.fromtimestamp(checked_in, city):%H}:00")
     await expect(page.locator("#chart-history")).to_be_visible()
     href = await page.locator("#history-csv").get_attribute("href")
     assert href.startswith("/api/city/history.csv?") and "by=hour" in href

@@ -281,13 +281,16 @@ async def test_the_city_peak_is_the_most_people_at_once_not_the_sum_of_the_venue
         city = list((await session.execute(select(CityHour).order_by(CityHour.hour_start))).scalars())
     assert [(h.hour_start.timestamp(), h.peak_count) for h in city] == [(hour, 6), (hour + 3600, 4)]
     official = await issue_token("official")
-    day = time.strftime("%Y-%m-%d", time.gmtime(hour))  # the tests' city runs on UTC
-    answer = (await client.get(f"/api/city/history?by=hour&from={day}", headers=official)).json()
+    # The history reads the city's days (settings.timezone), not UTC's; the two hours may end on
+    # the city's next day.
+    days = f"from={local_date(hour, store.tz)}&to={local_date(hour + 7199, store.tz)}"
+    answer = (await client.get(f"/api/city/history?by=hour&{days}", headers=official)).json()
     periods = {p["start"]: p for p in answer["periods"]}
-    first = datetime.fromtimestamp(hour, UTC).isoformat()
+    first = datetime.fromtimestamp(hour, UTC).isoformat()  # hours are given as UTC instants
     assert periods[first]["peak_count"] == 6 and periods[first]["entries"] == 2
     assert {v["id"]: v["peak_count"] for v in answer["venues"]} == {mall.id: 6, stadium.id: 4}
-    by_day = (await client.get(f"/api/city/history?by=day&from={day}", headers=official)).json()
+    by_day = (await client.get(f"/api/city/history?by=day&{days}", headers=official)).json()
+    assert by_day["periods"][0]["start"] == local_date(hour, store.tz).isoformat()
     assert by_day["periods"][0]["peak_count"] == 6
 
 

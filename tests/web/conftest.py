@@ -6,7 +6,7 @@ and a failing test leaves a screenshot in test-artifacts/.
 
 import pytest
 
-from tests.browser import artifact
+from tests.browser import artifact, browser_zone
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -23,10 +23,13 @@ def empty_database_url(sqlite_database_url):
 
 
 @pytest.fixture
-async def phone(request, playwright, browser):
-    """A new browser context emulating a Pixel 7 in Jakarta; yields its page."""
+async def phone(request, playwright, browser, settings):
+    """A new browser context emulating a Pixel 7 set to Indonesian; yields its page.
+
+    The phone's time zone is far from the city's: the pages must show the city's times.
+    """
     context = await browser.new_context(
-        **playwright.devices["Pixel 7"], locale="id-ID", timezone_id="Asia/Jakarta"
+        **playwright.devices["Pixel 7"], locale="id-ID", timezone_id=browser_zone(settings.timezone)
     )
     context.set_default_timeout(10_000)
     page = await context.new_page()

@@ -155,6 +155,7 @@
     $("ticket-venue").textContent = t.venue;
     $("ticket-time").textContent = new Date(t.checked_in_at).toLocaleString(locale, {
       weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+      timeZone: page.timezone,  // the city's time, as the guard's clock shows it
     });
     $("ticket-party").textContent = fmt(T.party_people, { n: t.party_size });
     // One code for the guard to read or type: the staff short code (kept with the ticket, so it
@@ -171,7 +172,7 @@
   // A ticking clock shows the guard a live screen, not a screenshot.
   function tick() {
     $("ticket-clock").textContent = new Date().toLocaleTimeString(locale, {
-      hour: "2-digit", minute: "2-digit", second: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit", timeZone: page.timezone,
     });
   }
 

@@ -1,4 +1,5 @@
 // Small canvas charts (no library): a day's line of counts, and per-minute entry/exit bars.
+import { cityMidnight, cityTime } from "./live.js";
 
 const INK = "#5b6470";
 const GRID = "#e3e7ec";
@@ -32,12 +33,11 @@ function niceMax(value, parts = 1) {
 }
 
 function hourLabel(epoch) {
-  const date = new Date(epoch * 1000);
-  return String(date.getHours()).padStart(2, "0") + ":00";
+  return String(cityTime(epoch).hour).padStart(2, "0") + ":00";
 }
 
 /**
- * A day's series [[minute_epoch, value], ...] as a filled line, x from local midnight (or the
+ * A day's series [[minute_epoch, value], ...] as a filled line, x from the city's midnight (or the
  * first point) to now, y from 0; `capacity` draws a dashed limit line.
  */
 export function drawSeries(canvas, series, { capacity = null, color = "#1769aa" } = {}) {
@@ -45,8 +45,7 @@ export function drawSeries(canvas, series, { capacity = null, color = "#1769aa" 
   const left = 44, right = 10, top = 10, bottom = 22;
   const plotW = width - left - right, plotH = height - top - bottom;
   const now = Date.now() / 1000;
-  const midnight = new Date(); midnight.setHours(0, 0, 0, 0);
-  let start = midnight.getTime() / 1000;
+  let start = cityMidnight(now);
   if (series.length && series[0][0] < start) start = series[0][0];
   const end = Math.max(now, series.length ? series[series.length - 1][0] + 60 : now, start + 3600);
   const peak = Math.max(capacity || 0, ...series.map((p) => p[1]), 1);
@@ -66,7 +65,7 @@ export function drawSeries(canvas, series, { capacity = null, color = "#1769aa" 
   const every = hours > 12 ? 3 : hours > 6 ? 2 : 1;
   const firstHour = Math.ceil(start / 3600) * 3600;
   for (let t = firstHour; t <= end; t += 3600) {
-    if (new Date(t * 1000).getHours() % every || x(t) > width - right - 16) continue;
+    if (cityTime(t).hour % every || x(t) > width - right - 16) continue;
     ctx.fillText(hourLabel(t), x(t), height - bottom + 6);
   }
 

@@ -1,6 +1,6 @@
 // City view: totals, venue tiles (most loaded first) and the day's chart from /ws/city;
 // history by hour or day from /api/city/history.
-import { api, connect, el, flash, levelOf, mergePoint, number, page, setLevelClass, T, text } from "./live.js";
+import { api, cityTime, connect, el, flash, levelOf, mergePoint, number, page, setLevelClass, T, text } from "./live.js";
 import { drawBars, drawSeries } from "./chart.js";
 
 const venues = new Map();
@@ -82,10 +82,6 @@ const fromInput = document.getElementById("history-from");
 const toInput = document.getElementById("history-to");
 const byInput = document.getElementById("history-by");
 
-function isoDate(date) {
-  return `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, "0")}-${String(date.getDate()).padStart(2, "0")}`;
-}
-
 function historyQuery() {
   return new URLSearchParams({ from: fromInput.value, to: toInput.value, by: byInput.value }).toString();
 }
@@ -110,8 +106,8 @@ function cell(column, value) {
 
 function periodLabel(value) {
   if (byInput.value === "day" || value.length <= 10) return value;
-  const date = new Date(value);  // an hour: its local date and time
-  return `${isoDate(date)} ${String(date.getHours()).padStart(2, "0")}:00`;
+  const at = cityTime(Date.parse(value) / 1000);  // an hour: the city's date and time
+  return `${at.date} ${String(at.hour).padStart(2, "0")}:00`;
 }
 
 function table(id, columns, rows) {
@@ -147,10 +143,10 @@ async function loadHistory() {
   }
 }
 
-const today = new Date();
-const weekAgo = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 6);
-fromInput.value = isoDate(weekAgo);
-toInput.value = isoDate(today);
+// The last seven days, in the city's days, as the server gives them (the history is kept in the
+// city's days; the browser's own date can be another, e.g. in UTC).
+fromInput.value = page.history_from;
+toInput.value = page.history_to;
 for (const input of [fromInput, toInput, byInput]) input.addEventListener("change", updateCsvLink);
 document.getElementById("history-form").addEventListener("submit", (event) => {
   event.preventDefault();

@@ -148,9 +148,32 @@ export function number(value, digits = 0) {
 }
 
 export function clock(epochSeconds, withSeconds = false) {
-  const options = { hour: "2-digit", minute: "2-digit" };
+  const options = { hour: "2-digit", minute: "2-digit", timeZone: page.timezone };
   if (withSeconds) options.second = "2-digit";
   return new Date(epochSeconds * 1000).toLocaleTimeString(locale(), options);
+}
+
+// Days and hours are the city's (page.timezone, from the server), never the browser's: the
+// statistics and the history are kept in the city's days, and an official may be anywhere.
+const cityFormat = new Intl.DateTimeFormat("en-GB", {
+  timeZone: page.timezone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit",
+});
+
+/** The city's wall clock at an instant: {date: "YYYY-MM-DD", hour, minute, second} (numbers). */
+export function cityTime(epochSeconds) {
+  const parts = {};
+  for (const { type, value } of cityFormat.formatToParts(new Date(epochSeconds * 1000))) parts[type] = value;
+  return {
+    date: `${parts.year}-${parts.month}-${parts.day}`,
+    hour: Number(parts.hour), minute: Number(parts.minute), second: Number(parts.second),
+  };
+}
+
+/** The first instant (epoch seconds) of the city's day containing `epochSeconds`. */
+export function cityMidnight(epochSeconds) {
+  const { hour, minute, second } = cityTime(epochSeconds);
+  return Math.floor(epochSeconds) - (hour * 3600 + minute * 60 + second);
 }
 
 export function format(template, values) {
