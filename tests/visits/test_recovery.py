@@ -30,6 +30,8 @@ async def test_after_redis_lost_everything_requests_wait_for_one_rebuild_of_ever
     second = (await _check_in(client, code, 3)).json()
     await client.post(f"/api/tickets/{second['ticket']}/check-out")
     await services.redis.flushall()
+    # Another process is rebuilding (it holds the lock): this one's requests wait for it.
+    await services.redis.set(keys.REBUILD_LOCK, "another process")
 
     # Nothing is admitted against an empty Redis: a clear 503, and nothing reserved.
     refused = await _check_in(client, code, 1)
@@ -41,6 +43,8 @@ async def test_after_redis_lost_everything_requests_wait_for_one_rebuild_of_ever
     public = await client.get(f"/api/venues/{code}/occupancy")
     assert public.status_code == 503 and public.json()["error"]["code"] == "rebuilding"
 
+    assert not await services.redis.exists(keys.count(venue.id))
+    await services.redis.delete(keys.REBUILD_LOCK)  # that process died: the lock expired
     assert await services.rebuilder.ensure(wait=10)
     assert await live_count(services, venue.id) == 2
     assert (await client.get(f"/api/venues/{code}/occupancy")).json()["count"] == 2
