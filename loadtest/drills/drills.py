@@ -120,12 +120,15 @@ async def sweep_routes(stack: Stack, load: Load, until: asyncio.Event, sweep: Sw
     async with httpx.AsyncClient(base_url=stack.server.url, timeout=10) as http:
         # A visit of the sweep's own, made before the outage, for the ticket routes (at whichever
         # venue has room).
-        answer, venue = None, stack.venues[0]
-        while answer is None and not until.wait_started.is_set():  # type: ignore[attr-defined]
+        answer, venue, give_up = None, stack.venues[0], time.monotonic() + 120
+        while answer is None and time.monotonic() < give_up:
             for venue in stack.venues:
-                response = await http.post(f"/api/venues/{venue.code}/check-ins", json={
-                    "name": "Sweep Visitor", "phone": "081234567890", "party_size": 1,
-                    "idempotency_key": uuid.uuid4().hex})
+                try:
+                    response = await http.post(f"/api/venues/{venue.code}/check-ins", json={
+                        "name": "Sweep Visitor", "phone": "081234567890", "party_size": 1,
+                        "idempotency_key": uuid.uuid4().hex})
+                except httpx.HTTPError:
+                    continue
                 if response.status_code == 201:
                     answer = response.json()
                     load.answers.check_ins[answer["visit_id"]] = (answer["ticket"], venue.id)
@@ -134,6 +137,7 @@ async def sweep_routes(stack: Stack, load: Load, until: asyncio.Event, sweep: Sw
                 await asyncio.sleep(0.2)
         if answer is None:
             raise RuntimeError("the sweep could not check in before the outage")
+        until.ready.set()  # type: ignore[attr-defined]
         routes = _routes(stack, venue, answer["ticket"], answer["short_code"])
         await until.wait_started.wait()  # type: ignore[attr-defined]
         while not until.is_set():
@@ -161,6 +165,7 @@ class _Outage(asyncio.Event):
 
     def __init__(self) -> None:
         super().__init__()
+        self.ready = asyncio.Event()  # the sweep has its visit: the outage may begin
         self.wait_started = asyncio.Event()
 
 
@@ -243,7 +248,11 @@ async def sql_stall_beyond_lease(stack: Stack, scale: Scale = SHORT) -> DrillRes
 async def _outage(stack: Stack, load: Load, notes: list[str], seconds: float, down, up) -> Sweep:
     sweep, over = Sweep(), _Outage()
     sweeper = asyncio.create_task(sweep_routes(stack, load, over, sweep))
-    await asyncio.sleep(1.0)  # its own visit is made before the outage
+    # Its own visit is made before the outage.
+    await asyncio.wait([sweeper, asyncio.ensure_future(over.ready.wait())],
+                       return_when=asyncio.FIRST_COMPLETED)
+    if sweeper.done():
+        await sweeper  # it failed: say why
     await asyncio.to_thread(down)
     try:
         over.wait_started.set()

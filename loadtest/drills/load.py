@@ -149,7 +149,7 @@ class Load:
 
     async def _visitor(self, i: int) -> None:
         rng = random.Random(self.rng.random())
-        await asyncio.sleep(rng.uniform(0, 1.0))  # not all at once
+        await asyncio.sleep(rng.uniform(0, 0.01 * self.crowd.visitors))  # not all at once
         venues = self.stack.venues
         while not self.stopping:
             venue = rng.choice(venues)
