@@ -71,8 +71,8 @@ class Rebuilder:
                 await self.venue(venue_id)  # e.g. a venue added while Redis was down
             else:
                 await self.ensure()
-        except Exception:
-            log.exception("rebuilding the live counts failed; will try again")
+        except Exception as exc:  # Redis or SQL away: the watch tries again every second
+            log.warning("could not rebuild the live counts yet (%s)", type(exc).__name__)
 
     async def ensure(self, wait: float = 0.0) -> bool:
         """Rebuild every venue if Redis lost its state and no other process is at it; with
