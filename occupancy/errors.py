@@ -1,9 +1,24 @@
-"""Domain errors and their one mapping to HTTP: ``{"error": {"code", "message"}}``."""
+"""Domain errors and their one mapping to HTTP: ``{"error": {"code", "message"}}``.
 
+A dependency that does not answer (Redis or SQL down, a pool or call timing out) is a 503 with
+Retry-After on every route, and anything unexpected a 500 in the same JSON shape, logged with its
+traceback: Starlette's plain-text "Internal Server Error" is never sent.
+"""
+
+import logging
+
+import redis.exceptions
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sql
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+# How long a client is asked to wait after a 503: a restarted Redis or a PostgreSQL failover
+# answers again within seconds, and clients retry with jitter on top.
+RETRY_AFTER_SECONDS = 2
 
 
 class DomainError(Exception):
@@ -60,9 +75,21 @@ class Forbidden(DomainError):
 
 
 class ServiceUnavailable(DomainError):
+    """Every 503 says when to try again (the Retry-After header and ``retry_after_seconds``)."""
+
     status = 503
     code = "service_unavailable"
     message = "The service could not save this just now; nothing was recorded. Please try again."
+
+    def __init__(self, message: str | None = None, retry_after_seconds: int = RETRY_AFTER_SECONDS,
+                 **details: object) -> None:
+        super().__init__(message, retry_after_seconds=retry_after_seconds, **details)
+
+
+class DependencyDown(ServiceUnavailable):
+    """Redis or SQL did not answer a route that has no sentence of its own for it."""
+
+    message = "The service cannot reach its data just now. Please try again in a moment."
 
 
 class InternalError(DomainError):
@@ -77,7 +104,56 @@ def error_response(error: DomainError) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if "retry_after_seconds" in error.details:
         headers["Retry-After"] = str(error.details["retry_after_seconds"])
+    elif error.status == 503:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return JSONResponse(error.body(), status_code=error.status, headers=headers or None)
+
+
+# Failures of a dependency, not of the request: the same request may succeed in a moment.
+UNAVAILABLE = (
+    redis.exceptions.ConnectionError,  # also BusyLoadingError (loading its data) and MaxConnectionsError
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ReadOnlyError,  # a replica that has not been promoted yet
+    sql.OperationalError,  # SQLite locked or unopenable; PostgreSQL via psycopg: down, restarting
+    sql.InterfaceError,
+    sql.TimeoutError,  # no pooled connection free in time
+    sql.DisconnectionError,
+    TimeoutError,  # asyncio.timeout() and asyncio.wait_for() (asyncio.TimeoutError is this one)
+    ConnectionError,  # a refused or reset socket (asyncpg's connect raises it unwrapped)
+)
+# PostgreSQL error classes that mean the server, not the statement: connection exception (08),
+# insufficient resources (53), operator intervention such as a shutdown (57), system error (58),
+# and a database that is not there (3D000).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57", "58", "3D000")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` is a dependency that did not answer (the request itself was fine)."""
+    if isinstance(exc, sql.DBAPIError) and not isinstance(exc, UNAVAILABLE):
+        if exc.connection_invalidated:
+            return True
+        sqlstate = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+        return sqlstate.startswith(_UNAVAILABLE_SQLSTATES) if sqlstate else False
+    return isinstance(exc, UNAVAILABLE)
+
+
+def as_domain_error(exc: Exception, where: str = "request") -> DomainError:
+    """What to tell the client about ``exc``: itself if it is a DomainError, else a 503 for a
+    dependency that did not answer (logged in one line) or a 500 (logged with its traceback)."""
+    if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        (inner,) = exc.exceptions
+        if isinstance(inner, Exception):
+            exc = inner
+    if isinstance(exc, DomainError):
+        return exc
+    if is_unavailable(exc):
+        log.warning("%s: a dependency did not answer: %s: %s", where, type(exc).__name__,
+                    str(exc).splitlines()[0][:200] if str(exc) else "")
+        return DependencyDown()
+    log.error("%s failed", where, exc_info=exc)
+    return InternalError()
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
@@ -104,3 +180,13 @@ def install_error_handlers(app: FastAPI) -> None:
         error = DomainError(str(exc.detail))
         error.status, error.code = exc.status_code, codes.get(exc.status_code, "http_error")
         return error_response(error)
+
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(as_domain_error(exc, f"{request.method} {request.url.path}"))
+
+    # The DBAPIError handler also sees SQL errors that are bugs: as_domain_error tells them apart.
+    for exc_type in (*UNAVAILABLE, sql.DBAPIError):
+        app.add_exception_handler(exc_type, unavailable)
+    # Anything else reaches Starlette's ServerErrorMiddleware, which calls this handler instead of
+    # sending its plain-text 500 (and then re-raises for the server's log).
+    app.add_exception_handler(Exception, unavailable)

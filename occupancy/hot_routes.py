@@ -7,17 +7,14 @@ FastAPI routes, which stay registered for the OpenAPI description. Answers, erro
 latency metric are the same as through the stack (``OccupancyApp`` in ``occupancy.app`` calls this).
 """
 
-import logging
 import time
 
 from starlette.requests import Request
 
 from occupancy import metrics
 from occupancy.accounts.guard import principal_or_none
-from occupancy.errors import DomainError, InternalError, error_response
+from occupancy.errors import as_domain_error, error_response
 from occupancy.visits import endpoints
-
-log = logging.getLogger(__name__)
 
 
 async def _check_in(request: Request, code: str):
@@ -56,11 +53,8 @@ class HotRoutes:
         try:
             try:
                 response = await handler(Request(scope, receive), **params)
-            except DomainError as exc:
-                response = error_response(exc)
-            except Exception:  # as Starlette's ServerErrorMiddleware would: log it, answer 500
-                log.exception("POST %s failed", route.path)
-                response = error_response(InternalError())
+            except Exception as exc:  # as the app's exception handlers would answer it
+                response = error_response(as_domain_error(exc, f"POST {route.path}"))
             await response(scope, receive, send)
         finally:
             timer.observe(time.perf_counter() - start)

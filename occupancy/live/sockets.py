@@ -12,9 +12,10 @@ from starlette.websockets import WebSocketDisconnect
 
 from occupancy.accounts.guard import token_from
 from occupancy.accounts.service import Principal
-from occupancy.errors import DomainError
+from occupancy.errors import DomainError, as_domain_error
 from occupancy.live import snapshots
 from occupancy.live.hub import CITY, DISPLAY, VENUE, Hub
+from occupancy.params import SignedCode, VenueId
 from occupancy.services import Services
 from occupancy.venues import signing
 
@@ -30,9 +31,17 @@ CLOSE_INTERNAL_ERROR = 1011
 WORKER_HEADER = (b"x-occupancy-worker", str(os.getpid()).encode())
 
 
+def close_code(error: DomainError) -> int:
+    """1013 (try again later) for a 503, 1011 for a 500, 4000 + the HTTP status otherwise."""
+    if error.status == 503:
+        return CLOSE_UNAVAILABLE
+    return CLOSE_INTERNAL_ERROR if error.status >= 500 else 4000 + error.status
+
+
 def closes_on_error(handler):
-    """An unexpected error after the handshake is logged and closes the socket with 1011, so
-    the client learns why (uvicorn would otherwise drop the connection without a close frame)."""
+    """An error after the handshake closes the socket with a code that says what happened, so
+    the client learns why (uvicorn would otherwise drop the connection without a close frame):
+    1013 while Redis or SQL does not answer, 1011 (logged with its traceback) for a bug."""
 
     @functools.wraps(handler)
     async def wrapper(websocket: WebSocket, *args, **kwargs) -> None:
@@ -40,10 +49,16 @@ def closes_on_error(handler):
             await handler(websocket, *args, **kwargs)
         except (WebSocketDisconnect, asyncio.CancelledError):
             raise
-        except Exception:
-            log.exception("live socket %s failed", websocket.url.path)
+        except Exception as exc:
+            error = as_domain_error(exc, f"live socket {websocket.url.path}")
+            if error.status == 503:
+                reason = "service unavailable: reconnect in a moment"
+            elif error.status >= 500:
+                reason = "internal error: reconnect"
+            else:
+                reason = error.message[:120]
             with contextlib.suppress(Exception):
-                await websocket.close(CLOSE_INTERNAL_ERROR, "internal error: reconnect")
+                await websocket.close(close_code(error), reason)
 
     return wrapper
 
@@ -114,7 +129,7 @@ async def _drain(websocket: WebSocket) -> None:
 
 @router.websocket("/ws/venues/{venue_id}")
 @closes_on_error
-async def venue_socket(websocket: WebSocket, venue_id: int) -> None:
+async def venue_socket(websocket: WebSocket, venue_id: VenueId) -> None:
     """Manager, door staff, official or operator: the venue's full live state."""
     if (hub := await _accept(websocket)) is None:
         return
@@ -132,7 +147,7 @@ async def venue_socket(websocket: WebSocket, venue_id: int) -> None:
 
 @router.websocket("/ws/display/{signed_code}")
 @closes_on_error
-async def display_socket(websocket: WebSocket, signed_code: str) -> None:
+async def display_socket(websocket: WebSocket, signed_code: SignedCode) -> None:
     """The public door display: no login, count and light only."""
     if (hub := await _accept(websocket)) is None:
         return
