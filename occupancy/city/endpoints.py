@@ -26,9 +26,11 @@ def _official(principal: Annotated[Principal, Depends(require_principal)]) -> Pr
 
 
 Official = Annotated[Principal, Depends(_official)]
-From = Annotated[str | None, Query(alias="from", description="YYYY-MM-DD (local); today by default")]
-To = Annotated[str | None, Query(alias="to", description="YYYY-MM-DD (local, inclusive); 'from' by default")]
-By = Annotated[str, Query(description="hour or day")]
+From = Annotated[str | None, Query(alias="from", max_length=10,
+                                   description="YYYY-MM-DD (local); today by default")]
+To = Annotated[str | None, Query(alias="to", max_length=10,
+                                 description="YYYY-MM-DD (local, inclusive); 'from' by default")]
+By = Annotated[str, Query(max_length=10, description="hour or day")]
 
 
 def _services(request: Request) -> Services:

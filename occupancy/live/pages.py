@@ -23,6 +23,7 @@ from occupancy.accounts.guard import COOKIE as TOKEN_COOKIE
 from occupancy.accounts.service import Principal
 from occupancy.live import texts
 from occupancy.page_headers import page_headers
+from occupancy.params import SignedCode, VenueId
 from occupancy.stats.calendar import local_date
 from occupancy.venues import signing
 from occupancy.venues.errors import ForgedVenueCode, UnknownVenue
@@ -189,7 +190,7 @@ async def logout(request: Request) -> Response:
 # --- the pages ---------------------------------------------------------------------------------
 
 @router.get("/manage/venues/{venue_id}", response_class=HTMLResponse)
-async def manager_dashboard(venue_id: int, request: Request) -> Response:
+async def manager_dashboard(venue_id: VenueId, request: Request) -> Response:
     principal, refusal = await _guarded(
         request, lambda p: p.may_staff(venue_id) or p.may_see_city())
     if refusal:
@@ -212,7 +213,7 @@ async def manager_dashboard(venue_id: int, request: Request) -> Response:
 
 
 @router.get("/door/{signed_code}", response_class=HTMLResponse)
-async def door_screen(signed_code: str, request: Request) -> Response:
+async def door_screen(signed_code: SignedCode, request: Request) -> Response:
     principal = await _principal(request)
     if principal is None:
         return _to_login(request)
@@ -228,7 +229,7 @@ async def door_screen(signed_code: str, request: Request) -> Response:
 
 
 @router.get("/display/{signed_code}", response_class=HTMLResponse)
-async def door_display(signed_code: str, request: Request) -> Response:
+async def door_display(signed_code: SignedCode, request: Request) -> Response:
     """Public: a screen at the entrance. Shows the venue's name and its live numbers only."""
     try:
         venue = await _venue_by_signed_code(request, signed_code)

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from occupancy.accounts.guard import require_principal
 from occupancy.accounts.service import Principal
 from occupancy.errors import Forbidden, InvalidInput
+from occupancy.params import VenueId
 from occupancy.venues import service, signing
 from occupancy.venues.poster import FORMATS, render_poster
 
@@ -48,7 +49,7 @@ def venue_out(venue, settings) -> VenueOut:
 
 @router.get("/{venue_id}", summary="A venue's settings (its manager or staff)")
 async def get_venue(
-    venue_id: int, request: Request, principal: Annotated[Principal, Depends(require_principal)]
+    venue_id: VenueId, request: Request, principal: Annotated[Principal, Depends(require_principal)]
 ) -> VenueOut:
     if not (principal.may_staff(venue_id) or principal.may_see_city()):
         raise Forbidden()
@@ -59,7 +60,7 @@ async def get_venue(
 
 @router.patch("/{venue_id}", summary="Change capacity or pause entry (its manager)")
 async def change_venue(
-    venue_id: int,
+    venue_id: VenueId,
     change: VenueChange,
     request: Request,
     principal: Annotated[Principal, Depends(require_principal)],
@@ -84,7 +85,7 @@ async def change_venue(
     responses={200: {"content": {media_type: {} for media_type in FORMATS.values()}}},
 )
 async def get_poster(
-    venue_id: int,
+    venue_id: VenueId,
     fmt: Literal["png", "svg", "pdf"],
     request: Request,
     principal: Annotated[Principal, Depends(require_principal)],

@@ -14,6 +14,7 @@ from occupancy.downloads import csv_response
 from occupancy.errors import Forbidden, InvalidInput
 from occupancy.http import json_response
 from occupancy.live import snapshots
+from occupancy.params import VenueId
 from occupancy.services import Services
 from occupancy.stats.calendar import local_date
 from occupancy.visits import export
@@ -33,7 +34,7 @@ def _services(request: Request) -> Services:
 
 @router.post("/{venue_id}/walk-ins", summary="Count a walk-in without a phone in (+1) or out (-1)",
              responses={409: {"description": "venue_full, venue_paused or no_walk_in"}})
-async def walk_ins(venue_id: int, body: WalkIn, request: Request, principal: Who) -> Response:
+async def walk_ins(venue_id: VenueId, body: WalkIn, request: Request, principal: Who) -> Response:
     if not principal.may_staff(venue_id):
         raise Forbidden("Only door staff or the manager of this venue may count walk-ins.")
     svc = _services(request)
@@ -48,7 +49,7 @@ async def walk_ins(venue_id: int, body: WalkIn, request: Request, principal: Who
 
 @router.get("/{venue_id}/today", summary="The venue's live state and today's statistics "
             "(the dashboard snapshot)")
-async def today(venue_id: int, request: Request, principal: Who) -> Response:
+async def today(venue_id: VenueId, request: Request, principal: Who) -> Response:
     if not (principal.may_staff(venue_id) or principal.may_see_city()):
         raise Forbidden()
     svc = _services(request)
@@ -59,8 +60,9 @@ async def today(venue_id: int, request: Request, principal: Who) -> Response:
 @router.get("/{venue_id}/visits.csv", summary="A day's visits as CSV: times, party size, reason, "
             "temperature (no personal data)")
 async def visits_csv(
-    venue_id: int, request: Request, principal: Who,
-    day: Annotated[str | None, Query(alias="date", description="YYYY-MM-DD; today by default")] = None,
+    venue_id: VenueId, request: Request, principal: Who,
+    day: Annotated[str | None, Query(alias="date", max_length=10,
+                                          description="YYYY-MM-DD; today by default")] = None,
 ) -> Response:
     if not (principal.may_manage(venue_id) or principal.may_see_city()):
         raise Forbidden("Only the manager of this venue, officials and operators may export visits.")

@@ -9,6 +9,7 @@ from occupancy.accounts.guard import principal_or_none, require_principal
 from occupancy.accounts.service import Principal
 from occupancy.errors import Forbidden
 from occupancy.http import json_response, openapi_body, read_json
+from occupancy.params import ShortCode, SignedCode, Ticket, VenueId
 from occupancy.services import Services
 from occupancy.venues import signing
 from occupancy.visits import ticket_qr, tickets
@@ -44,7 +45,7 @@ def level(count: int, capacity: int | None) -> str:
     responses={200: {"description": "A retry: the same ticket as before"},
                409: {"description": "venue_full, venue_paused or idempotency_key_reused"}},
 )
-async def check_in(code: str, request: Request) -> Response:
+async def check_in(code: SignedCode, request: Request) -> Response:
     svc = services(request)
     body = await read_json(request, CheckInBody, svc.settings.max_body_bytes)
     venue = await svc.venues.by_code(signing.verify(svc.settings.secret_key, code))
@@ -80,7 +81,7 @@ def _checked_out(visit: CheckedOut) -> dict:
 
 @router.post("/tickets/{ticket}/check-out", summary="Check a visit out (idempotent)")
 async def check_out(
-    ticket: str, request: Request, principal: Annotated[Principal | None, Depends(principal_or_none)]
+    ticket: Ticket, request: Request, principal: Annotated[Principal | None, Depends(principal_or_none)]
 ) -> Response:
     venue_id = tickets.venue_of(ticket)
     staff = principal is not None and principal.may_staff(venue_id)
@@ -94,7 +95,7 @@ async def check_out(
     openapi_extra=openapi_body(ScreeningBody),
 )
 async def screening(
-    ticket: str, request: Request, principal: Annotated[Principal, Depends(require_principal)]
+    ticket: Ticket, request: Request, principal: Annotated[Principal, Depends(require_principal)]
 ) -> Response:
     venue_id = tickets.venue_of(ticket)
     if not principal.may_staff(venue_id):
@@ -145,7 +146,7 @@ async def _ticket_hash_by_code(
     responses=_BY_CODE_ERRORS,
 )
 async def screening_by_code(
-    venue_id: int, short_code: str, request: Request,
+    venue_id: VenueId, short_code: ShortCode, request: Request,
     principal: Annotated[Principal, Depends(require_principal)],
 ) -> Response:
     ticket_hash = await _ticket_hash_by_code(request, principal, venue_id, short_code)
@@ -158,7 +159,7 @@ async def screening_by_code(
     responses=_BY_CODE_ERRORS,
 )
 async def check_out_by_code(
-    venue_id: int, short_code: str, request: Request,
+    venue_id: VenueId, short_code: ShortCode, request: Request,
     principal: Annotated[Principal, Depends(require_principal)],
 ) -> Response:
     ticket_hash = await _ticket_hash_by_code(request, principal, venue_id, short_code)
@@ -172,7 +173,7 @@ async def check_out_by_code(
     response_class=Response,
     responses={200: {"content": {"image/svg+xml": {}}}, 400: {"description": "malformed_ticket"}},
 )
-async def ticket_qr_code(ticket: str) -> Response:
+async def ticket_qr_code(ticket: Ticket) -> Response:
     tickets.venue_of(ticket)
     return Response(ticket_qr.svg(ticket), media_type="image/svg+xml", headers={
         "Cache-Control": "no-store",
@@ -183,7 +184,7 @@ async def ticket_qr_code(ticket: str) -> Response:
 
 
 @router.get("/venues/{code}/occupancy", summary="Live headcount of a venue (public)")
-async def occupancy(code: str, request: Request) -> Response:
+async def occupancy(code: SignedCode, request: Request) -> Response:
     svc = services(request)
     venue = await svc.venues.by_code(signing.verify(svc.settings.secret_key, code))
     live = await svc.visits.occupancy(venue.id)

@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from occupancy import i18n
 from occupancy.page_headers import page_headers
+from occupancy.params import SignedCode
 from occupancy.venues import signing
 from occupancy.venues.errors import ForgedVenueCode, UnknownVenue
 from occupancy.visits.endpoints import level
@@ -54,7 +55,7 @@ async def landing(request: Request) -> HTMLResponse:
 
 
 @router.get("/v/{code}", response_class=HTMLResponse)
-async def venue_page(code: str, request: Request) -> HTMLResponse:
+async def venue_page(code: SignedCode, request: Request) -> HTMLResponse:
     """What a phone shows after scanning a venue's QR code."""
     svc = request.app.state.services
     lang = _language(request)

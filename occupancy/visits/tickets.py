@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import re
 
+from occupancy.params import MAX_ID
 from occupancy.visits.errors import MalformedShortCode, MalformedTicket
 
 _TICKET = re.compile(r"^([1-9][0-9]{0,9})\.([A-Za-z0-9_-]{32})$")
@@ -41,7 +42,7 @@ def digest(ticket: str) -> str:
 def venue_of(ticket: str) -> int:
     """The venue id a ticket belongs to; raises MalformedTicket for anything else."""
     match = _TICKET.match(ticket)
-    if not match:
+    if not match or int(match[1]) > MAX_ID:  # no venue has a larger id
         raise MalformedTicket()
     return int(match[1])
 
