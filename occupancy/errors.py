@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sql
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,18 @@ def as_domain_error(exc: Exception, where: str = "request") -> DomainError:
     return InternalError()
 
 
+# WebSocket close codes: try again later, or an unexpected condition on the server.
+CLOSE_UNAVAILABLE = 1013
+CLOSE_INTERNAL_ERROR = 1011
+
+
+def close_code(error: DomainError) -> int:
+    """A socket's close code for ``error``: 1013 for a 503, 1011 for a 500, else 4000 + status."""
+    if error.status == 503:
+        return CLOSE_UNAVAILABLE
+    return CLOSE_INTERNAL_ERROR if error.status >= 500 else 4000 + error.status
+
+
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     first = exc.errors()[0] if exc.errors() else {}
     loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
@@ -181,8 +194,12 @@ def install_error_handlers(app: FastAPI) -> None:
         error.status, error.code = exc.status_code, codes.get(exc.status_code, "http_error")
         return error_response(error)
 
-    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
-        return error_response(as_domain_error(exc, f"{request.method} {request.url.path}"))
+    async def unavailable(conn: HTTPConnection, exc: Exception) -> JSONResponse | None:
+        error = as_domain_error(exc, f"{conn.scope.get('method', 'WEBSOCKET')} {conn.url.path}")
+        if conn.scope["type"] == "websocket":  # Starlette sends nothing for a socket's handler
+            await conn.close(close_code(error))
+            return None
+        return error_response(error)
 
     # The DBAPIError handler also sees SQL errors that are bugs: as_domain_error tells them apart.
     for exc_type in (*UNAVAILABLE, sql.DBAPIError):

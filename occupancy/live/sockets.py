@@ -12,7 +12,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from occupancy.accounts.guard import token_from
 from occupancy.accounts.service import Principal
-from occupancy.errors import DomainError, as_domain_error
+from occupancy.errors import CLOSE_UNAVAILABLE, DomainError, as_domain_error, close_code
 from occupancy.live import snapshots
 from occupancy.live.hub import CITY, DISPLAY, VENUE, Hub
 from occupancy.params import SignedCode, VenueId
@@ -25,17 +25,8 @@ log = logging.getLogger(__name__)
 CLOSE_NO_TOKEN = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
-CLOSE_UNAVAILABLE = 1013
-CLOSE_INTERNAL_ERROR = 1011
 # Which process answered (a number, nothing personal): lets tests see both workers deliver.
 WORKER_HEADER = (b"x-occupancy-worker", str(os.getpid()).encode())
-
-
-def close_code(error: DomainError) -> int:
-    """1013 (try again later) for a 503, 1011 for a 500, 4000 + the HTTP status otherwise."""
-    if error.status == 503:
-        return CLOSE_UNAVAILABLE
-    return CLOSE_INTERNAL_ERROR if error.status >= 500 else 4000 + error.status
 
 
 def closes_on_error(handler):
