@@ -32,7 +32,7 @@ def assert_unavailable(response: httpx.Response) -> None:
     assert response.status_code == 503, f"{where}: {response.status_code} {response.text[:300]}"
     assert response.headers["content-type"].startswith("application/json"), where
     error = response.json()["error"]
-    assert error["code"] in ("service_unavailable", "check_out_pending"), where
+    assert error["code"] in ("service_unavailable", "check_out_pending", "rebuilding"), where
     assert len(error["message"]) > 20 and error["message"].endswith("."), where
     assert int(response.headers["retry-after"]) >= 1, where
     assert error["retry_after_seconds"] == int(response.headers["retry-after"]), where
@@ -49,7 +49,7 @@ async def _venue_and_token(svc: Services):
     async with svc.sessionmaker() as session:
         venue = await venue_service.create_venue(session, code="grand-mall", name="Grand Mall",
                                                  capacity=50)
-        await venue_service.push_config(svc.redis, venue)
+        await venue_service.push_config(svc.redis, venue, new=True)
     from occupancy.accounts.service import issue_token
 
     async with svc.sessionmaker() as session:
@@ -70,7 +70,7 @@ async def test_with_redis_killed_every_kind_of_route_answers_503_in_json(sqlite_
     await asyncio.to_thread(migrate.upgrade, sqlite_database_url)
     settings = Settings(database_url=sqlite_database_url, redis_url=doomed_redis.url,
                         secret_key=SECRET, public_url="http://testserver",
-                        auto_checkout_interval_seconds=3600)
+                        auto_checkout_interval_seconds=3600, rebuild_grace_seconds=0)
     svc = await Services.start(settings, background=False)
     server = None
     try:
