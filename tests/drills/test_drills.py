@@ -19,12 +19,6 @@ from loadtest.drills import drills
 from loadtest.drills.harness import Stack, postgres_available
 from loadtest.drills.verdict import DrillResult
 
-# Work not yet on main that a drill depends on; remove a mark once it has landed.
-NOT_YET_JSON_503 = ("503 JSON with Retry-After on every route (plain-text 500s -> 503 JSON) "
-                    "is not on main yet")
-NOT_YET_TIMEOUTS = ("Retry-After on every 503 is not on main yet (failed after the timeouts of ab724ff "
-                    "landed; check which assertion once it has)")
-
 
 @pytest.fixture(scope="module")
 async def plain_stack():
@@ -77,7 +71,6 @@ async def test_redis_kill_9_back_empty_keeps_the_invariants(plain_stack):
     assert_invariants(await _once("redis_kill", plain_stack))
 
 
-@pytest.mark.xfail(reason=NOT_YET_JSON_503, strict=False)
 async def test_redis_kill_9_back_empty_answers_clearly(plain_stack):
     assert_clear_answers(await _once("redis_kill", plain_stack))
 
@@ -99,7 +92,6 @@ async def test_redis_down_keeps_the_invariants(plain_stack):
     assert_invariants(result)
 
 
-@pytest.mark.xfail(reason=NOT_YET_JSON_503, strict=False)
 async def test_redis_down_every_route_answers_503_json_with_retry_after(plain_stack):
     assert_clear_answers(*await _once("redis_down", plain_stack))
 
@@ -109,7 +101,6 @@ async def test_redis_hung_keeps_the_invariants(plain_stack):
     assert_invariants(result)
 
 
-@pytest.mark.xfail(reason=NOT_YET_TIMEOUTS, strict=False)
 async def test_redis_hung_every_route_answers_in_time(plain_stack):
     result, sweep = await _once("redis_hung", plain_stack)
     assert not sweep.slow, f"answered after more than {sweep.SLOW} s (or not at all): {dict(sweep.slow)}"
@@ -148,6 +139,5 @@ async def test_postgresql_down_keeps_the_invariants(postgres_stack):
     assert_invariants(result)
 
 
-@pytest.mark.xfail(reason=NOT_YET_JSON_503, strict=False)
 async def test_postgresql_down_every_route_answers_503_json_with_retry_after(postgres_stack):
     assert_clear_answers(*await _once("sql_down", postgres_stack))
