@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from occupancy import migrate, serving
-from occupancy.embedded_redis import EmbeddedRedis
+from occupancy.embedded_redis import EmbeddedRedis, announce, running_redis
 from occupancy.errors import DomainError
 from occupancy.settings import Settings, get_settings
 
@@ -39,13 +39,21 @@ def run(coro):
 
 @asynccontextmanager
 async def services_for_command(settings: Settings):
-    """Services for a one-off command, with a private Redis if none is configured."""
+    """Services for a one-off command.
+
+    With no Redis configured, the command uses the private Redis of the `occupancy serve` running
+    on the same database (so a capacity change is enforced at once); with none running, a
+    throwaway one: the command's changes are in SQL, which the next server loads on start.
+    """
     from occupancy.services import Services
 
     embedded = None
-    if not settings.redis_url:
+    if not settings.redis_url and (url := running_redis(settings.database_url)):
+        settings = settings.model_copy(update={"redis_url": url})
+    elif not settings.redis_url:
         embedded = EmbeddedRedis().start()
-        settings = settings.model_copy(update={"redis_url": embedded.url})
+        # A private, empty Redis: no write of another process can be in flight against it.
+        settings = settings.model_copy(update={"redis_url": embedded.url, "rebuild_grace_seconds": 0})
     services = await Services.start(settings, background=False)
     try:
         yield services
@@ -288,17 +296,21 @@ def serve(
     settings = get_settings()
     if migrate_first:
         migrate.upgrade(settings.database_url)
-    embedded = None
+    embedded = announced = None
     if not settings.redis_url:
         # Restarted (empty) if it dies; the workers then rebuild the counters from SQL.
         embedded = EmbeddedRedis().start().supervise()
+        # The operator's commands in this folder reach this Redis (see services_for_command).
+        announced = announce(embedded, settings.database_url)
         os.environ["OCCUPANCY_REDIS_URL"] = embedded.url
         get_settings.cache_clear()
         settings = get_settings()
     metrics_dir = tempfile.mkdtemp(prefix="occupancy-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
-        run(prepare(settings, demo))
+        # A fresh private Redis has no writes in flight: its first rebuild need not wait for any.
+        run(prepare(settings.model_copy(update={"rebuild_grace_seconds": 0}) if embedded else settings,
+                    demo))
         base = f"http://{host}:{port}"
         typer.echo(f"occupancy on {base}  (API docs {base}/docs, metrics {base}/metrics with an "
                    "operator or monitor token)")
@@ -307,10 +319,13 @@ def serve(
             http="httptools", access_log=False, timeout_graceful_shutdown=20,
             # Compressing each frame for each socket was 7 % of a worker with 1,000 dashboards.
             ws_per_message_deflate=False,
-            # A worker still starting on a busy host answers the supervisor late: not hung.
-            timeout_worker_healthcheck=30,
+            # A worker still starting on a busy host answers the supervisor late: not hung
+            # (importing the app took 12-14 s of a 2-core machine shared with other work).
+            timeout_worker_healthcheck=60,
         )
     finally:
+        if announced:
+            announced.unlink(missing_ok=True)
         if embedded:
             embedded.stop()
         shutil.rmtree(metrics_dir, ignore_errors=True)

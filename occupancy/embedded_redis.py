@@ -6,6 +6,7 @@ as a child process on a unix socket and a free loopback port, keeping nothing on
 the counters from SQL when it finds Redis empty).
 """
 
+import json
 import logging
 import os
 import shutil
@@ -158,3 +159,35 @@ class EmbeddedRedis:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+# Where `occupancy serve` tells the operator's commands which private Redis it runs: in the working
+# folder, beside the embedded SQLite file, for the database it serves.
+RUNNING_FILE = ".occupancy-redis.json"
+
+
+def announce(redis: EmbeddedRedis, database_url: str, folder: Path | None = None) -> Path:
+    """Record that a server of ``database_url`` runs with this private Redis (until it stops)."""
+    path = (folder or Path.cwd()) / RUNNING_FILE
+    path.write_text(json.dumps({"database_url": database_url, "redis_port": redis.port,
+                                "pid": os.getpid()}))
+    return path
+
+
+def running_redis(database_url: str, folder: Path | None = None) -> str | None:
+    """The URL of the private Redis of a running `occupancy serve` of ``database_url``, if any."""
+    path = (folder or Path.cwd()) / RUNNING_FILE
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if found.get("database_url") != database_url:
+        return None
+    try:
+        with socket.create_connection(("127.0.0.1", int(found["redis_port"])), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            if sock.recv(16).startswith(b"+PONG"):
+                return f"redis://127.0.0.1:{found['redis_port']}/0"
+    except (OSError, KeyError, ValueError):
+        pass
+    return None  # the server stopped (or was killed): its Redis is gone

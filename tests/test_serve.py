@@ -150,3 +150,47 @@ def test_the_embedded_redis_is_restarted_when_it_dies(tmp_path):
     assert process.returncode == 0, output
     assert f"embedded Redis (pid {redis}) exited" in output
     assert "embedded Redis restarted" in output
+
+
+def _cli(tmp_path, env, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "occupancy.cli", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_set_capacity_from_the_command_line_is_enforced_by_the_running_embedded_server(tmp_path):
+    """The README's default: `occupancy serve` with its own Redis, and an operator changing the
+    capacity from another terminal in the same folder. The command reaches the server's Redis
+    (not a throwaway one of its own), so the very next check-in sees the new capacity."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCCUPANCY_")}
+    env["OCCUPANCY_SECRET_KEY"] = SECRET
+    _cli(tmp_path, env, "db", "upgrade")
+    _cli(tmp_path, env, "venue", "add", "grand-mall", "Grand Mall", "20")
+    code = signing.sign(SECRET, "grand-mall")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "occupancy.cli", "serve", "--port", str(port), "--workers", "1"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while (answer := _readyz(base)) is None or answer.status_code != 200:
+            assert process.poll() is None and time.monotonic() < deadline, "never ready"
+            time.sleep(0.2)
+        party = {"name": "Budi", "phone": "0812 3456 7890", "party_size": 4}
+        assert httpx.post(f"{base}/api/venues/{code}/check-ins", json=party).status_code == 201
+
+        _cli(tmp_path, env, "venue", "set-capacity", "grand-mall", "5")
+
+        refused = httpx.post(f"{base}/api/venues/{code}/check-ins", json=party)
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "venue_full"
+        assert refused.json()["error"]["capacity"] == 5
+        assert "4/5" in _cli(tmp_path, env, "venue", "list").replace(" ", "")
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    assert not (tmp_path / ".occupancy-redis.json").exists(), "forgotten when the server stops"
+    # With no server running, the command still works (the change is in SQL for the next start).
+    assert "capacity 6" in _cli(tmp_path, env, "venue", "set-capacity", "grand-mall", "6")
