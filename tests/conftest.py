@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from loadtest.drills.harness import listening_sockets
 from occupancy import migrate
 from occupancy.app import create_app
 from occupancy.embedded_redis import EmbeddedRedis, free_port
@@ -150,16 +151,6 @@ def issue_token(services):
         return {"Authorization": f"Bearer {token}"}
 
     return make
-
-
-def listening_sockets(port: int) -> int:
-    """Sockets in LISTEN state on ``port`` (from /proc/net/tcp: state 0A)."""
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            count += state == "0A" and int(local.rsplit(":", 1)[1], 16) == port
-    return count
 
 
 class LiveServer:
