@@ -1,5 +1,6 @@
 -- Undo the Redis half of an operation whose SQL write failed, so nothing unacknowledged counts.
--- mode 'checkin': drop the ticket and release its places (only if it is still this visit, open),
+-- mode 'checkin': drop the ticket and release its places (only if it is still this visit, open,
+-- and pending: a reservation confirmed since has its SQL row, and stays),
 -- and its entry leaves today's totals, its minute and the recent events, so the statistics agree
 -- with SQL; the count at the end of this minute becomes the count after the undo (later quiet
 -- minutes carry it). The undone minute's peak and full flag stay: the live count did show them.
@@ -25,6 +26,11 @@ if t[1] ~= ARGV[2] then
 end
 if t[3] ~= 'open' then
   return {'noop', 0}
+end
+if not redis.call('ZSCORE', KEYS[5], 'in:' .. ARGV[10]) then
+  -- No longer pending: a confirmation came, so SQL holds this visit (a retry of the same check-in
+  -- wrote its row and was answered). Dropping it would free places that people inside hold.
+  return {'confirmed', tonumber(redis.call('GET', KEYS[1]) or '0')}
 end
 local party = tonumber(t[2])
 local m = ARGV[6]

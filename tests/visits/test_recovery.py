@@ -225,3 +225,27 @@ async def test_a_check_out_left_half_done_is_finished_or_reopened_from_sql(
     assert (await client.post(f"/api/tickets/{recorded['ticket']}/check-out")).json()["replayed"] is True
     out = await client.post(f"/api/tickets/{unrecorded['ticket']}/check-out")
     assert out.json()["replayed"] is False and out.json()["occupancy"]["count"] == 0
+
+
+async def test_a_failed_check_in_write_does_not_undo_a_retry_that_was_recorded(
+        client, services, make_venue, monkeypatch):
+    """Found by the script properties (test_script_properties): the first attempt's SQL write
+    fails after a retry of it (same idempotency key) was recorded and answered. Its undo used
+    to drop the places of a visitor who is inside: the count read 0 with 3 inside, the venue let 5
+    more in, and the drift repair then showed 8 people for 5 places."""
+    venue, code = await make_venue(capacity=5)
+    body = visitor(party_size=3, idempotency_key="slow-first-attempt-0123")
+    write = services.journal.write
+    retries = []
+
+    async def first_write_fails_after_the_retry_was_recorded(item):
+        monkeypatch.setattr(services.journal, "write", write)
+        retries.append(await client.post(f"/api/venues/{code}/check-ins", json=body))
+        raise ConnectionError("SQL went away")
+
+    monkeypatch.setattr(services.journal, "write", first_write_fails_after_the_retry_was_recorded)
+    first = await client.post(f"/api/venues/{code}/check-ins", json=body)
+
+    assert first.status_code == 503 and retries[0].status_code == 200  # a replay, recorded
+    assert await live_count(services, venue.id) == 3 == await open_people_in_sql(services, venue.id)
+    assert (await _check_in(client, code, 3)).status_code == 409
