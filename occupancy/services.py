@@ -14,6 +14,7 @@ from occupancy import redis_keys as keys
 from occupancy.accounts.service import TokenChecker
 from occupancy.db import make_engine, make_sessionmaker
 from occupancy.live.hub import Hub
+from occupancy.live.subscriptions import Subscriptions
 from occupancy.scripts import ScriptRunner
 from occupancy.settings import Settings
 from occupancy.stats import rollup
@@ -104,7 +105,10 @@ class Services:
             services.background.append(asyncio.create_task(periodic.every(
                 settings.rollup_interval_seconds, keys.ROLLUP_LOCK, redis,
                 lambda: rollup.rollup_recent(redis, sessionmaker, tz), "statistics rollup")))
-            services.hub = Hub(redis, services.venues, sessionmaker, services.today,
+            subscriptions = Subscriptions(redis)
+            # Configuration changes reach the venue cache from here: the venues know no live/.
+            subscriptions.on_config(services.venues.invalidate)
+            services.hub = Hub(subscriptions, services.venues, sessionmaker, services.today,
                                secret=settings.secret_key, rate=settings.live_updates_per_second,
                                frame_budget=settings.live_frames_per_second_max)
             await services.hub.start()

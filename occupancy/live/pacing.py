@@ -103,6 +103,16 @@ class Pacing:
             taken.append(target)
         return taken
 
+    def take_due(self, changed, now: float) -> list:
+        """Of the ``changed`` targets, those that may be sent now; the others wait."""
+        self.rebalance(now)
+        return self.take([t for t in changed if self.due_at(t) <= now], now)
+
+    def wait(self, changed, now: float) -> float | None:
+        """Seconds until one of the ``changed`` targets may be sent; None: none changed."""
+        due = [self.due_at(t) for t in changed]
+        return max(0.0, min(due) - now) if due else None
+
     def sent(self, target, now: float) -> None:
         self._sent_at[target] = now
         self._prompt.discard(target)

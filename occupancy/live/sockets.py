@@ -94,15 +94,14 @@ async def _serve(websocket: WebSocket, hub: Hub, kind: str, venue_id: int,
     outbox = hub.outbox(websocket, kind)
     sender = receiver = None
     try:
-        await hub.add(kind, venue_id, outbox)
-        await websocket.send_json(await snapshot())
-        if kind != CITY:
-            hub.refresh(venue_id)
-        sender = asyncio.create_task(outbox.run())
-        receiver = asyncio.create_task(_drain(websocket))
-        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        async with hub.watch(kind, venue_id, outbox):
+            await websocket.send_json(await snapshot())
+            if kind != CITY:
+                hub.refresh(venue_id)
+            sender = asyncio.create_task(outbox.run())
+            receiver = asyncio.create_task(_drain(websocket))
+            await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        hub.remove(kind, venue_id, outbox)
         tasks = [task for task in (sender, receiver) if task is not None]
         for task in tasks:
             task.cancel()

@@ -3,7 +3,8 @@
 Serving processes read every venue in one query at start and again every ``ttl / 2`` seconds
 (``refresh_forever``): with 10,000 venues, loading each on its first check-in made a fresh worker
 do thousands of SQL reads on the hot path, and entries loaded together would expire together.
-A change is pushed at once through ``invalidate`` (the live hub calls it on ``occ:config``);
+A change is pushed at once through ``invalidate``: whoever listens to ``occ:config`` calls it
+(``services.py`` registers it with the process's live subscriptions; this module knows no live/);
 what must be exact at every moment (capacity, paused) is enforced in Redis by the scripts.
 """
 

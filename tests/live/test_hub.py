@@ -9,7 +9,9 @@ import time
 import pytest
 
 from occupancy import redis_keys as keys
-from occupancy.live.hub import VENUE, CityTable, Hub
+from occupancy.live.city import CityTable
+from occupancy.live.hub import VENUE, Hub
+from occupancy.live.subscriptions import Subscriptions
 from occupancy.stats.calendar import day_of
 from occupancy.stats.today import FRESH_MINUTES
 from tests.visits.helpers import check_in
@@ -42,10 +44,17 @@ class ReadingClient:
                 await self._arrived.wait()
 
 
+def make_hub(services, **pacing) -> Hub:
+    """A hub wired as ``Services.start`` wires it."""
+    subscriptions = Subscriptions(services.redis)
+    subscriptions.on_config(services.venues.invalidate)
+    return Hub(subscriptions, services.venues, services.sessionmaker, services.today,
+               secret=services.settings.secret_key, **pacing)
+
+
 @pytest.fixture
 async def hub(services):
-    hub = Hub(services.redis, services.venues, services.sessionmaker, services.today,
-              secret=services.settings.secret_key, rate=50)
+    hub = make_hub(services, rate=50)
     await hub.start()
     yield hub
     await hub.stop()
@@ -95,7 +104,7 @@ async def test_after_a_lost_subscription_dashboards_get_a_snapshot(services, mak
     await services.redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
     snapshot = await dashboard.next_where(lambda f: f["type"] == "snapshot", timeout=10)
 
-    assert hub.reconnects >= 1
+    assert hub.subscriptions.reconnects >= 1
     assert snapshot["venue"]["id"] == venue.id and snapshot["count"] == 2
     assert [(e["event"], e["party"]) for e in snapshot["recent"]] == [("in", 2)]
     assert len(snapshot["today"]["per_minute"]) == 60 and snapshot["series"][-1][1] == 2
@@ -167,8 +176,7 @@ async def test_past_the_frame_budget_a_busy_venue_is_paced_further_apart(service
     """A budget of 8 frames a second and a venue four dashboards watch, changing 10 times a
     second: once the shares are worked out (after a second), its frames come 0.5 s apart, each
     carrying every event since the last; nothing is lost."""
-    hub = Hub(services.redis, services.venues, services.sessionmaker, services.today,
-              secret=services.settings.secret_key, rate=5, frame_budget=8)
+    hub = make_hub(services, rate=5, frame_budget=8)
     await hub.start()
     busy, _ = await make_venue(capacity=100)
     clients, tasks = [], []
@@ -200,14 +208,13 @@ async def test_past_the_frame_budget_a_busy_venue_is_paced_further_apart(service
 def test_a_new_day_starts_the_city_series_at_midnight_with_the_old_days_last_total(services):
     """A process keeping its city table across midnight: the new day's line begins at 00:00 with
     the people the old day ended with, not at the first change after it (nor at 0)."""
-    hub = Hub(services.redis, services.venues, services.sessionmaker, services.today)
     now = time.time()
     midnight = services.today.midnight(now)
-    city = CityTable()
+    city = CityTable(services.today)
     city.series, city.day = {midnight - 120: 4, midnight - 60: 7}, "yesterday"
 
-    hub._roll_day(city, now)
+    city.roll_day(now)
 
     assert city.series == {midnight: 7} and city.day == day_of(now, services.today.tz)
-    hub._roll_day(city, now)  # the same day: nothing changes
+    city.roll_day(now)  # the same day: nothing changes
     assert city.series == {midnight: 7}

@@ -1,0 +1,267 @@
+"""One Redis pub/sub connection per process, subscribed to exactly the targets someone holds.
+
+A target is a venue id (its channel ``occ:venue:{id}``) or ``ALL_VENUES`` (the pattern
+``occ:venue:*``, for the city view). The connection always holds ``occ:config``; the rest only
+while someone holds them: a process with nobody watching receives no events at all, since every
+event costs a worker CPU to parse, and Redis to send. Holders count references
+(``acquire``/``release``, or ``async with hold(target)``), and a target may ``linger`` a while
+after its last holder. ``confirmed`` returns once Redis confirmed the subscription, so that a
+snapshot read next misses no event.
+
+A lost connection is opened again and what is held is asked for again; each target renewed so is
+reported to ``renewed``, since its events may have been missed meanwhile. Messages are routed, not
+interpreted: a venue's event to ``events``, a configuration change to every ``on_config`` callback
+(the venue cache among them, so the venues need not know who listens).
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+
+from occupancy import redis_keys as keys
+
+log = logging.getLogger(__name__)
+
+ALL_VENUES = "city"  # the target of the pattern (every venue's events); a venue's is its id
+SUBSCRIBE_TIMEOUT = 5.0
+RECHECK_SECONDS = 15.0  # a change of subscriptions that failed is tried again at least this often
+_VENUE_PREFIX = keys.VENUE_CHANNEL_PREFIX.encode()
+_CONFIG = keys.CONFIG_CHANNEL.encode()
+_PATTERN = keys.VENUE_CHANNEL_PREFIX + "*"
+
+
+def _ignore(*_) -> None:
+    pass
+
+
+class Subscriptions:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self.subscribed = asyncio.Event()  # connected (at least once)
+        self.reconnects = 0
+        self._holders: Counter = Counter()  # target -> holders
+        self._lingering: dict = {}  # target -> until when it is kept without holders (monotonic)
+        self._config: list[Callable[[int], None]] = []
+        self._events: Callable[[int, bytes], None] = _ignore
+        self._renewed: Callable[[object], None] = _ignore
+        self._dropped: Callable[[object], None] = _ignore
+        self._tasks: list[asyncio.Task] = []
+        # Subscriptions on the current Redis connection.
+        self._pubsub = None
+        self._sent: set = set()  # asked for on this connection, not given up since
+        self._unconfirmed: dict = {}  # target -> subscribe requests Redis has not confirmed yet
+        self._resubscribing: set = set()  # targets asked for again after a reconnect
+        self._waiters: dict = defaultdict(list)  # target -> futures of those waiting for it
+        self._changed = asyncio.Event()
+        self._all_venues_live = False  # the pattern is confirmed: events come as pmessage too
+
+    def route(self, *, events: Callable[[int, bytes], None], renewed: Callable[[object], None],
+              dropped: Callable[[object], None]) -> None:
+        """Where messages go: each venue event (its id and body); each target subscribed again
+        after a reconnect (its events may have been missed); each target given up."""
+        self._events, self._renewed, self._dropped = events, renewed, dropped
+
+    def on_config(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback(venue_id)`` whenever a venue's configuration changes."""
+        self._config.append(callback)
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._listen(), name="live-listen"),
+                       asyncio.create_task(self._keep(), name="live-subscriptions")]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.subscribed.wait(), 5)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    # -- holding -----------------------------------------------------------------------------
+
+    def acquire(self, target) -> None:
+        self._holders[target] += 1
+        if self._holders[target] == 1:
+            self._changed.set()
+
+    def release(self, target) -> None:
+        left = self._holders[target] - 1
+        if left > 0:
+            self._holders[target] = left
+            return
+        self._holders.pop(target, None)
+        self._changed.set()
+
+    def linger(self, target, seconds: float) -> None:
+        """Keep ``target`` for ``seconds`` more, held or not."""
+        self._lingering[target] = max(self._lingering.get(target, 0.0), time.monotonic() + seconds)
+        self._changed.set()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, target, linger: float = 0.0):
+        """Hold ``target`` inside, entered once its events are arriving; kept ``linger`` seconds
+        after."""
+        self.acquire(target)
+        try:
+            await self.confirmed(target)
+            yield
+        finally:
+            if linger:
+                self.linger(target, linger)
+            self.release(target)
+
+    async def confirmed(self, target) -> None:
+        """Wait until Redis confirms the subscription of ``target``; after ``SUBSCRIBE_TIMEOUT``
+        (Redis away) go on anyway: once it is back, the target is reported ``renewed``."""
+        if target in self._sent and not self._unconfirmed.get(target):
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._waiters[target].append(future)
+        self._changed.set()
+        try:
+            await asyncio.wait_for(future, SUBSCRIBE_TIMEOUT)
+        except TimeoutError:
+            log.warning("no live subscription for %s within %.0fs", target, SUBSCRIBE_TIMEOUT)
+        finally:
+            waiting = self._waiters.get(target)
+            if waiting and future in waiting:
+                waiting.remove(future)
+            if not waiting:
+                self._waiters.pop(target, None)
+
+    # -- the connection ----------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        backoff = 0.1
+        while True:
+            pubsub = self.redis.pubsub()
+            try:
+                await pubsub.subscribe(keys.CONFIG_CHANNEL)
+                # A new connection: what is held is asked for again (by _keep), and reported
+                # renewed once confirmed.
+                self._resubscribing = set(self._sent)
+                self._sent, self._unconfirmed, self._all_venues_live = set(), {}, False
+                self._pubsub = pubsub
+                self._changed.set()
+                if self.subscribed.is_set():
+                    self.reconnects += 1
+                self.subscribed.set()
+                backoff = 0.1
+                async for message in pubsub.listen():
+                    self._on_message(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("live subscription lost (%s); resubscribing in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                self._pubsub = None
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    def _wanted(self, now: float) -> set:
+        wanted = set(self._holders)
+        wanted.update(target for target, waiting in self._waiters.items() if waiting)
+        wanted.update(target for target, until in self._lingering.items() if until > now)
+        return wanted
+
+    def _next_check(self, now: float) -> float:
+        """Seconds until the next lingering target may be given up (the expired ones are
+        forgotten), or until a failed change is tried again."""
+        self._lingering = {t: until for t, until in self._lingering.items() if until > now}
+        return min([RECHECK_SECONDS, *(until - now for until in self._lingering.values())])
+
+    async def _keep(self) -> None:
+        """Subscribe to what is held, and give up what nobody holds any more."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), self._next_check(time.monotonic()))
+            self._changed.clear()
+            pubsub = self._pubsub
+            if pubsub is None:
+                continue  # _listen signals again once connected
+            try:
+                await self._change(pubsub)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the connection broke: _listen reconnects and we redo this
+                log.warning("could not change live subscriptions (%s)", type(exc).__name__)
+                await asyncio.sleep(0.1)
+
+    async def _change(self, pubsub) -> None:
+        wanted = self._wanted(time.monotonic())
+        new, gone = wanted - self._sent, self._sent - wanted
+        self._resubscribing &= wanted
+        if not new and not gone:
+            return
+        self._sent = (self._sent - gone) | new
+        for target in new:
+            self._unconfirmed[target] = self._unconfirmed.get(target, 0) + 1
+        for target in gone:
+            self._dropped(target)
+        if added := [keys.venue_channel(t) for t in new if t != ALL_VENUES]:
+            await pubsub.subscribe(*added)
+        if ALL_VENUES in new:
+            await pubsub.psubscribe(_PATTERN)
+        if dropped := [keys.venue_channel(t) for t in gone if t != ALL_VENUES]:
+            await pubsub.unsubscribe(*dropped)
+        if ALL_VENUES in gone:
+            await pubsub.punsubscribe(_PATTERN)
+
+    def _confirmed(self, target) -> None:
+        """Redis confirmed a subscription: whoever waits for it may read their snapshot now."""
+        left = self._unconfirmed.get(target, 0) - 1
+        if left > 0:
+            self._unconfirmed[target] = left  # another request for it is still on its way
+            return
+        self._unconfirmed.pop(target, None)
+        if left < 0 or target in self._resubscribing:
+            # A subscription renewed after a reconnect (ours, or the client library's own):
+            # events may have been missed meanwhile.
+            self._resubscribing.discard(target)
+            self._renewed(target)
+        if target in self._sent:
+            for future in self._waiters.pop(target, ()):
+                if not future.done():
+                    future.set_result(None)
+
+    def _on_message(self, message: dict) -> None:
+        kind, channel = message.get("type"), message.get("channel")
+        if kind == "pmessage" or (kind == "message" and channel != _CONFIG):
+            # With the pattern confirmed, a watched venue's event comes twice: once is enough.
+            if kind == "pmessage" or not self._all_venues_live:
+                self._on_event(channel, message["data"])
+        elif kind == "message":
+            self._on_config(message["data"])
+        elif kind == "psubscribe":
+            self._all_venues_live = True
+            self._confirmed(ALL_VENUES)
+        elif kind == "punsubscribe":
+            self._all_venues_live = False
+        elif kind == "subscribe" and channel != _CONFIG:
+            self._confirmed(int(channel[len(_VENUE_PREFIX):]))
+
+    def _on_event(self, channel: bytes, data: bytes) -> None:
+        try:
+            venue_id = int(channel[len(_VENUE_PREFIX):])
+        except (TypeError, ValueError):
+            log.warning("ignored a malformed live message on %r", channel)
+            return
+        self._events(venue_id, data)
+
+    def _on_config(self, data: bytes) -> None:
+        try:
+            venue_id = int(data)
+        except ValueError:
+            log.warning("ignored a malformed configuration message")
+            return
+        for callback in self._config:
+            callback(venue_id)
