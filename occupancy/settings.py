@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -69,6 +69,17 @@ class Settings(BaseSettings):
     # power cut loses no acknowledged visit; NORMAL syncs only at checkpoints (a power cut can
     # lose up to ~30 s of commits; an application crash loses nothing either way).
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+
+    @model_validator(mode="after")
+    def _lease_outlasts_sql_writes(self) -> "Settings":
+        # A write still waiting for SQL when its lease ran out would be released as an orphan,
+        # and then, committed after all, put back over whoever took its places meanwhile.
+        if self.lease_seconds <= self.sql_timeout_seconds:
+            raise ValueError(
+                f"OCCUPANCY_LEASE_SECONDS ({self.lease_seconds:g}) must be longer than "
+                f"OCCUPANCY_SQL_TIMEOUT_SECONDS ({self.sql_timeout_seconds:g}): a reservation's "
+                "SQL write must have succeeded or failed before its lease runs out")
+        return self
 
     @property
     def is_sqlite(self) -> bool:

@@ -215,7 +215,8 @@ async def flushall(stack: Stack, scale: Scale = SHORT) -> DrillResult:
 
 LEASE = "3"
 # The stack each drill needs (``Stack`` options); drills not named here run on a plain one.
-LEASE_ENV = {"OCCUPANCY_LEASE_SECONDS": LEASE}
+# The lease outlasts any SQL write (settings refuse otherwise): a stalled write fails at 2 s.
+LEASE_ENV = {"OCCUPANCY_LEASE_SECONDS": LEASE, "OCCUPANCY_SQL_TIMEOUT_SECONDS": "2"}
 STACKS = {
     "worker_kill_sql_stall": {"env": LEASE_ENV},
     "sql_stall_beyond_lease": {"env": LEASE_ENV},

@@ -4,10 +4,13 @@ puts itself right, once, without an operator, and never lets a venue over capaci
 import asyncio
 import time
 
+import pytest
+from pydantic import ValidationError
 from sqlalchemy import update
 
 from occupancy import metrics
 from occupancy import redis_keys as keys
+from occupancy.settings import Settings
 from occupancy.venues import service as venue_service
 from occupancy.visits.models import Visit
 
@@ -249,3 +252,11 @@ async def test_a_failed_check_in_write_does_not_undo_a_retry_that_was_recorded(
     assert first.status_code == 503 and retries[0].status_code == 200  # a replay, recorded
     assert await live_count(services, venue.id) == 3 == await open_people_in_sql(services, venue.id)
     assert (await _check_in(client, code, 3)).status_code == 409
+
+
+def test_a_lease_shorter_than_an_sql_write_may_take_is_refused_at_start():
+    """A write still waiting for SQL past its lease would be released, then put back over whoever
+    took its places: the settings refuse such a pair with a sentence naming both."""
+    with pytest.raises(ValidationError, match="OCCUPANCY_LEASE_SECONDS .* must be longer than"):
+        Settings(lease_seconds=5, sql_timeout_seconds=10)
+    assert Settings(lease_seconds=3, sql_timeout_seconds=2).lease_seconds == 3
