@@ -35,17 +35,17 @@ class ScriptRunner:
             await self.client.script_load(script.source)
 
     async def run(self, script: Script, keys: tuple, args: tuple):
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._pending.append((script, keys, args, future))
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            loop.call_soon(self._flush)
+        future = asyncio.get_running_loop().create_future()
+        self._enqueue(script, keys, args, future)
         return await future
 
     def post(self, script: Script, keys: tuple, args: tuple) -> None:
         """Send a call with the next batch without waiting for it (its reply is dropped)."""
-        self._pending.append((script, keys, args, None))
+        self._enqueue(script, keys, args, None)
+
+    def _enqueue(self, script: Script, keys: tuple, args: tuple,
+                 future: asyncio.Future | None) -> None:
+        self._pending.append((script, keys, args, future))
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)

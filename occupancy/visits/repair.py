@@ -83,7 +83,7 @@ class Repairer:
         hashes = [member.split(":", 1)[1] for _, member, _ in expired]
         async with self.sessionmaker() as session:
             rows = await repository.by_tickets(session, hashes)
-        for venue_id, member in ((v, m) for v, m, _ in expired):
+        for venue_id, member, _ in expired:
             kind, ticket_hash = member.split(":", 1)
             row = rows.get(ticket_hash)
             if kind == "in":
@@ -160,7 +160,7 @@ class Repairer:
         async with self.sessionmaker() as session:
             visits = (await repository.open_visits_by_venue(session, venue_id)).get(venue_id, [])
         stale = redis_open - {v.ticket_hash for v in visits}
-        script_keys = (*keys.visit_keys(venue_id, "")[:2], keys.open_tickets(venue_id),
+        script_keys = (keys.count(venue_id), keys.config(venue_id), keys.open_tickets(venue_id),
                        keys.pending(venue_id),
                        *(keys.ticket(venue_id, v.ticket_hash) for v in visits),
                        *(keys.ticket(venue_id, ticket_hash) for ticket_hash in stale))

@@ -33,6 +33,8 @@ from occupancy.visits.unconfirmed import UnconfirmedCheckOuts
 log = logging.getLogger(__name__)
 # How long after a visit ended its short code still finds it (for retries by short code).
 SHORT_CODE_RETRY_WINDOW = timedelta(minutes=10)
+
+
 class _RedisUnsure(Exception):
     """The check-out script was called twice and neither call answered: it may have run."""
 
