@@ -16,7 +16,7 @@ from pathlib import Path
 import redis
 
 from occupancy import redis_keys as keys
-from occupancy.scripts import Script
+from occupancy.kit.scripts import Script
 from occupancy.visits.capacity import CapacityStore
 
 HERE = Path(__file__).resolve().parent

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from occupancy import redis_keys as keys
 from occupancy.embedded_redis import EmbeddedRedis
-from occupancy.scripts import ScriptRunner
+from occupancy.kit.scripts import ScriptRunner
 from occupancy.visits.capacity import ALL_SCRIPTS, CapacityStore
 
 VENUE = 1

@@ -7,10 +7,11 @@ import logging
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from occupancy import logs, ops
+from occupancy import ops
 from occupancy.city import endpoints as city_endpoints
 from occupancy.errors import install_error_handlers
 from occupancy.hot_routes import HotRoutes
+from occupancy.kit import logs
 from occupancy.live import pages as live_pages
 from occupancy.live import sockets as live_sockets
 from occupancy.metrics import LatencyMiddleware

@@ -12,7 +12,7 @@ from occupancy import redis_keys as keys
 from occupancy.accounts.guard import require_principal
 from occupancy.accounts.service import Principal
 from occupancy.errors import Forbidden
-from occupancy.http import json_response
+from occupancy.kit.http import json_response
 from occupancy.serving import workers_ready
 from occupancy.venues.models import Venue
 

@@ -9,13 +9,14 @@ from zoneinfo import ZoneInfo
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from occupancy import metrics, periodic
+from occupancy import metrics
 from occupancy import redis_keys as keys
 from occupancy.accounts.service import TokenChecker
 from occupancy.db import make_engine, make_sessionmaker
+from occupancy.kit import periodic
+from occupancy.kit.scripts import ScriptRunner
 from occupancy.live.hub import Hub
 from occupancy.live.subscriptions import Subscriptions
-from occupancy.scripts import ScriptRunner
 from occupancy.settings import Settings
 from occupancy.stats import rollup
 from occupancy.stats.today import TodayReader

@@ -2,7 +2,7 @@
 
 import logging
 
-from occupancy import logs
+from occupancy.kit import logs
 
 
 def test_tokens_in_websocket_handshake_lines_are_redacted(caplog):

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from occupancy.db import make_engine
 from occupancy.embedded_redis import EmbeddedRedis
-from occupancy.scripts import ScriptRunner
+from occupancy.kit.scripts import ScriptRunner
 from occupancy.services import redis_client
 from occupancy.settings import Settings
 from occupancy.visits.capacity import ALL_SCRIPTS

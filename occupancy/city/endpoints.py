@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from occupancy.accounts.guard import require_principal
 from occupancy.accounts.service import Principal
-from occupancy.downloads import csv_response
 from occupancy.errors import Forbidden
-from occupancy.http import json_response
+from occupancy.kit.downloads import csv_response
+from occupancy.kit.http import json_response
 from occupancy.live import snapshots
 from occupancy.services import Services
 from occupancy.stats import history

@@ -21,8 +21,8 @@ from fastapi.templating import Jinja2Templates
 
 from occupancy.accounts.guard import COOKIE as TOKEN_COOKIE
 from occupancy.accounts.service import Principal
+from occupancy.kit.security_headers import page_headers
 from occupancy.live import texts
-from occupancy.page_headers import page_headers
 from occupancy.params import SignedCode, VenueId
 from occupancy.stats.calendar import local_date
 from occupancy.venues import signing

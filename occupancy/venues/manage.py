@@ -10,9 +10,9 @@ from pydantic import BaseModel
 
 from occupancy.accounts.guard import require_principal
 from occupancy.accounts.service import Principal
-from occupancy.downloads import csv_response
 from occupancy.errors import Forbidden, InvalidInput
-from occupancy.http import json_response
+from occupancy.kit.downloads import csv_response
+from occupancy.kit.http import json_response
 from occupancy.live import snapshots
 from occupancy.params import VenueId
 from occupancy.services import Services

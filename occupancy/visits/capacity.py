@@ -7,7 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from occupancy import redis_keys as keys
-from occupancy.scripts import Script, ScriptRunner
+from occupancy.kit.scripts import Script, ScriptRunner
 from occupancy.stats.calendar import STATS_TTL, day_of, minute_of
 
 HERE = Path(__file__).parent

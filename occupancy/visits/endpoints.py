@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from occupancy.accounts.guard import principal_or_none, require_principal
 from occupancy.accounts.service import Principal
 from occupancy.errors import Forbidden
-from occupancy.http import json_response, openapi_body, read_json
+from occupancy.kit.http import json_response, openapi_body, read_json
 from occupancy.params import ShortCode, SignedCode, Ticket, VenueId
 from occupancy.services import Services
 from occupancy.venues import signing

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from occupancy import i18n
-from occupancy.page_headers import page_headers
+from occupancy.kit.security_headers import page_headers
 from occupancy.params import SignedCode
 from occupancy.venues import signing
 from occupancy.venues.errors import ForgedVenueCode, UnknownVenue

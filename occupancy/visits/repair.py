@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from occupancy import metrics
 from occupancy import redis_keys as keys
-from occupancy.scripts import ScriptRunner
+from occupancy.kit.scripts import ScriptRunner
 from occupancy.venues import service as venue_service
 from occupancy.visits import repository
 from occupancy.visits.capacity import OPEN_TICKET_TTL, REPAIR, CapacityStore

@@ -37,7 +37,7 @@ from hypothesis.stateful import (
 from redis.asyncio import Redis
 
 from occupancy import redis_keys as keys
-from occupancy.scripts import ScriptRunner
+from occupancy.kit.scripts import ScriptRunner
 from occupancy.venues.service import push_config
 from occupancy.visits.capacity import ALL_SCRIPTS, OPEN_TICKET_TTL, REPAIR, CapacityStore
 from occupancy.visits.rebuild import Rebuilder, visit_args
