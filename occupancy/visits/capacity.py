@@ -1,5 +1,6 @@
 """The live side of visits: atomic admission and release in Redis, one script call each."""
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC
@@ -7,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from occupancy import redis_keys as keys
+from occupancy.errors import ServiceUnavailable
 from occupancy.kit.scripts import Script, ScriptRunner
 from occupancy.stats.calendar import STATS_TTL, day_of, minute_of
 
@@ -23,6 +25,8 @@ ALL_SCRIPTS = (CHECKIN, CHECKOUT, RELEASE, UNDO, CONFIRM, OCCUPANCY, REBUILD, RE
 
 OPEN_TICKET_TTL = 2 * 24 * 3600  # longer than any stay; auto check-out closes it before then
 CLOSED_TICKET_TTL = 24 * 3600  # long enough for retries of check-out and check-in to answer
+
+log = logging.getLogger(__name__)
 
 
 def _text(value) -> str | None:
@@ -119,6 +123,23 @@ class CapacityStore:
         script_keys = (*keys.visit_keys(venue_id, ticket_hash), day_stats, minute_stats, recent,
                        keys.minute_counts(venue_id, day_of(now, self.tz)))
         return await self.runner.run(UNDO, script_keys, args)
+
+    async def undo_or_leave(self, mode: str, venue_id: int, ticket_hash: str, visit_id: str,
+                            event_at: float, kind: str = "visitor") -> None:
+        """``undo`` now; if Redis does not answer, the reservation stays pending and the lease
+        check releases or reopens it (the visitor gets a clear error meanwhile)."""
+        try:
+            await self.undo(mode, venue_id, ticket_hash, visit_id, time.time(), event_at, kind)
+        except Exception:
+            log.exception("could not undo a %s in Redis for venue %s", mode, venue_id)
+
+    async def occupancy_for_answer(self, venue_id: int) -> Occupancy:
+        """The count to put in an answer whose change SQL already holds; 503 if Redis is away."""
+        try:
+            return await self.occupancy(venue_id)
+        except Exception as exc:
+            log.exception("Redis call failed")
+            raise ServiceUnavailable() from exc
 
     async def occupancy(self, venue_id: int) -> Occupancy:
         count, capacity, paused = await self.runner.run(

@@ -25,6 +25,7 @@ from occupancy.kit.scripts import ScriptRunner
 from occupancy.venues import service as venue_service
 from occupancy.visits import repository
 from occupancy.visits.capacity import OPEN_TICKET_TTL, REBUILD
+from occupancy.visits.errors import CountsRebuilding
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,11 @@ class Rebuilder:
         """A request met a venue Redis does not hold: rebuild in the background (once at a time)."""
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._kicked(venue_id))
+
+    def refusal(self, venue_id: int) -> CountsRebuilding:
+        """Redis does not hold this venue: have it rebuilt, and answer 503 meanwhile."""
+        self.kick(venue_id)
+        return CountsRebuilding()
 
     async def _kicked(self, venue_id: int | None) -> None:
         try:

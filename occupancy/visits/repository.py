@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from occupancy.venues.models import Venue
 from occupancy.visits.models import Visit
@@ -20,6 +20,13 @@ _OPEN_VISITS = select(
 async def by_ticket(session: AsyncSession, ticket_hash: str) -> Visit | None:
     query = select(Visit).where(Visit.ticket_hash == ticket_hash)
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def find_by_ticket(sessionmaker: async_sessionmaker[AsyncSession],
+                         ticket_hash: str) -> Visit | None:
+    """``by_ticket`` in a session of its own."""
+    async with sessionmaker() as session:
+        return await by_ticket(session, ticket_hash)
 
 
 async def by_tickets(session: AsyncSession, ticket_hashes: list[str]) -> dict[str, object]:

@@ -1,10 +1,12 @@
-"""Check-in, check-out and screening: Redis decides, SQL records, then the visitor is answered."""
+"""Check-in, check-out and screening: Redis decides, SQL records, then the visitor is answered.
+
+Check-in is here; check-out has its own module (``checkout``), and this class hands it on.
+"""
 
 import base64
 import logging
 import os
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,29 +16,23 @@ from occupancy.errors import ServiceUnavailable
 from occupancy.venues.service import VenueInfo
 from occupancy.visits import repository, tickets
 from occupancy.visits.capacity import CapacityStore, LiveVisit, Occupancy
+from occupancy.visits.checkout import CheckOuts
 from occupancy.visits.errors import (
     AmbiguousShortCode,
-    CheckOutPending,
-    CountsRebuilding,
     IdempotencyKeyReused,
     UnknownTicket,
     VenueFull,
     VenuePaused,
     VisitAlreadyEnded,
 )
-from occupancy.visits.journal import Journal, NewVisit, TemperatureTaken, TicketConflict, VisitClosed
-from occupancy.visits.models import Visit
+from occupancy.visits.journal import Journal, NewVisit, TemperatureTaken, TicketConflict
 from occupancy.visits.rebuild import Rebuilder
+from occupancy.visits.results import CheckedIn, CheckedOut, Screened
 from occupancy.visits.schemas import ValidCheckIn
-from occupancy.visits.unconfirmed import UnconfirmedCheckOuts
 
 log = logging.getLogger(__name__)
 # How long after a visit ended its short code still finds it (for retries by short code).
 SHORT_CODE_RETRY_WINDOW = timedelta(minutes=10)
-
-
-class _RedisUnsure(Exception):
-    """The check-out script was called twice and neither call answered: it may have run."""
 
 
 def _at(epoch: float) -> datetime:
@@ -54,42 +50,6 @@ def new_visit_id(random: bytes | None = None) -> str:
     return f"{time.time_ns() // 1_000_000:012x}{random[:10].hex()}"
 
 
-@dataclass(frozen=True, slots=True)
-class CheckedIn:
-    ticket: str
-    visit_id: str
-    venue: VenueInfo
-    party_size: int
-    checked_in_at: datetime
-    count: int
-    capacity: int
-    replayed: bool
-    open: bool
-
-
-@dataclass(frozen=True, slots=True)
-class CheckedOut:
-    visit_id: str
-    venue_id: int
-    party_size: int
-    checked_in_at: datetime
-    checked_out_at: datetime
-    reason: str
-    count: int
-    capacity: int
-    replayed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Screened:
-    admitted: bool
-    temperature: float
-    threshold: float
-    visit_id: str
-    count: int
-    capacity: int
-
-
 class Visits:
     def __init__(
         self,
@@ -104,7 +64,7 @@ class Visits:
         self.sessionmaker = sessionmaker
         self.rebuilder = rebuilder
         self.secret = secret
-        self.unconfirmed = UnconfirmedCheckOuts()
+        self.check_outs = CheckOuts(capacity, journal, sessionmaker, rebuilder)
 
     async def check_in(self, venue: VenueInfo, request: ValidCheckIn) -> CheckedIn:
         return await self._enter(
@@ -143,13 +103,12 @@ class Visits:
         try:
             # A replay writes too (a no-op if the row is there): the answer waits for durability.
             await self.journal.write(row)
-        except TicketConflict as exc:
-            if not replayed:
-                await self._undo("checkin", venue.id, ticket_hash, live.visit_id, live.checked_in_at, kind)
-            raise IdempotencyKeyReused() from exc
         except Exception as exc:
             if not replayed:
-                await self._undo("checkin", venue.id, ticket_hash, live.visit_id, live.checked_in_at, kind)
+                await self.capacity.undo_or_leave("checkin", venue.id, ticket_hash, live.visit_id,
+                                                  live.checked_in_at, kind)
+            if isinstance(exc, TicketConflict):
+                raise IdempotencyKeyReused() from exc
             raise ServiceUnavailable() from exc
         # A replay confirms too: its first attempt may have died before its row was written.
         self.capacity.confirm(venue.id, ticket_hash, live.visit_id, live.party_size,
@@ -167,7 +126,7 @@ class Visits:
                      visit_id: str) -> LiveVisit:
         live = await self._reserve(venue_id, ticket_hash, party, kind, visit_id)
         if live.status == "no_config":
-            self._rebuild(venue_id)
+            raise self.rebuilder.refusal(venue_id)
         if live.status == "full":
             metrics.REFUSALS.labels("full").inc()
             raise VenueFull(count=live.count, capacity=live.capacity, retry_after_seconds=60)
@@ -188,7 +147,7 @@ class Visits:
             return await self.capacity.admit(venue_id, ticket_hash, party, visit_id, now, kind)
         except Exception as exc:
             log.error("Redis admission failed for venue %s: %s", venue_id, type(exc).__name__)
-            await self._undo("checkin", venue_id, ticket_hash, visit_id, now, kind)
+            await self.capacity.undo_or_leave("checkin", venue_id, ticket_hash, visit_id, now, kind)
             raise ServiceUnavailable() from exc
 
     async def check_out(self, ticket: str, reason: str, temperature: float | None = None) -> CheckedOut:
@@ -199,120 +158,16 @@ class Visits:
         self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None = None
     ) -> CheckedOut:
         """End a visit by its ticket hash (used by check-out, fever refusal and auto check-out)."""
-        now = time.time()
-        try:
-            return await self._end_visit(venue_id, ticket_hash, reason, temperature, now)
-        except _RedisUnsure as exc:
-            # The script may have closed the visit in Redis, and then it must be closed in SQL
-            # too: this process finishes the check-out once Redis answers (the script is
-            # idempotent: it then answers as a replay, and the SQL close follows).
-            self.unconfirmed.finish_later(venue_id, ticket_hash, lambda: self._end_visit(
-                venue_id, ticket_hash, reason, temperature, now))
-            raise CheckOutPending() from exc
-
-    async def _end_visit(
-        self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None, now: float
-    ) -> CheckedOut:
-        """Mark the visit closing in Redis, record the check-out in SQL, then release its places.
-
-        The places are released only once SQL holds the check-out, so a failed write reopens the
-        visit without touching the count.
-        """
-        live = await self._begin_check_out(venue_id, ticket_hash, reason, now)
-        if live.status == "no_config":
-            self._rebuild(venue_id)
-        if live.status == "unknown":
-            return await self._end_visit_known_only_to_sql(venue_id, ticket_hash, reason, temperature)
-        began = live.status == "ok"
-        closed_at = _at(live.checked_out_at)
-        try:
-            await self.journal.write(VisitClosed(ticket_hash, closed_at, live.state, temperature))
-        except Exception as exc:
-            if began:
-                await self._undo("checkout", venue_id, ticket_hash, live.visit_id, now)
-            raise ServiceUnavailable() from exc
-        count = await self._release(venue_id, ticket_hash, live)
-        if began:
-            metrics.CHECK_OUTS.labels(live.state).inc()
-        return CheckedOut(
-            visit_id=live.visit_id, venue_id=venue_id, party_size=live.party_size,
-            checked_in_at=_at(live.checked_in_at), checked_out_at=closed_at, reason=live.state,
-            count=count, capacity=live.capacity, replayed=live.status == "replay",
-        )
-
-    async def _release(self, venue_id: int, ticket_hash: str, began: LiveVisit) -> int:
-        """Release the places of a check-out SQL holds; return the count after it.
-
-        If Redis does not answer, the check-out stands (SQL has it) and the places are released
-        by the lease check (``visits.repair``); the count is then the one expected.
-        """
-        if began.status == "replay":
-            return began.count
-        try:
-            released = await self.capacity.release(venue_id, ticket_hash, began.state,
-                                                   began.checked_out_at)
-        except Exception as exc:
-            log.warning("Redis release of a check-out failed for venue %s (%s); the lease check "
-                        "finishes it", venue_id, type(exc).__name__)
-            return max(0, began.count - began.party_size)
-        return released.count
-
-    async def _begin_check_out(self, venue_id: int, ticket_hash: str, reason: str,
-                               now: float) -> LiveVisit:
-        """The check-out script, and once more if the call fails: the first may have run with
-        only its reply lost (the second then answers that the visit is closing), and a visit
-        closing in Redis must be closed in SQL too."""
-        try:
-            live = await self.capacity.begin_check_out(venue_id, ticket_hash, reason, now)
-        except Exception as exc:
-            log.warning("Redis check-out failed for venue %s (%s); trying again", venue_id,
-                        type(exc).__name__)
-        else:
-            return live
-        try:
-            return await self.capacity.begin_check_out(venue_id, ticket_hash, reason, now)
-        except Exception as exc:
-            log.error("Redis check-out failed twice for venue %s (%s)", venue_id, type(exc).__name__)
-            raise _RedisUnsure() from exc
-
-    def _rebuild(self, venue_id: int) -> None:
-        """Redis does not hold this venue: have it rebuilt from SQL, and say so meanwhile."""
-        self.rebuilder.kick(venue_id)
-        raise CountsRebuilding()
+        return await self.check_outs.end_visit(venue_id, ticket_hash, reason, temperature)
 
     async def close(self) -> None:
-        await self.unconfirmed.close()
-
-    async def _end_visit_known_only_to_sql(
-        self, venue_id: int, ticket_hash: str, reason: str, temperature: float | None
-    ) -> CheckedOut:
-        visit = await self._find(ticket_hash)
-        if visit is None or visit.venue_id != venue_id:
-            raise UnknownTicket()
-        replayed = visit.checked_out_at is not None
-        if not replayed:
-            # Redis does not hold this open visit (its row came after a rebuild read SQL): close
-            # it in SQL; the count never included it, and the drift check compares them anyway.
-            closed_at = datetime.now(UTC)
-            try:
-                await self.journal.write(VisitClosed(ticket_hash, closed_at, reason, temperature))
-            except Exception as exc:
-                raise ServiceUnavailable() from exc
-            metrics.CHECK_OUTS.labels(reason).inc()
-        visit = await self._find(ticket_hash)
-        occupancy = await self._redis(self.capacity.occupancy(venue_id))
-        return CheckedOut(
-            visit_id=visit.id, venue_id=venue_id, party_size=visit.party_size,
-            checked_in_at=visit.checked_in_at, checked_out_at=visit.checked_out_at,
-            reason=visit.checkout_reason, count=occupancy.count,
-            capacity=occupancy.capacity or 0, replayed=replayed,
-        )
+        await self.check_outs.close()
 
     async def occupancy(self, venue_id: int) -> Occupancy:
         """The venue's live count; 503 while Redis does not hold it (being rebuilt)."""
         live = await self.capacity.occupancy(venue_id)
         if live.capacity is None:
-            self._rebuild(venue_id)
+            raise self.rebuilder.refusal(venue_id)
         return live
 
     async def screen(self, venue: VenueInfo, ticket_hash: str, temperature: float) -> Screened:
@@ -326,7 +181,7 @@ class Visits:
                 metrics.REFUSALS.labels("fever").inc()
             return Screened(False, temperature, venue.fever_threshold, ended.visit_id,
                             ended.count, ended.capacity)
-        visit = await self._find(ticket_hash)
+        visit = await repository.find_by_ticket(self.sessionmaker, ticket_hash)
         if visit is None or visit.venue_id != venue.id:
             raise UnknownTicket()
         if visit.checked_out_at is not None:
@@ -335,7 +190,7 @@ class Visits:
             await self.journal.write(TemperatureTaken(ticket_hash, temperature))
         except Exception as exc:
             raise ServiceUnavailable() from exc
-        occupancy = await self._redis(self.capacity.occupancy(venue.id))
+        occupancy = await self.capacity.occupancy_for_answer(venue.id)
         return Screened(True, temperature, venue.fever_threshold, visit.id, occupancy.count,
                         occupancy.capacity or 0)
 
@@ -356,24 +211,3 @@ class Visits:
         if len(found) > 1:
             raise AmbiguousShortCode()
         return found[0]
-
-    async def _find(self, ticket_hash: str) -> Visit | None:
-        async with self.sessionmaker() as session:
-            return await repository.by_ticket(session, ticket_hash)
-
-    async def _undo(self, mode: str, venue_id: int, ticket_hash: str, visit_id: str,
-                    event_at: float, kind: str = "visitor") -> None:
-        try:
-            await self.capacity.undo(mode, venue_id, ticket_hash, visit_id, time.time(), event_at,
-                                     kind)
-        except Exception:
-            # Still pending in Redis: the lease check releases or reopens it; the visitor gets a clear error.
-            log.exception("could not undo a %s in Redis for venue %s", mode, venue_id)
-
-    @staticmethod
-    async def _redis(call):
-        try:
-            return await call
-        except Exception as exc:
-            log.exception("Redis call failed")
-            raise ServiceUnavailable() from exc

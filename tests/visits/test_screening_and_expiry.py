@@ -198,10 +198,10 @@ async def test_a_check_out_redis_never_ran_is_finished_once_with_the_time_the_vi
     for _ in range(2):  # the visitor tries twice while Redis is away: one task finishes it
         response = await client.post(f"/api/tickets/{answer['ticket']}/check-out")
         assert response.json()["error"]["code"] == "check_out_pending"
-    assert len(services.visits.unconfirmed.waiting) == 1
+    assert len(services.visits.check_outs.unconfirmed.waiting) == 1
     await asyncio.sleep(0.2)
     for _ in range(100):
-        if not services.visits.unconfirmed.waiting:
+        if not services.visits.check_outs.unconfirmed.waiting:
             break
         await asyncio.sleep(0.05)
     (row,) = await visit_rows(services, venue.id)
@@ -224,5 +224,5 @@ async def test_stopping_with_an_unconfirmed_check_out_says_so(client, services, 
     monkeypatch.setattr(services.capacity, "begin_check_out", redis_away)
     assert (await client.post(f"/api/tickets/{ticket}/check-out")).status_code == 503
     await services.visits.close()
-    assert not services.visits.unconfirmed.waiting
+    assert not services.visits.check_outs.unconfirmed.waiting
     assert f"1 unconfirmed check-outs (venues [{venue.id}])" in caplog.text
