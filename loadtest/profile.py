@@ -8,7 +8,8 @@ from pathlib import Path
 
 # Buckets for the summary: the first pattern found in a stack (innermost frame first) wins.
 BUCKETS = (
-    ("SQL (journal, sqlalchemy, drivers)", ("sqlalchemy", "aiosqlite", "asyncpg", "sqlite3", "journal.py")),
+    ("SQL (journal, sqlalchemy, drivers)",
+     ("sqlalchemy", "aiosqlite", "asyncpg", "sqlite3", "journal.py", "writes.py")),
     ("Redis client (redis-py, hiredis)", ("redis/", "hiredis", "scripts.py")),
     ("live fan-out (hub, outbox, frames)", ("occupancy/live/", "occupancy/stats/")),
     ("WebSockets (websockets, uvicorn ws)", ("websockets/", "websockets_impl", "wsproto")),

@@ -16,10 +16,11 @@ from occupancy.errors import ServiceUnavailable
 from occupancy.visits import repository
 from occupancy.visits.capacity import CapacityStore, LiveVisit
 from occupancy.visits.errors import CheckOutPending, UnknownTicket
-from occupancy.visits.journal import Journal, VisitClosed
+from occupancy.visits.journal import Journal
 from occupancy.visits.rebuild import Rebuilder
 from occupancy.visits.results import CheckedOut
 from occupancy.visits.unconfirmed import UnconfirmedCheckOuts
+from occupancy.visits.writes import VisitClosed
 
 log = logging.getLogger(__name__)
 

@@ -25,10 +25,11 @@ from occupancy.visits.errors import (
     VenuePaused,
     VisitAlreadyEnded,
 )
-from occupancy.visits.journal import Journal, NewVisit, TemperatureTaken, TicketConflict
+from occupancy.visits.journal import Journal, TicketConflict
 from occupancy.visits.rebuild import Rebuilder
 from occupancy.visits.results import CheckedIn, CheckedOut, Screened
 from occupancy.visits.schemas import ValidCheckIn
+from occupancy.visits.writes import NewVisit, TemperatureTaken
 
 log = logging.getLogger(__name__)
 # How long after a visit ended its short code still finds it (for retries by short code).

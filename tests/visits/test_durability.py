@@ -9,7 +9,8 @@ from sqlalchemy import text
 
 from occupancy import redis_keys as keys
 from occupancy.stats.calendar import day_of, minute_of
-from occupancy.visits.journal import NewVisit, TicketConflict
+from occupancy.visits.journal import TicketConflict
+from occupancy.visits.writes import NewVisit
 
 from .helpers import live_count, visit_rows, visitor
 
@@ -89,7 +90,7 @@ async def test_one_bad_write_does_not_fail_its_batch(services, make_venue):
     """A batch with a row SQL rejects is retried row by row: only that row fails."""
     from datetime import UTC, datetime
 
-    from occupancy.visits.journal import NewVisit
+    from occupancy.visits.writes import NewVisit
 
     venue, _ = await make_venue()
 
@@ -114,7 +115,8 @@ async def test_two_processes_closing_the_same_visits_do_not_deadlock(services, m
     from datetime import UTC, datetime
 
     from occupancy.db import make_engine
-    from occupancy.visits.journal import Journal, NewVisit, VisitClosed
+    from occupancy.visits.journal import Journal
+    from occupancy.visits.writes import NewVisit, VisitClosed
 
     venue, _ = await make_venue()
     hashes = [f"{i:064x}" for i in range(3000)]
