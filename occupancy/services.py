@@ -94,18 +94,9 @@ class Services:
         )
         if background:
             await services.venues.load_all()
-            services.background.append(asyncio.create_task(services.venues.refresh_forever()))
             services.background.append(asyncio.create_task(metrics.watch_event_loop()))
-            services.background.append(asyncio.create_task(rebuilder.watch()))
-            services.background.append(asyncio.create_task(periodic.every(
-                settings.repair_interval_seconds, keys.REPAIR_LOCK, redis, repairer.run,
-                "repairing the live counts")))
-            services.background.append(asyncio.create_task(periodic.every(
-                settings.auto_checkout_interval_seconds, keys.AUTO_CHECKOUT_LOCK, redis,
-                lambda: expiry.auto_check_out(visits, sessionmaker), "automatic check-out")))
-            services.background.append(asyncio.create_task(periodic.every(
-                settings.rollup_interval_seconds, keys.ROLLUP_LOCK, redis,
-                lambda: rollup.rollup_recent(redis, sessionmaker, tz), "statistics rollup")))
+            services.background += [asyncio.create_task(periodic.every(job, redis))
+                                     for job in _jobs(services, settings, tz)]
             subscriptions = Subscriptions(redis)
             # Configuration changes reach the venue cache from here: the venues know no live/.
             subscriptions.on_config(services.venues.invalidate)
@@ -126,3 +117,23 @@ class Services:
         await self.journal.close()  # commit what was acknowledged-to-be before leaving
         await self.redis.aclose()
         await self.engine.dispose()
+
+
+def _jobs(services: "Services", settings: Settings, tz: ZoneInfo) -> list[periodic.Job]:
+    """What a serving process does by itself, every few seconds."""
+    redis, sessionmaker = services.redis, services.sessionmaker
+    return [
+        # Each process keeps its own venue cache; SQL away: entries expire and are read one by one.
+        periodic.Job("venue cache refresh", settings.venue_cache_seconds / 2,
+                     services.venues.load_all, quiet=True),
+        # A loss of Redis's state is noticed in venues nobody is visiting, too.
+        periodic.Job("checking whether Redis holds the live counts", 1.0,
+                     services.rebuilder.ensure, quiet=True),
+        periodic.Job("repairing the live counts", settings.repair_interval_seconds,
+                     services.repairer.run, lock=keys.REPAIR_LOCK),
+        periodic.Job("automatic check-out", settings.auto_checkout_interval_seconds,
+                     lambda: expiry.auto_check_out(services.visits, sessionmaker),
+                     lock=keys.AUTO_CHECKOUT_LOCK),
+        periodic.Job("statistics rollup", settings.rollup_interval_seconds,
+                     lambda: rollup.rollup_recent(redis, sessionmaker, tz), lock=keys.ROLLUP_LOCK),
+    ]

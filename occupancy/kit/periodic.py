@@ -1,25 +1,46 @@
-"""Periodic jobs: every N seconds, in one process at a time (whichever takes a Redis lock)."""
+"""Periodic jobs, declared once: every N seconds, either in one process at a time (whichever
+takes a Redis lock) or in every process (for what each process keeps, such as its venue cache).
+
+A job that fails is logged and tried again at its next turn; the loop never ends by itself.
+"""
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
 
-async def every(interval: float, lock: str, redis: Redis, job: Callable[[], Awaitable[object]],
-                name: str) -> None:
-    """Run ``job`` every ``interval`` seconds in whichever process takes ``lock`` first.
+@dataclass(frozen=True)
+class Job:
+    name: str  # for the log: "automatic check-out"
+    interval: float  # seconds between runs
+    run: Callable[[], Awaitable[object]]
+    lock: str | None = None  # a Redis key: one process at a time; None: every process
+    quiet: bool = False  # a failure is expected now and then (a dependency away): no traceback
 
-    The lock lives a little less than one interval, so a process that died holding it blocks
-    nobody for long, and a job never runs twice in one interval.
+
+async def every(job: Job, redis: Redis | None = None) -> None:
+    """Run ``job`` every ``job.interval`` seconds, forever.
+
+    With a lock, the lock lives a little less than one interval, so a process that died holding
+    it blocks nobody for long, and the job never runs twice in one interval.
     """
+    if job.lock is not None and redis is None:
+        raise ValueError(f"{job.name}: a job with a lock needs Redis")
     while True:
-        await asyncio.sleep(interval)
+        await asyncio.sleep(job.interval)
         try:
-            if await redis.set(lock, "1", nx=True, px=max(1, int(interval * 900))):
-                await job()
-        except Exception:
-            log.exception("%s failed; will try again", name)
+            if job.lock is None or await redis.set(
+                    job.lock, "1", nx=True, px=max(1, int(job.interval * 900))):
+                await job.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if job.quiet:
+                log.warning("%s failed (%s); will try again", job.name, type(exc).__name__)
+            else:
+                log.exception("%s failed; will try again", job.name)

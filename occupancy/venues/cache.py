@@ -1,8 +1,9 @@
 """Venue configuration cached per process, so the check-in path reads no SQL.
 
 Serving processes read every venue in one query at start and again every ``ttl / 2`` seconds
-(``refresh_forever``): with 10,000 venues, loading each on its first check-in made a fresh worker
-do thousands of SQL reads on the hot path, and entries loaded together would expire together.
+(a periodic job, see ``services``): with 10,000 venues, loading each on its first check-in made
+a fresh worker do thousands of SQL reads on the hot path, and entries loaded together would
+expire together.
 A change is pushed at once through ``invalidate``: whoever listens to ``occ:config`` calls it
 (``services.py`` registers it with the process's live subscriptions; this module knows no live/);
 what must be exact at every moment (capacity, paused) is enforced in Redis by the scripts.
@@ -40,14 +41,6 @@ class VenueCache:
                 continue  # changed while we read: the next lookup reads it again
             self._entries[info.code] = self._entries[info.id] = (expires, info)
         return len(infos)
-
-    async def refresh_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.ttl / 2)
-            try:
-                await self.load_all()
-            except Exception as exc:  # SQL away: entries expire and are read one by one
-                log.warning("venue cache refresh failed: %s", type(exc).__name__)
 
     async def by_code(self, code: str) -> VenueInfo:
         return await self._get(code, code=code)

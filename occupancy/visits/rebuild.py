@@ -95,16 +95,6 @@ class Rebuilder:
             await asyncio.sleep(0.05)
         return True
 
-    async def watch(self, interval: float = 1.0) -> None:
-        """Notice a loss of Redis's state in a venue nobody is visiting, too."""
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.ensure()
-            except Exception as exc:  # Redis or SQL down: the next look tries again
-                log.warning("could not check whether Redis holds the live counts (%s)",
-                            type(exc).__name__)
-
     async def _rebuild_all(self, token: str) -> None:
         started = time.perf_counter()
         log.warning("Redis has lost the live counts: rebuilding every venue from SQL")
