@@ -27,10 +27,13 @@ from occupancy import redis_keys as keys
 from occupancy.accounts.service import issue_token
 from occupancy.db import make_engine, make_sessionmaker
 from occupancy.embedded_redis import free_port
+from occupancy.privacy.sealing import new_key_pair
 from occupancy.venues import signing
 from occupancy.venues.models import Venue
 
 SECRET = "bench-secret"
+# Personal data is sealed as in production: to a health office key made for this run.
+OFFICE_PUBLIC_KEY, OFFICE_PRIVATE_KEY = new_key_pair()
 POSTGRES_ADMIN_URL = os.environ.get(
     "OCCUPANCY_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
@@ -200,6 +203,7 @@ class Server:
     def env(self) -> dict[str, str]:
         return dict(os.environ, OCCUPANCY_DATABASE_URL=self.database_url,
                     OCCUPANCY_REDIS_URL=self.redis_url, OCCUPANCY_SECRET_KEY=SECRET,
+                    OCCUPANCY_HEALTH_OFFICE_PUBLIC_KEY=OFFICE_PUBLIC_KEY,
                     OCCUPANCY_PUBLIC_URL=self.url, **self.extra_env)
 
     def expire_everyone(self) -> None:

@@ -2,8 +2,9 @@
 
 from occupancy.accounts.models import AccessToken
 from occupancy.db import Base
+from occupancy.privacy.models import DataKey
 from occupancy.stats.models import VenueHour
 from occupancy.venues.models import Venue
 from occupancy.visits.models import Visit
 
-__all__ = ["AccessToken", "Base", "Venue", "VenueHour", "Visit"]
+__all__ = ["AccessToken", "Base", "DataKey", "Venue", "VenueHour", "Visit"]

@@ -17,6 +17,7 @@ from occupancy.kit import periodic
 from occupancy.kit.scripts import ScriptRunner
 from occupancy.live.hub import Hub
 from occupancy.live.subscriptions import Subscriptions
+from occupancy.privacy.sealing import Sealer, office_public_key
 from occupancy.settings import Settings
 from occupancy.stats import rollup
 from occupancy.stats.today import TodayReader
@@ -84,7 +85,8 @@ class Services:
         # Another process may be rebuilding: its work is done in seconds, ours answers 503 meanwhile.
         await rebuilder.ensure(wait=30.0)
         repairer = Repairer(sessionmaker, redis, runner, capacity, lease=settings.lease_seconds)
-        visits = Visits(capacity, journal, sessionmaker, rebuilder, settings.secret_key)
+        sealer = Sealer(sessionmaker, office_public_key(settings), settings.data_key_seconds)
+        visits = Visits(capacity, journal, sessionmaker, rebuilder, sealer, settings.secret_key)
         services = cls(
             settings=settings, engine=engine, sessionmaker=sessionmaker, redis=redis,
             capacity=capacity, journal=journal,

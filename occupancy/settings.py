@@ -7,6 +7,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The secret of a development machine: never for real visitors (see health_office_public_key).
+DEVELOPMENT_SECRET = "dev-secret-change-me"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OCCUPANCY_", env_file=".env", extra="ignore")
@@ -16,7 +19,7 @@ class Settings(BaseSettings):
     # Empty means: start a private Redis server (see occupancy.embedded_redis).
     redis_url: str = ""
     # Signs venue codes in QR URLs and derives tickets; set it in production.
-    secret_key: str = "dev-secret-change-me"
+    secret_key: str = DEVELOPMENT_SECRET
     public_url: str = "http://127.0.0.1:8000"
 
     default_capacity: int = 100
@@ -37,6 +40,16 @@ class Settings(BaseSettings):
     # How often one process settles expired leases and repairs counts that drifted from SQL.
     repair_interval_seconds: float = Field(5.0, gt=0)
     max_body_bytes: int = 4096
+
+    # Visitors' personal data is sealed to this public key (base64; `occupancy keys new` makes a
+    # pair); only the health office's private half opens it. Empty with the development secret:
+    # a demo pair in the working folder. Empty with a real secret: the service refuses to start.
+    health_office_public_key: str = ""
+    # Each process draws a new data key this often and forgets the old one.
+    data_key_seconds: float = Field(3600.0, gt=0)
+    # Personal data is purged this many days after the check-in; counts and anonymous rows stay.
+    retention_days: float = Field(14.0, gt=0)
+    purge_interval_seconds: float = Field(3600.0, gt=0)
 
     # Live dashboards and statistics: "today" and the hours of history are in this time zone.
     timezone: str = "Asia/Jakarta"

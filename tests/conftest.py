@@ -21,6 +21,7 @@ from loadtest.drills.harness import listening_sockets
 from occupancy import migrate
 from occupancy.app import create_app
 from occupancy.embedded_redis import EmbeddedRedis, free_port
+from occupancy.privacy.sealing import new_key_pair
 from occupancy.services import Services
 from occupancy.settings import Settings
 from occupancy.venues import service as venue_service
@@ -29,6 +30,10 @@ from occupancy.venues.service import VenueInfo
 
 POSTGRES_ADMIN_URL = os.environ.get("OCCUPANCY_TEST_POSTGRES_URL", "")
 SECRET = "test-secret"
+# The health office's key pair for this run: every server and Settings of the suite seals
+# personal data to its public half (servers started by tests inherit the environment).
+OFFICE_PUBLIC_KEY, OFFICE_PRIVATE_KEY = new_key_pair()
+os.environ["OCCUPANCY_HEALTH_OFFICE_PUBLIC_KEY"] = OFFICE_PUBLIC_KEY
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 

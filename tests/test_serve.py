@@ -11,7 +11,7 @@ import httpx
 
 from occupancy.embedded_redis import free_port
 from occupancy.venues import signing
-from tests.conftest import ARTIFACTS, SECRET, LiveServer, listening_sockets
+from tests.conftest import ARTIFACTS, OFFICE_PUBLIC_KEY, SECRET, LiveServer, listening_sockets
 
 
 def test_serve_with_no_configuration_starts_and_stops_its_own_redis(tmp_path):
@@ -36,11 +36,15 @@ def test_serve_with_no_configuration_starts_and_stops_its_own_redis(tmp_path):
         ).stdout.split()
         assert redis_children, "the private Redis runs as a child of serve"
         assert (tmp_path / "occupancy.db").exists(), "SQLite lives in the working folder"
+        # Development mode: personal data is sealed to a demo key pair kept beside it.
+        demo_key = tmp_path / "occupancy-health-office-demo.key"
+        assert demo_key.stat().st_mode & 0o777 == 0o600
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
     assert f"http://127.0.0.1:{port}" in output
+    assert "demo key pair" in output
     for pid in redis_children:
         status = Path(f"/proc/{pid}/status")
         assert not status.exists() or "zombie" in status.read_text()
@@ -111,6 +115,7 @@ def test_the_embedded_redis_is_restarted_when_it_dies(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCCUPANCY_")}
     env["OCCUPANCY_SECRET_KEY"] = SECRET
+    env["OCCUPANCY_HEALTH_OFFICE_PUBLIC_KEY"] = OFFICE_PUBLIC_KEY
     # Added before serve starts: a command run beside it would use a private Redis of its own.
     for command in (["db", "upgrade"], ["venue", "add", "door-1", "Door One", "50"]):
         subprocess.run([sys.executable, "-m", "occupancy.cli", *command], cwd=tmp_path, env=env,
@@ -166,6 +171,7 @@ def test_set_capacity_from_the_command_line_is_enforced_by_the_running_embedded_
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCCUPANCY_")}
     env["OCCUPANCY_SECRET_KEY"] = SECRET
+    env["OCCUPANCY_HEALTH_OFFICE_PUBLIC_KEY"] = OFFICE_PUBLIC_KEY
     _cli(tmp_path, env, "db", "upgrade")
     _cli(tmp_path, env, "venue", "add", "grand-mall", "Grand Mall", "20")
     code = signing.sign(SECRET, "grand-mall")

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, text
+from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from occupancy.db import Base, UTCDateTime
@@ -35,8 +35,10 @@ class Visit(Base):
     checkout_reason: Mapped[str | None] = mapped_column(String(10), default=None)
     temperature: Mapped[float | None] = mapped_column(Float, default=None)
     kind: Mapped[str] = mapped_column(String(10), default="visitor", server_default="visitor")
-    # Personal data: never logged, never in metrics, dashboards or ordinary exports. Deferred, so
-    # loading a visit does not read them; only an explicit (audited) query does.
-    visitor_name: Mapped[str | None] = mapped_column(String(100), default=None, deferred=True)
-    visitor_phone: Mapped[str | None] = mapped_column(String(20), default=None, deferred=True)
-    visitor_email: Mapped[str | None] = mapped_column(String(254), default=None, deferred=True)
+    # Personal data (name, phone, email), sealed: readable only with the health office's private
+    # key (occupancy.privacy.sealing), and purged after the retention period with its data key.
+    # Deferred, so loading a visit does not read it; only tracing (audited) does.
+    personal: Mapped[bytes | None] = mapped_column(LargeBinary, default=None, deferred=True)
+    personal_key_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    # A keyed hash of the phone number (occupancy.privacy.blind_index), for tracing.
+    phone_index: Mapped[str | None] = mapped_column(String(32), default=None, index=True)

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from occupancy import metrics
 from occupancy.errors import ServiceUnavailable
+from occupancy.privacy.blind_index import index_key, phone_index
+from occupancy.privacy.sealing import Personal, Sealer
 from occupancy.venues.service import VenueInfo
 from occupancy.visits import repository, tickets
 from occupancy.visits.capacity import CapacityStore, LiveVisit, Occupancy
@@ -58,19 +60,22 @@ class Visits:
         journal: Journal,
         sessionmaker: async_sessionmaker[AsyncSession],
         rebuilder: Rebuilder,
+        sealer: Sealer,
         secret: str,
     ) -> None:
         self.capacity = capacity
         self.journal = journal
         self.sessionmaker = sessionmaker
         self.rebuilder = rebuilder
+        self.sealer = sealer
         self.secret = secret
+        self.index_key = index_key(secret)
         self.check_outs = CheckOuts(capacity, journal, sessionmaker, rebuilder)
 
     async def check_in(self, venue: VenueInfo, request: ValidCheckIn) -> CheckedIn:
         return await self._enter(
             venue, request.idempotency_key, request.party_size, "visitor",
-            name=request.name, phone=request.phone, email=request.email,
+            Personal(request.name, request.phone, request.email),
         )
 
     async def walk_in(self, venue: VenueInfo, party: int = 1) -> CheckedIn:
@@ -79,7 +84,7 @@ class Visits:
 
     async def _enter(
         self, venue: VenueInfo, key: str | None, party: int, kind: str,
-        name: str | None = None, phone: str | None = None, email: str | None = None,
+        personal: Personal | None = None,
     ) -> CheckedIn:
         # One read of the system's randomness for both: this attempt's visit id and, where the
         # visitor sent no key, a secret one (never the visit id, which others may see).
@@ -90,18 +95,9 @@ class Visits:
         ticket_hash = tickets.digest(ticket)
         live = await self._admit(venue.id, ticket_hash, party, kind, visit_id)
         replayed = live.status == "replay"
-        row = NewVisit(
-            id=live.visit_id,
-            venue_id=venue.id,
-            ticket_hash=ticket_hash,
-            party_size=live.party_size,
-            checked_in_at=_at(live.checked_in_at),
-            visitor_name=name,
-            visitor_phone=phone,
-            visitor_email=email,
-            kind=kind,
-        )
+        checked_in_at = _at(live.checked_in_at)
         try:
+            row = await self._row(live, venue.id, ticket_hash, checked_in_at, kind, personal)
             # A replay writes too (a no-op if the row is there): the answer waits for durability.
             await self.journal.write(row)
         except Exception as exc:
@@ -119,8 +115,19 @@ class Visits:
             metrics.VISITORS_ADMITTED.inc(live.party_size)
         return CheckedIn(
             ticket=ticket, visit_id=live.visit_id, venue=venue, party_size=live.party_size,
-            checked_in_at=row.checked_in_at, count=live.count, capacity=live.capacity,
+            checked_in_at=checked_in_at, count=live.count, capacity=live.capacity,
             replayed=replayed, open=live.state == "open",
+        )
+
+    async def _row(self, live: LiveVisit, venue_id: int, ticket_hash: str, checked_in_at: datetime,
+                   kind: str, personal: Personal | None) -> NewVisit:
+        """The visit's row, its personal data sealed (walk-ins have none)."""
+        sealed = None if personal is None else await self.sealer.seal(live.visit_id, personal)
+        return NewVisit(
+            id=live.visit_id, venue_id=venue_id, ticket_hash=ticket_hash,
+            party_size=live.party_size, checked_in_at=checked_in_at, kind=kind,
+            personal=sealed and sealed.box, personal_key_id=sealed and sealed.key_id,
+            phone_index=personal and phone_index(self.index_key, personal.phone),
         )
 
     async def _admit(self, venue_id: int, ticket_hash: str, party: int, kind: str,

@@ -21,10 +21,11 @@ class NewVisit:
     ticket_hash: str
     party_size: int
     checked_in_at: datetime
-    visitor_name: str | None
-    visitor_phone: str | None
-    visitor_email: str | None
     kind: str = "visitor"
+    # Sealed personal data (occupancy.privacy): none for walk-ins.
+    personal: bytes | None = None
+    personal_key_id: str | None = None
+    phone_index: str | None = None
 
 
 @dataclass
@@ -65,10 +66,10 @@ _TEMPERATURE = (
 # batch. Times are naive UTC, as UTCDateTime stores them.
 PG_BATCH = """
 WITH new AS (
-    INSERT INTO visits (id, venue_id, ticket_hash, party_size, checked_in_at, visitor_name,
-                        visitor_phone, visitor_email, kind)
+    INSERT INTO visits (id, venue_id, ticket_hash, party_size, checked_in_at, personal,
+                        personal_key_id, phone_index, kind)
     SELECT * FROM unnest($1::varchar[], $2::int[], $3::varchar[], $4::int[], $5::timestamp[],
-                         $6::varchar[], $7::varchar[], $8::varchar[], $9::varchar[])
+                         $6::bytea[], $7::varchar[], $8::varchar[], $9::varchar[])
     ON CONFLICT DO NOTHING
     RETURNING ticket_hash
 ), closed AS (
@@ -92,8 +93,8 @@ def pg_batch_arguments(writes: list[Write]) -> tuple:
     return (
         [w.id for w in new], [w.venue_id for w in new], [w.ticket_hash for w in new],
         [w.party_size for w in new], [naive_utc(w.checked_in_at) for w in new],
-        [w.visitor_name for w in new], [w.visitor_phone for w in new],
-        [w.visitor_email for w in new], [w.kind for w in new],
+        [w.personal for w in new], [w.personal_key_id for w in new],
+        [w.phone_index for w in new], [w.kind for w in new],
         [w.ticket_hash for w in closes], [naive_utc(w.checked_out_at) for w in closes],
         [w.checkout_reason for w in closes], [w.temperature for w in closes],
         [w.ticket_hash for w in temperatures], [w.temperature for w in temperatures],

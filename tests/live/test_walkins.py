@@ -23,11 +23,11 @@ async def test_walk_ins_keep_the_count_equal_to_open_visits_in_sql(client, servi
     assert await live_count(services, venue.id) == 4 == await open_people_in_sql(services, venue.id)
     async with services.sessionmaker() as session:
         walkins = (await session.execute(
-            select(Visit.visitor_name, Visit.visitor_phone, Visit.visitor_email, Visit.checked_out_at)
+            select(Visit.personal, Visit.personal_key_id, Visit.phone_index, Visit.checked_out_at)
             .where(Visit.venue_id == venue.id, Visit.kind == "walkin")
             .order_by(Visit.checked_in_at))).all()
     assert len(walkins) == 3
-    assert all(w.visitor_name is None and w.visitor_phone is None and w.visitor_email is None
+    assert all(w.personal is None and w.personal_key_id is None and w.phone_index is None
                for w in walkins)
     assert walkins[0].checked_out_at is not None  # the oldest one left
     assert [w.checked_out_at for w in walkins[1:]] == [None, None]

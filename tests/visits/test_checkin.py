@@ -5,8 +5,12 @@ import time
 from sqlalchemy import select
 
 from occupancy import redis_keys as keys
+from occupancy.privacy.blind_index import index_key, phone_index
+from occupancy.privacy.models import DataKey
+from occupancy.privacy.sealing import Opener, Personal, Sealed, private_key_from
 from occupancy.visits import tickets
 from occupancy.visits.models import Visit
+from tests.conftest import OFFICE_PRIVATE_KEY
 
 from .helpers import live_count, open_people_in_sql, visit_rows, visitor
 
@@ -25,9 +29,16 @@ async def test_check_in_admits_the_party_and_records_the_visit(client, services,
     assert row.ticket_hash == tickets.digest(body["ticket"])  # only the hash is stored
     async with services.sessionmaker() as session:
         personal = (await session.execute(
-            select(Visit.visitor_name, Visit.visitor_phone, Visit.visitor_email)
+            select(Visit.personal, Visit.personal_key_id, Visit.phone_index)
             .where(Visit.id == row.id))).one()
-    assert tuple(personal) == ("Budi Santoso", "081234567890", "budi@example.id")
+        data_key = await session.get(DataKey, personal.personal_key_id)
+    # Sealed: only the health office's private key opens it; the phone is found by its index.
+    opener = Opener(private_key_from(OFFICE_PRIVATE_KEY))
+    opener.add_key(data_key)
+    assert opener.open(row.id, Sealed(personal.personal_key_id, personal.personal)) == Personal(
+        "Budi Santoso", "081234567890", "budi@example.id")
+    assert personal.phone_index == phone_index(index_key(services.settings.secret_key),
+                                               "+62 812-3456-7890")
     assert row.checked_out_at is None
     assert await live_count(services, venue.id) == 3 == await open_people_in_sql(services, venue.id)
 

@@ -96,8 +96,8 @@ async def test_one_bad_write_does_not_fail_its_batch(services, make_venue):
 
     def row(i: int, venue_id: int) -> NewVisit:
         return NewVisit(id=f"v{i}", venue_id=venue_id, ticket_hash=f"{i:064d}", party_size=1,
-                        checked_in_at=datetime.now(UTC), visitor_name="Ani",
-                        visitor_phone="08123456789", visitor_email=None)
+                        checked_in_at=datetime.now(UTC), personal=b"sealed",
+                        personal_key_id="k", phone_index="i")
 
     results = await asyncio.gather(
         services.journal.write(row(1, venue.id)),
@@ -123,8 +123,8 @@ async def test_two_processes_closing_the_same_visits_do_not_deadlock(services, m
     await asyncio.gather(*[
         services.journal.write(NewVisit(
             id=f"v{i}", venue_id=venue.id, ticket_hash=h, party_size=1,
-            checked_in_at=datetime.now(UTC), visitor_name="Ani", visitor_phone="08123456789",
-            visitor_email=None))
+            checked_in_at=datetime.now(UTC), personal=b"sealed", personal_key_id="k",
+            phone_index="i"))
         for i, h in enumerate(hashes)
     ])
     other_engine = make_engine(services.settings.database_url)
@@ -153,7 +153,7 @@ async def test_in_one_batch_only_the_ticket_of_another_visit_fails(services, mak
 
     def visit(visit_id: str, ticket_hash: str) -> NewVisit:
         return NewVisit(id=visit_id, venue_id=venue.id, ticket_hash=ticket_hash, party_size=1,
-                        checked_in_at=now, visitor_name=None, visitor_phone=None, visitor_email=None)
+                        checked_in_at=now)
 
     await services.journal.write(visit("a" * 32, "1" * 64))
     batch = [visit(f"{i:032x}", f"{i + 100:064x}") for i in range(5)]
