@@ -30,6 +30,8 @@ CHECK_OUTS_FINISHED = Counter("occupancy_check_outs_finished", "Check-outs left 
                               "past their lease, finished or reopened by the lease check", ["outcome"])
 DRIFT_REPAIRS = Counter("occupancy_drift_repairs", "Venues whose live count or open tickets differed "
                         "from their open visits in SQL and were repaired")
+PERSONAL_DATA_PURGED = Counter("occupancy_personal_data_purged", "Visits whose personal data was "
+                               "purged after the retention period")
 SQL_BATCHES = Counter("occupancy_sql_batches", "SQL transactions of the group commit (journal)")
 SQL_BATCH_ROWS = Counter("occupancy_sql_batch_rows", "Writes in those transactions (rows per batch: "
                          "this over occupancy_sql_batches)")

@@ -10,6 +10,7 @@ REBUILD_LOCK = "occ:lock:rebuild"
 AUTO_CHECKOUT_LOCK = "occ:lock:auto-checkout"
 ROLLUP_LOCK = "occ:lock:rollup"
 REPAIR_LOCK = "occ:lock:repair"
+PURGE_LOCK = "occ:lock:purge"
 VENUE_CHANNEL_PREFIX = "occ:venue:"
 CONFIG_CHANNEL = "occ:config"
 

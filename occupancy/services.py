@@ -17,6 +17,7 @@ from occupancy.kit import periodic
 from occupancy.kit.scripts import ScriptRunner
 from occupancy.live.hub import Hub
 from occupancy.live.subscriptions import Subscriptions
+from occupancy.privacy.purge import purge
 from occupancy.privacy.sealing import Sealer, office_public_key
 from occupancy.settings import Settings
 from occupancy.stats import rollup
@@ -136,6 +137,8 @@ def _jobs(services: "Services", settings: Settings, tz: ZoneInfo) -> list[period
         periodic.Job("automatic check-out", settings.auto_checkout_interval_seconds,
                      lambda: expiry.auto_check_out(services.visits, sessionmaker),
                      lock=keys.AUTO_CHECKOUT_LOCK),
+        periodic.Job("personal data purge", settings.purge_interval_seconds,
+                     lambda: purge(sessionmaker, settings.retention_days), lock=keys.PURGE_LOCK),
         periodic.Job("statistics rollup", settings.rollup_interval_seconds,
                      lambda: rollup.rollup_recent(redis, sessionmaker, tz), lock=keys.ROLLUP_LOCK),
     ]
