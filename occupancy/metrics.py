@@ -32,6 +32,8 @@ DRIFT_REPAIRS = Counter("occupancy_drift_repairs", "Venues whose live count or o
                         "from their open visits in SQL and were repaired")
 PERSONAL_DATA_PURGED = Counter("occupancy_personal_data_purged", "Visits whose personal data was "
                                "purged after the retention period")
+TRACING_QUERIES = Counter("occupancy_tracing_queries", "Contact-tracing queries, by outcome",
+                          ["outcome"])
 SQL_BATCHES = Counter("occupancy_sql_batches", "SQL transactions of the group commit (journal)")
 SQL_BATCH_ROWS = Counter("occupancy_sql_batch_rows", "Writes in those transactions (rows per batch: "
                          "this over occupancy_sql_batches)")

@@ -2,9 +2,9 @@
 
 from occupancy.accounts.models import AccessToken
 from occupancy.db import Base
-from occupancy.privacy.models import DataKey
+from occupancy.privacy.models import DataKey, TraceAudit
 from occupancy.stats.models import VenueHour
 from occupancy.venues.models import Venue
 from occupancy.visits.models import Visit
 
-__all__ = ["AccessToken", "Base", "DataKey", "Venue", "VenueHour", "Visit"]
+__all__ = ["AccessToken", "Base", "DataKey", "TraceAudit", "Venue", "VenueHour", "Visit"]

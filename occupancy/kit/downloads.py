@@ -6,12 +6,22 @@ from collections.abc import Iterable, Sequence
 
 from fastapi import Response
 
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection): a visitor's
+# name such as "=HYPERLINK(...)" must arrive as text. OWASP's advice: prefix a single quote.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: object) -> object:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
 
 def csv_text(rows: Iterable[dict], columns: Sequence[str]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: neutralise(v) for k, v in row.items()} for row in rows)
     return out.getvalue()
 
 

@@ -1,0 +1,151 @@
+"""Contact tracing, for officials: a confirmed case's visits and the people whose stays overlapped
+them, opened with the health office's private key given for this one query (kept nowhere).
+
+Every query, answered or not, writes a record to the append-only audit log first; if the record
+cannot be written, nothing is revealed.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from occupancy import metrics
+from occupancy.errors import InvalidInput
+from occupancy.privacy import repository
+from occupancy.privacy.blind_index import phone_index
+from occupancy.privacy.models import TraceAudit
+from occupancy.privacy.sealing import Opener, Personal, Sealed, WrongKey, private_key_from
+from occupancy.visits import tickets
+
+log = logging.getLogger(__name__)
+MAX_DAYS = 31
+
+
+@dataclass(frozen=True)
+class Question:
+    start: date
+    end: date  # inclusive
+    phone: str | None = None
+    ticket: str | None = None
+
+    def check(self) -> None:
+        if (self.phone is None) == (self.ticket is None):
+            raise InvalidInput("Give either the case's phone number or a ticket, not both.")
+        if self.end < self.start or (self.end - self.start).days >= MAX_DAYS:
+            raise InvalidInput(f"Give a date range of 1 to {MAX_DAYS} days, the start first.",
+                               field="start")
+
+
+@dataclass(frozen=True)
+class TracedVisit:
+    visit_id: str
+    venue_id: int
+    venue_name: str
+    checked_in_at: datetime
+    checked_out_at: datetime | None
+    party_size: int
+    person: Personal | None  # None: purged after the retention period
+
+
+@dataclass(frozen=True)
+class Contact:
+    visit: TracedVisit
+    case_visit_id: str
+    overlap_minutes: int
+
+
+@dataclass
+class Trace:
+    cases: list[TracedVisit] = field(default_factory=list)
+    contacts: list[Contact] = field(default_factory=list)
+
+    def people_revealed(self) -> int:
+        return sum(1 for v in [*self.cases, *(c.visit for c in self.contacts)] if v.person)
+
+
+class Tracer:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], index_key: bytes,
+                 tz: ZoneInfo) -> None:
+        self.sessionmaker = sessionmaker
+        self.index_key = index_key
+        self.tz = tz
+
+    async def trace(self, question: Question, private_key: str, asked_by: str) -> Trace:
+        question.check()
+        key = private_key_from(private_key) if private_key else None
+        async with self.sessionmaker() as session:
+            found, overlaps = await self._read(session, question)
+            try:
+                if key is None:
+                    raise WrongKey("Give the health office's private key to open the data.")
+                trace = await self._open(session, key, found, overlaps)
+            except WrongKey:
+                await self._audit(session, asked_by, question, len(found), 0, "wrong_key")
+                raise
+            await self._audit(session, asked_by, question, len(found), trace.people_revealed(),
+                              "answered" if found else "not_found")
+        return trace
+
+    async def _read(self, session: AsyncSession, question: Question) -> tuple[list, dict]:
+        if question.phone is not None:
+            start, end = self._day_start(question.start), self._day_start(question.end + timedelta(1))
+            found = await repository.visits_by_phone(
+                session, phone_index(self.index_key, question.phone), start, end)
+        else:
+            found = await repository.visit_by_ticket(session, tickets.digest(question.ticket))
+        overlaps = {}
+        for visit in found:
+            until = visit.checked_out_at or datetime.now(UTC)
+            overlaps[visit.id] = [
+                other for other in await repository.overlapping(
+                    session, visit.venue_id, visit.checked_in_at, until)
+                if other.id not in {v.id for v in found}]
+        return found, overlaps
+
+    async def _open(self, session: AsyncSession, key, found: list, overlaps: dict) -> Trace:
+        opener = Opener(key)
+        rows = [*found, *(o for group in overlaps.values() for o in group)]
+        for data_key in await repository.data_keys(
+                session, {r.personal_key_id for r in rows if r.personal_key_id}):
+            opener.add_key(data_key)
+        trace = Trace(cases=[self._traced(opener, v) for v in found])
+        for case in found:
+            case_end = case.checked_out_at or datetime.now(UTC)
+            for other in overlaps[case.id]:
+                other_end = other.checked_out_at or datetime.now(UTC)
+                overlap = min(case_end, other_end) - max(case.checked_in_at, other.checked_in_at)
+                trace.contacts.append(Contact(self._traced(opener, other), case.id,
+                                              max(1, round(overlap.total_seconds() / 60))))
+        return trace
+
+    @staticmethod
+    def _traced(opener: Opener, row) -> TracedVisit:
+        person = None
+        if row.personal is not None and row.personal_key_id is not None:
+            person = opener.open(row.id, Sealed(row.personal_key_id, bytes(row.personal)))
+        return TracedVisit(row.id, row.venue_id, row.venue_name, row.checked_in_at,
+                           row.checked_out_at, row.party_size, person)
+
+    def _day_start(self, day: date) -> datetime:
+        return datetime.combine(day, time(), self.tz).astimezone(UTC)
+
+    async def _audit(self, session: AsyncSession, asked_by: str, question: Question, cases: int,
+                     revealed: int, outcome: str) -> None:
+        what = (f"phone {phone_index(self.index_key, question.phone)[:16]}"
+                if question.phone is not None else
+                f"ticket {tickets.digest(question.ticket)[:16]}")
+        session.add(TraceAudit(at=datetime.now(UTC), asked_by=asked_by[:120],
+                               question=f"{what} from {question.start} to {question.end}",
+                               cases=cases, revealed=revealed, outcome=outcome))
+        await session.commit()
+        metrics.TRACING_QUERIES.labels(outcome).inc()
+        log.info("contact tracing by %s: %s, %d people revealed", asked_by, outcome, revealed)
+
+
+async def audit_log(sessionmaker: async_sessionmaker[AsyncSession], limit: int = 500) -> list:
+    """The newest audit records first."""
+    async with sessionmaker() as session:
+        return await repository.audit_records(session, limit)

@@ -1,0 +1,103 @@
+"""Contact tracing against real SQL: a case's visits and the people whose stays overlapped them,
+opened with the health office's private key; a wrong key fails clearly; every query is in the
+append-only audit log."""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import DBAPIError
+
+from occupancy.privacy.blind_index import index_key
+from occupancy.privacy.models import TraceAudit
+from occupancy.privacy.sealing import WrongKey, new_key_pair
+from occupancy.privacy.tracing import Question, Tracer, audit_log
+from occupancy.visits.models import Visit
+from tests.conftest import OFFICE_PRIVATE_KEY
+from tests.visits.helpers import visitor
+
+
+@pytest.fixture
+def tracer(services):
+    return Tracer(services.sessionmaker, index_key(services.settings.secret_key),
+                  ZoneInfo(services.settings.timezone))
+
+
+def today(services):
+    return datetime.now(ZoneInfo(services.settings.timezone)).date()
+
+
+async def check_in(client, code, name, phone) -> dict:
+    response = await client.post(f"/api/venues/{code}/check-ins",
+                                 json=visitor(name=name, phone=phone, email=None, party_size=1))
+    assert response.status_code == 201
+    return response.json()
+
+
+async def test_a_case_by_phone_reveals_who_overlapped_at_the_same_venue(client, services,
+                                                                       make_venue, tracer):
+    mall, mall_code = await make_venue(capacity=20)
+    _, park_code = await make_venue(capacity=20)
+    case = await check_in(client, mall_code, "Case Person", "0811 1111 1111")
+    await check_in(client, mall_code, "Contact One", "0822 2222 2222")
+    await check_in(client, park_code, "Elsewhere Person", "0833 3333 3333")  # another venue
+    earlier = await check_in(client, mall_code, "Left Before", "0844 4444 4444")
+    long_ago = datetime.now(UTC) - timedelta(hours=3)
+    async with services.sessionmaker() as session:  # this one left before the case came
+        await session.execute(update(Visit).where(Visit.id == earlier["visit_id"]).values(
+            checked_in_at=long_ago, checked_out_at=long_ago + timedelta(hours=1)))
+        await session.commit()
+
+    trace = await tracer.trace(Question(today(services), today(services), phone="+62 811-1111-1111"),
+                               OFFICE_PRIVATE_KEY, asked_by="official:dinkes")
+
+    assert [c.visit_id for c in trace.cases] == [case["visit_id"]]
+    assert trace.cases[0].person.name == "Case Person" and trace.cases[0].venue_id == mall.id
+    assert [(c.visit.person.name, c.visit.person.phone) for c in trace.contacts] == [
+        ("Contact One", "082222222222")]
+    assert trace.contacts[0].overlap_minutes >= 1
+    [record] = await audit_log(services.sessionmaker)
+    assert (record.asked_by, record.cases, record.revealed, record.outcome) == (
+        "official:dinkes", 1, 2, "answered")
+    assert "0811" not in record.question and "Case" not in record.question  # no personal data
+
+
+async def test_a_case_by_ticket_and_an_unknown_phone(client, services, make_venue, tracer):
+    _, code = await make_venue(capacity=20)
+    case = await check_in(client, code, "Case Person", "0811 1111 1111")
+    await check_in(client, code, "Contact One", "0822 2222 2222")
+
+    by_ticket = await tracer.trace(Question(today(services), today(services), ticket=case["ticket"]),
+                                   OFFICE_PRIVATE_KEY, asked_by="official:dinkes")
+    nobody = await tracer.trace(Question(today(services), today(services), phone="0899 0000 0000"),
+                                OFFICE_PRIVATE_KEY, asked_by="official:dinkes")
+
+    assert [c.visit.person.name for c in by_ticket.contacts] == ["Contact One"]
+    assert nobody.cases == [] and nobody.contacts == []
+    assert [r.outcome for r in await audit_log(services.sessionmaker)] == ["not_found", "answered"]
+
+
+async def test_a_wrong_key_fails_clearly_and_is_audited(client, services, make_venue, tracer):
+    _, code = await make_venue(capacity=20)
+    await check_in(client, code, "Case Person", "0811 1111 1111")
+    _, other_private = new_key_pair()
+
+    with pytest.raises(WrongKey, match="does not open these visits"):
+        await tracer.trace(Question(today(services), today(services), phone="0811 1111 1111"),
+                           other_private, asked_by="official:dinkes")
+
+    [record] = await audit_log(services.sessionmaker)
+    assert (record.outcome, record.revealed) == ("wrong_key", 0)
+
+
+async def test_the_audit_log_cannot_be_edited(client, services, make_venue, tracer):
+    await tracer.trace(Question(today(services), today(services), phone="0811 1111 1111"),
+                       OFFICE_PRIVATE_KEY, asked_by="official:dinkes")
+    for statement in ("UPDATE trace_audit SET revealed = 0", "DELETE FROM trace_audit"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with services.sessionmaker() as session:
+                await session.execute(text(statement))
+                await session.commit()
+    async with services.sessionmaker() as session:
+        assert len((await session.execute(select(TraceAudit))).all()) == 1
