@@ -30,6 +30,7 @@ router = APIRouter(include_in_schema=False)
 _TOKEN_COOKIE_SECONDS = 7 * 24 * 3600
 _MAX_FORM_BYTES = 2048
 
+# Every page here is a staff page: its templates, texts and headers are web.render.STAFF's.
 _render = render.STAFF.render
 _language = language.choose
 
