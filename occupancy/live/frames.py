@@ -8,13 +8,7 @@ from dataclasses import dataclass
 from occupancy.stats.today import PER_MINUTE_WINDOW, RECENT_EVENTS, VenueLive, dense_series
 from occupancy.venues import signing
 from occupancy.venues.service import VenueInfo
-
-
-def level(count: int, capacity: int | None) -> str:
-    """low under 80 % of capacity, busy from 80 % to under 100 %, full at capacity."""
-    if not capacity or count >= capacity:
-        return "full"
-    return "busy" if count >= 0.8 * capacity else "low"
+from occupancy.visits.crowd import crowd_level
 
 
 def today(live: VenueLive) -> dict:
@@ -42,7 +36,7 @@ def venue_frame(live: VenueLive, info: VenueInfo, at: float, *, secret: str | No
     if snapshot:
         frame["venue"] = venue_info(info, secret or "")
     frame.update({
-        "count": live.count, "capacity": capacity, "level": level(live.count, capacity),
+        "count": live.count, "capacity": capacity, "level": crowd_level(live.count, capacity),
         "paused": live.paused, "today": today(live), "recent": live.recent,
     })
     if snapshot:
@@ -108,7 +102,7 @@ def display_frame(info: VenueInfo, count: int, capacity: int | None, paused: boo
     frame: dict = {"type": "snapshot" if snapshot else "update"}
     if snapshot:
         frame["venue"] = {"name": info.name}
-    frame.update({"count": count, "capacity": capacity, "level": level(count, capacity),
+    frame.update({"count": count, "capacity": capacity, "level": crowd_level(count, capacity),
                   "paused": paused, "at": at})
     return frame
 
@@ -124,7 +118,7 @@ class CityVenue:
         i = self.info
         return {"id": i.id, "code": i.code, "name": i.name, "district": i.district,
                 "category": i.category, "count": self.count, "capacity": self.capacity,
-                "level": level(self.count, self.capacity), "paused": self.paused}
+                "level": crowd_level(self.count, self.capacity), "paused": self.paused}
 
 
 def _load(venue: dict) -> float:
@@ -132,14 +126,17 @@ def _load(venue: dict) -> float:
 
 
 def city_aggregates(venues: list[CityVenue]) -> dict:
+    """The city's totals and its groups, each with its crowd level (the page does not compute it)."""
     totals = {"count": 0, "capacity": 0}
-    by_district: dict[str, dict[str, int]] = {}
-    by_category: dict[str, dict[str, int]] = {}
+    by_district: dict[str, dict] = {}
+    by_category: dict[str, dict] = {}
     for v in venues:
         for group in (totals, by_district.setdefault(v.info.district, {"count": 0, "capacity": 0}),
                       by_category.setdefault(v.info.category, {"count": 0, "capacity": 0})):
             group["count"] += v.count
             group["capacity"] += v.capacity
+    for group in (totals, *by_district.values(), *by_category.values()):
+        group["level"] = crowd_level(group["count"], group["capacity"])
     return {"totals": totals, "by_district": by_district, "by_category": by_category}
 
 

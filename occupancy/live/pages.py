@@ -10,59 +10,29 @@ and logout forms refuse posts from other sites.
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from functools import lru_cache
-from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from occupancy.accounts.guard import COOKIE as TOKEN_COOKIE
 from occupancy.accounts.service import Principal
-from occupancy.kit.security_headers import page_headers
-from occupancy.live import texts
 from occupancy.params import SignedCode, VenueId
 from occupancy.stats.calendar import local_date
 from occupancy.venues import signing
 from occupancy.venues.errors import ForgedVenueCode, UnknownVenue
 from occupancy.venues.service import VenueInfo
+from occupancy.web import language, render, texts
 
 router = APIRouter(include_in_schema=False)
 
-# The pages load only their own scripts and styles and talk only to this origin.
-# Referrer only to this origin (not none): then browsers without Fetch Metadata name our own pages
-# in the Origin of their form posts, instead of "null" (see _from_another_site).
-_HEADERS = {**page_headers("no-store"), "Referrer-Policy": "same-origin"}
-_LANG_COOKIE_SECONDS = 365 * 24 * 3600
 _TOKEN_COOKIE_SECONDS = 7 * 24 * 3600
 _MAX_FORM_BYTES = 2048
 
-
-@lru_cache
-def _templates(directory: Path) -> Jinja2Templates:
-    return Jinja2Templates(directory=directory)
-
-
-def _language(request: Request) -> str:
-    return texts.choose(request.query_params.get("lang"), request.cookies.get(texts.COOKIE))
-
-
-def _render(request: Request, name: str, context: dict, status_code: int = 200) -> HTMLResponse:
-    lang = _language(request)
-    templates = _templates(request.app.state.settings.web_dir / "templates")
-    # Times and days on the pages are the city's (settings.timezone), whatever the browser's zone.
-    page = {"lang": lang, "texts": texts.js_texts(lang), "timezone": request.app.state.settings.timezone,
-            **context.pop("page", {})}
-    response = templates.TemplateResponse(
-        request, f"live/{name}", {"t": texts.texts(lang), "lang": lang, "page": page, **context},
-        status_code=status_code, headers=_HEADERS,
-    )
-    requested = request.query_params.get("lang")
-    if requested in texts.TEXTS and request.cookies.get(texts.COOKIE) != requested:
-        response.set_cookie(texts.COOKIE, requested, max_age=_LANG_COOKIE_SECONDS, samesite="lax")
-    return response
+# Every page here is a staff page: its templates, texts and headers are web.render.STAFF's.
+_render = render.STAFF.render
+_language = language.choose
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -13,6 +13,7 @@ from occupancy.params import ShortCode, SignedCode, Ticket, VenueId
 from occupancy.services import Services
 from occupancy.venues import signing
 from occupancy.visits import ticket_qr, tickets
+from occupancy.visits.crowd import crowd_level
 from occupancy.visits.schemas import (
     CheckInBody,
     ScreeningBody,
@@ -26,15 +27,6 @@ router = APIRouter(prefix="/api", tags=["visits"])
 
 def services(request: Request) -> Services:
     return request.app.state.services
-
-
-def level(count: int, capacity: int | None) -> str:
-    """Crowd level shown to visitors: low under 80%, busy to 100%, full at capacity."""
-    if not capacity:
-        return "unknown"
-    if count >= capacity:
-        return "full"
-    return "busy" if count >= 0.8 * capacity else "low"
 
 
 @router.post(
@@ -194,6 +186,6 @@ async def occupancy(code: SignedCode, request: Request) -> Response:
                   "district": venue.district},
         "count": live.count,
         "capacity": capacity,
-        "level": level(live.count, capacity),
+        "level": crowd_level(live.count, capacity),
         "paused": live.paused,
     })

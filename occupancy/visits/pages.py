@@ -5,64 +5,35 @@ browser; a bad or unknown venue code gets a friendly page, not JSON.
 """
 
 import logging
-from functools import lru_cache
-from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
-from occupancy import i18n
-from occupancy.kit.security_headers import page_headers
 from occupancy.params import SignedCode
 from occupancy.venues import signing
 from occupancy.venues.errors import ForgedVenueCode, UnknownVenue
-from occupancy.visits.endpoints import level
+from occupancy.visits.crowd import crowd_level
+from occupancy.web import language, render, texts
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
-# The page loads only its own script, style and API; nothing else may run or be framed.
-_HEADERS = page_headers("no-cache")
-_COOKIE_SECONDS = 365 * 24 * 3600
-
-
-@lru_cache
-def _templates(directory: Path) -> Jinja2Templates:
-    return Jinja2Templates(directory=directory)
-
-
-def _render(request: Request, name: str, lang: str, context: dict, status_code: int = 200) -> HTMLResponse:
-    templates = _templates(request.app.state.settings.web_dir / "templates")
-    t = i18n.texts(lang)
-    response = templates.TemplateResponse(
-        request, name, {"t": t, "lang": lang, **context}, status_code=status_code,
-        headers=_HEADERS,
-    )
-    requested = request.query_params.get("lang")
-    if requested in i18n.TEXTS and request.cookies.get(i18n.COOKIE) != requested:
-        response.set_cookie(i18n.COOKIE, requested, max_age=_COOKIE_SECONDS, samesite="lax")
-    return response
-
-
-def _language(request: Request) -> str:
-    return i18n.choose(request.query_params.get("lang"), request.cookies.get(i18n.COOKIE))
+_render = render.VISITOR.render
 
 
 @router.get("/", response_class=HTMLResponse)
 async def landing(request: Request) -> HTMLResponse:
-    return _render(request, "visitor/landing.html", _language(request), {})
+    return _render(request, "landing.html", {})
 
 
 @router.get("/v/{code}", response_class=HTMLResponse)
 async def venue_page(code: SignedCode, request: Request) -> HTMLResponse:
     """What a phone shows after scanning a venue's QR code."""
     svc = request.app.state.services
-    lang = _language(request)
     try:
         venue = await svc.venues.by_code(signing.verify(svc.settings.secret_key, code))
     except (ForgedVenueCode, UnknownVenue) as exc:
-        return _render(request, "visitor/error.html", lang, {"error": exc.code}, status_code=exc.status)
+        return _render(request, "error.html", {"error": exc.code}, status_code=exc.status)
     try:
         live = await svc.visits.occupancy(venue.id)
         count, capacity, paused = live.count, live.capacity, live.paused
@@ -73,7 +44,7 @@ async def venue_page(code: SignedCode, request: Request) -> HTMLResponse:
     state = {
         "count": count,
         "capacity": capacity,
-        "level": level(count, capacity) if count is not None else "unknown",
+        "level": crowd_level(count, capacity),
         "paused": paused,
     }
     page = {
@@ -81,13 +52,10 @@ async def venue_page(code: SignedCode, request: Request) -> HTMLResponse:
         "venue": {"code": venue.code, "name": venue.name, "max_party": venue.max_party,
                   "max_stay_minutes": venue.max_stay_minutes},
         "occupancy": state,
-        "lang": lang,
-        "timezone": request.app.state.settings.timezone,  # the ticket's times are the city's
-        "texts": i18n.js_texts(lang),
     }
-    return _render(request, "visitor/venue.html", lang, {
+    return _render(request, "venue.html", {
         "venue": venue,
-        "category": i18n.category(lang, venue.category),
+        "category": texts.category(language.choose(request), venue.category),
         "occupancy": state,
         "page": page,
     })

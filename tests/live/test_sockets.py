@@ -296,14 +296,14 @@ async def test_the_city_socket_gets_totals_and_changed_venues(live_server, make_
         update = await frame_where(ws, lambda f: f["totals"]["count"] == 9)
 
     assert {v["id"] for v in snapshot["venues"]} == {mall.id, park.id}
-    assert snapshot["totals"] == {"count": 0, "capacity": 30}
+    assert snapshot["totals"] == {"count": 0, "capacity": 30, "level": "low"}
     assert update["type"] == "update"
     changed = {v["id"]: v for v in update["venues"]}
     # Only changed venues (on a slow machine the venues' creation may still be folded in).
     assert mall.id in changed and set(changed) <= {mall.id, park.id}
     assert (changed[mall.id]["count"], changed[mall.id]["level"]) == (9, "busy")
-    assert update["by_district"]["Karawaci"] == {"count": 9, "capacity": 10}
-    assert update["by_category"]["park"] == {"count": 0, "capacity": 20}
+    assert update["by_district"]["Karawaci"] == {"count": 9, "capacity": 10, "level": "busy"}
+    assert update["by_category"]["park"] == {"count": 0, "capacity": 20, "level": "low"}
     assert update["point"][1] == 9
 
 

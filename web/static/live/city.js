@@ -1,6 +1,6 @@
 // City view: totals, venue tiles (most loaded first) and the day's chart from /ws/city;
 // history by hour or day from /api/city/history.
-import { api, cityTime, connect, el, flash, levelOf, mergePoint, number, page, setLevelClass, T, text } from "./live.js";
+import { api, cityTime, connect, el, flash, mergePoint, number, page, setLevelClass, T, text } from "./live.js";
 import { drawBars, drawSeries } from "./chart.js";
 
 const venues = new Map();
@@ -12,12 +12,12 @@ function load(v) {
 }
 
 function renderTotals() {
-  const totals = state.totals || { count: 0, capacity: 0 };
+  const totals = state.totals || { count: 0, capacity: 0, level: "unknown" };
   text("total-count", number(totals.count));
   text("total-capacity", number(totals.capacity));
   const share = totals.capacity ? Math.min(100, (100 * totals.count) / totals.capacity) : 0;
   document.getElementById("meter").style.width = share.toFixed(1) + "%";
-  setLevelClass(document.getElementById("hero"), levelOf(totals), false);
+  setLevelClass(document.getElementById("hero"), totals.level, false);
   renderTable("by-district", state.byDistrict, (name) => name || "–");
   renderTable("by-category", state.byCategory, categoryName);
 }
@@ -27,7 +27,7 @@ function renderTable(id, groups, label) {
     .sort((a, b) => b[1].count - a[1].count || a[0].localeCompare(b[0]))
     .map(([name, group]) => {
       const share = group.capacity ? Math.min(100, (100 * group.count) / group.capacity) : 0;
-      const bar = el("div", { class: "bar" }, el("div", { class: "bar-fill level-" + levelOf(group) }));
+      const bar = el("div", { class: "bar" }, el("div", { class: "bar-fill level-" + group.level }));
       bar.firstChild.style.width = share.toFixed(1) + "%";
       return el("tr", { dataset: { group: name } },
         el("th", { scope: "row" }, label(name)),
@@ -40,13 +40,12 @@ function renderTable(id, groups, label) {
 function renderTiles() {
   const sorted = [...venues.values()].sort((a, b) => load(b) - load(a) || a.name.localeCompare(b.name));
   const tiles = sorted.map((v) => {
-    const level = levelOf(v);
     const tile = el("a", { class: "tile", href: `/manage/venues/${v.id}`, dataset: { venue: v.code } },
       el("div", { class: "tile-name" }, v.name),
       el("div", { class: "tile-meta" }, [v.district, categoryName(v.category)].filter(Boolean).join(" · ")),
       el("div", { class: "tile-count" }, `${number(v.count)} / ${number(v.capacity)}`),
       v.paused ? el("div", { class: "badge" }, T.paused_badge) : null);
-    setLevelClass(tile, level, v.paused);
+    setLevelClass(tile, v.level, v.paused);
     return tile;
   });
   document.getElementById("tiles").replaceChildren(...tiles);

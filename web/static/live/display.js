@@ -1,5 +1,5 @@
 // Door display: the count, the capacity and the traffic light from /ws/display/{signed_code}.
-import { connect, levelOf, number, page, setLevelClass, text } from "./live.js";
+import { connect, number, page, setLevelClass, text } from "./live.js";
 
 // The display speaks to everyone at the door, so it shows both languages at once.
 const MESSAGES = {
@@ -10,8 +10,7 @@ const MESSAGES = {
 
 function apply(message) {
   if (message.type !== "snapshot" && message.type !== "update") return;
-  const state = { count: message.count, capacity: message.capacity, level: message.level };
-  const level = levelOf(state);
+  const level = message.level;
   text("count", number(message.count));
   text("capacity", number(message.capacity));
   setLevelClass(document.body, level, message.paused);

@@ -1,6 +1,6 @@
 // Door staff screen: screen a visit's temperature, check a visit out, count walk-ins. A visit is
 // named by its ticket (scanned from the visitor's QR or pasted) or by its short code (typed).
-import { api, connect, flash, format, levelOf, number, page, setLevelClass, T, text } from "./live.js";
+import { api, connect, flash, format, number, page, setLevelClass, T, text } from "./live.js";
 
 const venue = page.venue;
 const TICKET = /([1-9][0-9]{0,9}\.[A-Za-z0-9_-]{32})/;
@@ -14,7 +14,7 @@ function apply(message) {
   if (message.type !== "snapshot" && message.type !== "update") return;
   text("count", number(message.count));
   text("capacity", number(message.capacity));
-  const level = levelOf(message);
+  const level = message.level;
   setLevelClass(document.getElementById("hero"), level, message.paused);
   const words = [T["level_" + level] || ""];
   if (message.paused) words.unshift(T.level_paused);

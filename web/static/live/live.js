@@ -103,14 +103,6 @@ function showFatal(text) {
   banner.hidden = false;
 }
 
-/** The traffic-light level of the protocol: low under 80 %, busy to 100 %, full at capacity. */
-export function levelOf(state) {
-  if (state.level) return state.level;
-  if (!state.capacity) return "unknown";
-  if (state.count >= state.capacity) return "full";
-  return state.count >= 0.8 * state.capacity ? "busy" : "low";
-}
-
 /** Put `level-<level>` (and `paused`) on an element, replacing the previous level class. */
 export function setLevelClass(element, level, paused) {
   for (const name of [...element.classList]) {

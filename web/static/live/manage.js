@@ -1,5 +1,5 @@
 // Manager dashboard: live numbers from /ws/venues/{id}; controls call the venue API.
-import { api, clock, connect, el, flash, format, levelOf, mergeMinutes, mergePoint, mergeRecent, number, page,
+import { api, clock, connect, el, flash, format, mergeMinutes, mergePoint, mergeRecent, number, page,
          setLevelClass, T, text } from "./live.js";
 import { drawMinuteBars, drawSeries } from "./chart.js";
 
@@ -15,7 +15,7 @@ function perMinuteAverage(perMinute, column) {
 }
 
 function renderHeadline() {
-  const level = state.count === null ? "unknown" : levelOf(state);
+  const level = state.level;
   text("count", number(state.count));
   text("capacity", number(state.capacity));
   const hero = document.getElementById("hero");
@@ -117,7 +117,6 @@ if (capacityForm) {
     const changed = await act(api("PATCH", `/api/venues/${venue.id}`, { capacity }));
     if (changed) {
       state.capacity = changed.capacity;
-      state.level = undefined;  // recomputed until the socket's next update says
       renderHeadline();
       renderCharts();
     }

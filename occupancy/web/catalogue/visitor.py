@@ -1,11 +1,7 @@
-"""Visitor-facing texts in Indonesian (the default) and English, one dict per language.
+"""Texts of the visitor pages (landing, venue page, ticket, error), in Indonesian and English.
 
-Templates read ``t[...]``; the visitor page hands the ``js`` subset to its script as JSON, so no
-text is hard-coded in JavaScript. ``{placeholders}`` are filled by whoever shows the text.
+``{placeholders}`` are filled by whoever shows the text.
 """
-
-DEFAULT = "id"
-COOKIE = "lang"
 
 TEXTS: dict[str, dict[str, str]] = {
     "id": {
@@ -163,32 +159,11 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
-# What the visitor page's script needs, handed over as JSON in the page.
-JS_KEYS = (
+# What the venue page's script needs, handed over as JSON in the page.
+SCRIPT_KEYS = (
     "level_low", "level_busy", "level_full", "level_unknown", "level_paused", "people_inside",
     "updated_offline", "submit", "sending", "party_people", "check_out", "checking_out",
     "done_body", "done_auto", "full_count", "full_retry", "error_network", "error_server",
     "error_generic", "error_unknown_ticket", "error_field_name", "error_field_phone",
     "error_field_email", "error_field_party_size",
 )
-
-
-def choose(requested: str | None, remembered: str | None) -> str:
-    """The visitor's language: an explicit ``?lang=``, else the cookie, else Indonesian."""
-    for lang in (requested, remembered):
-        if lang in TEXTS:
-            return lang
-    return DEFAULT
-
-
-def texts(lang: str) -> dict[str, str]:
-    return TEXTS.get(lang, TEXTS[DEFAULT])
-
-
-def js_texts(lang: str) -> dict[str, str]:
-    t = texts(lang)
-    return {key: t[key] for key in JS_KEYS}
-
-
-def category(lang: str, name: str) -> str:
-    return texts(lang).get(f"category_{name}", name)

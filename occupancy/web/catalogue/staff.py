@@ -1,11 +1,6 @@
-"""Texts of the live pages (login, manager dashboard, door screen, door display, city view).
-
-Indonesian is the default, English is chosen with ``?lang=en`` (remembered in the ``lang``
-cookie); the language choice and category names are shared with the visitor pages
-(``occupancy.i18n``). Scripts get the ``js`` subset as JSON, so no text is hard-coded in JS.
+"""Texts of the staff pages (login, manager dashboard, door screen, door display, city view), in
+Indonesian and English. ``{placeholders}`` are filled by whoever shows the text.
 """
-
-from occupancy import i18n
 
 TEXTS: dict[str, dict[str, str]] = {
     "id": {
@@ -253,7 +248,7 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 # What the pages' scripts need, handed over as JSON in the page.
-JS_KEYS = (
+SCRIPT_KEYS = (
     "people", "of", "level_low", "level_busy", "level_full", "level_paused", "minutes",
     "event_in", "event_out", "event_full", "event_fever", "event_walkin", "event_paused",
     "recent_empty", "saved", "failed", "network_error", "pause", "resume", "admitted",
@@ -265,25 +260,3 @@ JS_KEYS = (
     "start", "visitors_in", "visitors_out", "entries", "exits", "peak_count", "refused_full",
     "refused_fever", "minutes_full", "hours_full", "avg_stay_minutes", "name", "district",
 ))
-
-COOKIE = i18n.COOKIE
-
-
-def choose(requested: str | None, remembered: str | None) -> str:
-    """An explicit ``?lang=``, else the ``lang`` cookie, else Indonesian (as the visitor pages)."""
-    return i18n.choose(requested, remembered)
-
-
-def texts(lang: str) -> dict[str, str]:
-    return TEXTS.get(lang, TEXTS[i18n.DEFAULT])
-
-
-def js_texts(lang: str) -> dict[str, str]:
-    t = texts(lang)
-    return {key: t[key] for key in JS_KEYS}
-
-
-def categories(lang: str) -> dict[str, str]:
-    """Category names in ``lang`` for the scripts (the city view labels its tiles and totals)."""
-    prefix = "category_"
-    return {k[len(prefix):]: v for k, v in i18n.texts(lang).items() if k.startswith(prefix)}
