@@ -1,5 +1,6 @@
 """The SQL engine, the declarative base and the session dependency."""
 
+import os
 import weakref
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -79,6 +80,7 @@ def make_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
     """The engine for ``url``, every call bounded by ``settings``' SQL timeouts."""
     settings = settings or get_settings()
     if url.startswith("sqlite"):
+        owner_only(url)
         # aiosqlite's own timeout is sqlite3's: the wait for a lock (as busy_timeout).
         pooled = {} if ":memory:" in url else {"pool_timeout": settings.sql_pool_timeout_seconds}
         engine = create_async_engine(
@@ -92,6 +94,16 @@ def make_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
         connect_args=_connect_args(make_url(url), settings))
     _SETTINGS[engine.sync_engine] = settings  # for journal_engine
     return engine
+
+
+def owner_only(url: str) -> None:
+    """Make the SQLite file readable by its owner only, creating it so if it is new: it holds
+    visits (and sealed personal data). SQLite gives its -wal and -shm files the same mode."""
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return
+    os.close(os.open(database, os.O_CREAT | os.O_RDWR, 0o600))
+    os.chmod(database, 0o600)
 
 
 def _settings_of(engine: AsyncEngine) -> Settings:

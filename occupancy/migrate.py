@@ -5,6 +5,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from occupancy.db import owner_only
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -16,6 +18,8 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
+    if database_url.startswith("sqlite"):
+        owner_only(database_url)
     command.upgrade(alembic_config(database_url), revision)
 
 

@@ -36,6 +36,8 @@ def test_serve_with_no_configuration_starts_and_stops_its_own_redis(tmp_path):
         ).stdout.split()
         assert redis_children, "the private Redis runs as a child of serve"
         assert (tmp_path / "occupancy.db").exists(), "SQLite lives in the working folder"
+        for sqlite_file in tmp_path.glob("occupancy.db*"):  # the database, its -wal and -shm
+            assert sqlite_file.stat().st_mode & 0o777 == 0o600, sqlite_file
         # Development mode: personal data is sealed to a demo key pair kept beside it.
         demo_key = tmp_path / "occupancy-health-office-demo.key"
         assert demo_key.stat().st_mode & 0o777 == 0o600
