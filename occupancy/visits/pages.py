@@ -13,9 +13,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from occupancy import i18n
+from occupancy.accounts.permissions import Public
+from occupancy.deps import ServicesDep, venue_by_signed_code
 from occupancy.kit.security_headers import page_headers
 from occupancy.params import SignedCode
-from occupancy.venues import signing
 from occupancy.venues.errors import ForgedVenueCode, UnknownVenue
 from occupancy.visits.endpoints import level
 
@@ -50,17 +51,16 @@ def _language(request: Request) -> str:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def landing(request: Request) -> HTMLResponse:
+async def landing(request: Request, _: Public) -> HTMLResponse:
     return _render(request, "visitor/landing.html", _language(request), {})
 
 
 @router.get("/v/{code}", response_class=HTMLResponse)
-async def venue_page(code: SignedCode, request: Request) -> HTMLResponse:
+async def venue_page(code: SignedCode, request: Request, svc: ServicesDep, _: Public) -> HTMLResponse:
     """What a phone shows after scanning a venue's QR code."""
-    svc = request.app.state.services
     lang = _language(request)
     try:
-        venue = await svc.venues.by_code(signing.verify(svc.settings.secret_key, code))
+        venue = await venue_by_signed_code(svc, code)
     except (ForgedVenueCode, UnknownVenue) as exc:
         return _render(request, "visitor/error.html", lang, {"error": exc.code}, status_code=exc.status)
     try:
