@@ -161,26 +161,29 @@ class PageRefused(Exception):
         self.error = error
 
 
-async def _page_signed_in(request: Request, svc: ServicesDep) -> Principal:
+# Pages and sockets look the token up inside their permission, not in a dependency of it: then
+# a malformed path parameter is refused (422, close 1008) before the token is asked for, as
+# FastAPI checks a dependency's own parameters only after solving its dependencies.
+
+async def _page_signed_in(request: Request, svc) -> Principal:
     who = await _principal(svc, request.cookies.get(COOKIE))
     if who is None:
         raise PageRefused(Unauthorized())
     return who
 
 
-SignedInPage = Annotated[Principal, Depends(_page_signed_in)]
-
-
 @rule("venue staff or official (page)")
-async def venue_watcher_page(venue_id: VenueId, who: SignedInPage) -> Principal:
+async def venue_watcher_page(venue_id: VenueId, request: Request, svc: ServicesDep) -> Principal:
+    who = await _page_signed_in(request, svc)
     if not (who.may_staff(venue_id) or who.may_see_city()):
         raise PageRefused(Forbidden())
     return who
 
 
 @rule("venue staff (page)")
-async def door_staff_page(signed_code: SignedCode, who: SignedInPage, svc: ServicesDep) -> VenueInfo:
+async def door_staff_page(signed_code: SignedCode, request: Request, svc: ServicesDep) -> VenueInfo:
     """The venue of the door screen's signed code, for its own staff (and manager, operators)."""
+    who = await _page_signed_in(request, svc)
     try:
         venue = await venue_by_signed_code(svc, signed_code)
     except (ForgedVenueCode, UnknownVenue) as exc:
@@ -191,7 +194,8 @@ async def door_staff_page(signed_code: SignedCode, who: SignedInPage, svc: Servi
 
 
 @rule("official (page)")
-async def official_page(who: SignedInPage) -> Principal:
+async def official_page(request: Request, svc: ServicesDep) -> Principal:
+    who = await _page_signed_in(request, svc)
     if not who.may_see_city():
         raise PageRefused(Forbidden())
     return who
@@ -216,7 +220,7 @@ class SocketRefused(Exception):
         self.code, self.reason = code, reason
 
 
-async def _socket_signed_in(websocket: WebSocket, svc: ServicesDep) -> Principal:
+async def _socket_signed_in(websocket: WebSocket, svc) -> Principal:
     try:
         who = await _principal(svc, token_from({}, websocket.cookies, websocket.query_params))
     except DomainError as exc:  # tokens cannot be checked just now: 1013, try again
@@ -226,22 +230,21 @@ async def _socket_signed_in(websocket: WebSocket, svc: ServicesDep) -> Principal
     return who
 
 
-SignedInSocket = Annotated[Principal, Depends(_socket_signed_in)]
-
-
 def _socket_forbidden() -> SocketRefused:
     return SocketRefused(CLOSE_FORBIDDEN, "this token does not allow this")
 
 
 @rule("venue staff or official (socket)")
-async def venue_watcher_socket(venue_id: VenueId, who: SignedInSocket) -> Principal:
+async def venue_watcher_socket(venue_id: VenueId, websocket: WebSocket, svc: ServicesDep) -> Principal:
+    who = await _socket_signed_in(websocket, svc)
     if not (who.may_staff(venue_id) or who.may_see_city()):
         raise _socket_forbidden()
     return who
 
 
 @rule("official (socket)")
-async def official_socket(who: SignedInSocket) -> Principal:
+async def official_socket(websocket: WebSocket, svc: ServicesDep) -> Principal:
+    who = await _socket_signed_in(websocket, svc)
     if not who.may_see_city():
         raise _socket_forbidden()
     return who
