@@ -24,21 +24,21 @@ from occupancy.visits import endpoints
 # By the router's own path templates: their compiled patterns and parameter names are used here.
 HOT_PATHS = ("/api/venues/{code}/check-ins", "/api/tickets/{ticket}/check-out")
 
-# Where an argument of a planned call comes from.
-_REQUEST, _PATH, _EARLIER = range(3)
-
-
 class Unplannable(RuntimeError):
     """A hot route declares something that only FastAPI's solver knows how to provide."""
 
 
-def plan(dependant: Dependant, steps: list | None = None, done: dict | None = None) -> list:
-    """The calls that serve ``dependant``: its dependencies first, in FastAPI's order and each
-    once (as FastAPI caches them in a request), then itself; each call is (function, arguments),
-    an argument (name, where from, which). Only what the hot routes can give as FastAPI would is
-    allowed: the request, string path parameters as sent, and async dependencies of those."""
+def plan(route, dependant: Dependant | None = None, steps: list | None = None,
+         done: dict | None = None) -> list:
+    """The calls that serve ``route``: its dependencies first, in FastAPI's order and each once
+    (as FastAPI caches them in a request), then its endpoint. Only what the hot routes can give as
+    FastAPI would is allowed: the request, string path parameters as sent, and async dependencies
+    of those. Each call is (function, arguments); an argument is (name, index) in the values of
+    a request: the request, then the path's parameters, then each call's answer in turn."""
+    dependant = route.dependant if dependant is None else dependant
     steps = [] if steps is None else steps
     done = {} if done is None else done
+    values_before = 1 + route.path_regex.groups  # the request and the path's parameters
     where = f"hot route dependency {getattr(dependant.call, '__qualname__', dependant.call)}"
     if (dependant.query_params or dependant.header_params or dependant.cookie_params
             or dependant.body_params or dependant.websocket_param_name
@@ -52,38 +52,37 @@ def plan(dependant: Dependant, steps: list | None = None, done: dict | None = No
         if not sub.use_cache:
             raise Unplannable(f"{where}: a dependency that is not cached per request")
         if sub.call not in done:
-            plan(sub, steps, done)
-            done[sub.call] = len(steps) - 1
+            plan(route, sub, steps, done)
+            done[sub.call] = values_before + len(steps) - 1
         if sub.name is not None:
-            args.append((sub.name, _EARLIER, done[sub.call]))
+            args.append((sub.name, done[sub.call]))
     for field in dependant.path_params:
         # FastAPI would validate and convert it; here it is passed as sent (see occupancy.params).
         if field.field_info.annotation is not str or field.field_info.metadata:
             raise Unplannable(f"{where}: path parameter {field.name} must be a plain str")
-        args.append((field.name, _PATH, field.alias))
+        args.append((field.name, route.path_regex.groupindex[field.alias]))
     for name in (dependant.request_param_name, dependant.http_connection_param_name):
         if name is not None:
-            args.append((name, _REQUEST, None))
+            args.append((name, 0))
     steps.append((dependant.call, tuple(args)))
     return steps
 
 
-async def _run(steps: list, request: Request, params: dict[str, str]):
+async def run(steps: list, request: Request, path_values: tuple[str, ...]):
     """Makes the planned calls; the last one's answer (the endpoint's response) is returned."""
-    results = []
+    values = [request, *path_values]
     for call, args in steps:
         kwargs = {}
-        for name, source, which in args:
-            kwargs[name] = (request if source == _REQUEST
-                            else params[which] if source == _PATH else results[which])
-        results.append(await call(**kwargs))
-    return results[-1]
+        for name, index in args:
+            kwargs[name] = values[index]
+        values.append(await call(**kwargs))
+    return values[-1]
 
 
 class HotRoutes:
     def __init__(self) -> None:
         # (the router's route: its pattern, and its template labels the metric; its planned calls)
-        self._hot = [(route, plan(route.dependant), metrics.REQUEST_SECONDS.labels("POST", route.path))
+        self._hot = [(route, plan(route), metrics.REQUEST_SECONDS.labels("POST", route.path))
                      for route in endpoints.router.routes if getattr(route, "path", None) in HOT_PATHS]
         if len(self._hot) != len(HOT_PATHS):
             raise RuntimeError("a hot route is no longer in the visits router")
@@ -94,16 +93,16 @@ class HotRoutes:
             path = scope["path"]
             for route, steps, timer in self._hot:
                 if match := route.path_regex.match(path):
-                    return route, steps, timer, match.groupdict()
+                    return route, steps, timer, match.groups()
         return None
 
     @staticmethod
-    async def serve(scope, receive, send, route, steps, timer, params: dict[str, str]) -> None:
+    async def serve(scope, receive, send, route, steps, timer, path_values: tuple[str, ...]) -> None:
         start = time.perf_counter()
         scope["route"] = route
         try:
             try:
-                response = await _run(steps, Request(scope, receive), params)
+                response = await run(steps, Request(scope, receive), path_values)
             except Exception as exc:  # as the app's exception handlers would answer it
                 response = error_response(as_domain_error(exc, f"POST {route.path}"))
             await response(scope, receive, send)

@@ -95,7 +95,7 @@ def test_the_walk_reports_a_route_born_without_a_rule():
 
 def test_the_hot_routes_call_what_their_routes_declare_and_refuse_what_they_cannot():
     hot = {route.path: route for route in endpoints.router.routes if route.path in HOT_PATHS}
-    calls = {path: [call.__name__ for call, _ in plan(route.dependant)] for path, route in hot.items()}
+    calls = {path: [call.__name__ for call, _ in plan(route)] for path, route in hot.items()}
     assert calls == {
         "/api/venues/{code}/check-ins": ["get_services", "public", "check_in"],
         "/api/tickets/{ticket}/check-out": ["get_services", "caller", "check_out"],
@@ -123,7 +123,7 @@ def test_the_hot_routes_call_what_their_routes_declare_and_refuse_what_they_cann
     for route in app.routes:
         if (path := getattr(route, "path", "")) in refusals:
             with pytest.raises(Unplannable, match=refusals[path]):
-                plan(route.dependant)
+                plan(route)
 
 
 def _fill(path: str, venue_id: int, signed_code: str) -> str:
