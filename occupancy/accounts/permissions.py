@@ -58,6 +58,11 @@ def rule_of(route) -> str | None:
     return ", ".join(sorted(set(names))) or None
 
 
+def watches(who: Principal, venue_id: int) -> bool:
+    """Sees a venue's live state and today's figures: its staff and manager, officials, operators."""
+    return who.may_staff(venue_id) or who.may_see_city()
+
+
 # --- open routes ---------------------------------------------------------------------------------
 
 @rule("open")
@@ -116,7 +121,7 @@ async def venue_manager(venue_id: VenueId, who: SignedIn) -> Principal:
 
 @rule("venue staff or official")
 async def venue_watcher(venue_id: VenueId, who: SignedIn) -> Principal:
-    if not (who.may_staff(venue_id) or who.may_see_city()):
+    if not watches(who, venue_id):
         raise Forbidden()
     return who
 
@@ -175,7 +180,7 @@ async def _page_signed_in(request: Request, svc) -> Principal:
 @rule("venue staff or official (page)")
 async def venue_watcher_page(venue_id: VenueId, request: Request, svc: ServicesDep) -> Principal:
     who = await _page_signed_in(request, svc)
-    if not (who.may_staff(venue_id) or who.may_see_city()):
+    if not watches(who, venue_id):
         raise PageRefused(Forbidden())
     return who
 
@@ -224,7 +229,7 @@ async def _socket_signed_in(websocket: WebSocket, svc) -> Principal:
     try:
         who = await _principal(svc, token_from({}, websocket.cookies, websocket.query_params))
     except DomainError as exc:  # tokens cannot be checked just now: 1013, try again
-        raise SocketRefused(close_code(exc), exc.message[:120]) from exc
+        raise SocketRefused(close_code(exc), "service unavailable: reconnect in a moment") from exc
     if who is None:
         raise SocketRefused(CLOSE_NO_TOKEN, "an access token is needed")
     return who
@@ -237,7 +242,7 @@ def _socket_forbidden() -> SocketRefused:
 @rule("venue staff or official (socket)")
 async def venue_watcher_socket(venue_id: VenueId, websocket: WebSocket, svc: ServicesDep) -> Principal:
     who = await _socket_signed_in(websocket, svc)
-    if not (who.may_staff(venue_id) or who.may_see_city()):
+    if not watches(who, venue_id):
         raise _socket_forbidden()
     return who
 
