@@ -24,6 +24,7 @@ from occupancy.visits import endpoints
 # By the router's own path templates: their compiled patterns and parameter names are used here.
 HOT_PATHS = ("/api/venues/{code}/check-ins", "/api/tickets/{ticket}/check-out")
 
+
 class Unplannable(RuntimeError):
     """A hot route declares something that only FastAPI's solver knows how to provide."""
 
@@ -43,7 +44,8 @@ def plan(route, dependant: Dependant | None = None, steps: list | None = None,
     if (dependant.query_params or dependant.header_params or dependant.cookie_params
             or dependant.body_params or dependant.websocket_param_name
             or dependant.response_param_name or dependant.background_tasks_param_name
-            or dependant.security_scopes_param_name or dependant.own_oauth_scopes):
+            or dependant.security_scopes_param_name or dependant.own_oauth_scopes
+            or getattr(dependant, "concurrency", None) is not None):
         raise Unplannable(f"{where}: only the request, path parameters and dependencies are served")
     if not iscoroutinefunction(dependant.call):
         raise Unplannable(f"{where}: must be an async def (not a generator, nor run in a thread)")
