@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from occupancy import ops
+from occupancy.accounts import permissions
 from occupancy.city import endpoints as city_endpoints
 from occupancy.errors import install_error_handlers
 from occupancy.hot_routes import HotRoutes
@@ -69,6 +70,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    # A page's or socket's permission refuses with a page or a close code, not JSON.
+    app.add_exception_handler(permissions.PageRefused, live_pages.refused)
+    app.add_exception_handler(permissions.SocketRefused, live_sockets.refused)
     app.include_router(visit_endpoints.router)
     app.include_router(venue_endpoints.router)
     app.include_router(venue_manage.router)
@@ -80,5 +84,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     static = settings.web_dir / "static"
     if static.is_dir():
         app.mount("/static", StaticFiles(directory=static), name="static")
+    # Every route declares who may call it (accounts.permissions); these take no dependencies:
+    # the static files and FastAPI's own OpenAPI description and its viewers are open.
+    for route in app.routes:
+        if getattr(route, "path", None) in ("/static", app.openapi_url, app.docs_url, app.redoc_url,
+                          app.swagger_ui_oauth2_redirect_url):
+            permissions.declare_open(route)
     app.add_middleware(LatencyMiddleware)
     return app

@@ -2,16 +2,14 @@
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Response
 from sqlalchemy import select, text
 
 from occupancy import metrics
 from occupancy import redis_keys as keys
-from occupancy.accounts.guard import require_principal
-from occupancy.accounts.service import Principal
-from occupancy.errors import Forbidden
+from occupancy.accounts.permissions import MetricsReader, Public
+from occupancy.deps import ServicesDep
 from occupancy.kit.http import json_response
 from occupancy.serving import workers_ready
 from occupancy.venues.models import Venue
@@ -20,13 +18,12 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz", summary="The process is up")
-async def healthz() -> Response:
+async def healthz(_: Public) -> Response:
     return json_response({"status": "ok"})
 
 
 @router.get("/readyz", summary="Redis and SQL answer, and every worker of this server is up")
-async def readyz(request: Request) -> Response:
-    svc = request.app.state.services
+async def readyz(svc: ServicesDep, _: Public) -> Response:
     checks, workers, all_up = {}, {}, True
     if svc.settings.ready_dir:
         # Under `occupancy serve --workers N`: not ready while any worker is still starting
@@ -76,13 +73,9 @@ async def _occupancy_rows(svc) -> list[tuple[str, str, str, int, int]]:
 
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-async def prometheus(
-    request: Request, principal: Annotated[Principal, Depends(require_principal)]
-) -> Response:
+async def prometheus(svc: ServicesDep, _: MetricsReader) -> Response:
     # Every venue's headcount and the city's totals: more than the public counts show.
-    if not principal.may_read_metrics():
-        raise Forbidden()
-    rows = await _occupancy_rows(request.app.state.services)
+    rows = await _occupancy_rows(svc)
     # A city of 10,000 venues is 20,000 samples: rendering them held a worker's event loop for
     # about 180 ms a scrape (docs/benchmarks.md, fifth session), so it runs in a thread.
     body = await asyncio.to_thread(metrics.render, rows)

@@ -8,7 +8,6 @@ and logout forms refuse posts from other sites.
 """
 
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import parse_qs, quote, urlsplit
 from zoneinfo import ZoneInfo
@@ -17,8 +16,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from occupancy.accounts.guard import COOKIE as TOKEN_COOKIE
+from occupancy.accounts.permissions import (
+    DoorStaffPage,
+    OfficialPage,
+    PageRefused,
+    Public,
+    VenueWatcherPage,
+)
 from occupancy.accounts.service import Principal
+from occupancy.deps import ServicesDep, venue_by_signed_code
+from occupancy.errors import Unauthorized
 from occupancy.params import SignedCode, VenueId
+from occupancy.services import Services
 from occupancy.stats.calendar import local_date
 from occupancy.venues import signing
 from occupancy.venues.errors import ForgedVenueCode, UnknownVenue
@@ -47,32 +56,18 @@ def _to_login(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)
 
 
-async def _principal(request: Request) -> Principal | None:
-    token = request.cookies.get(TOKEN_COOKIE)
-    if not token:
-        return None
-    return await request.app.state.services.tokens.principal(token)
-
-
-async def _guarded(
-    request: Request, allowed: Callable[[Principal], bool]
-) -> tuple[Principal | None, Response | None]:
-    """The page's principal, or the response to send instead: the login page or a refusal."""
-    principal = await _principal(request)
-    if principal is None:
-        return None, _to_login(request)
-    if not allowed(principal):
-        return principal, _forbidden(request)
-    return principal, None
-
-
 def _forbidden(request: Request) -> HTMLResponse:
     return _render(request, "forbidden.html", {"next": request.url.path}, status_code=403)
 
 
-async def _venue_by_signed_code(request: Request, signed_code: str) -> VenueInfo:
-    svc = request.app.state.services
-    return await svc.venues.by_code(signing.verify(svc.settings.secret_key, signed_code))
+async def refused(request: Request, exc: PageRefused) -> Response:
+    """A page's permission refused (``accounts.permissions``): the login page without a usable
+    cookie, the error page for a venue code that names none, else the forbidden page."""
+    if isinstance(exc.error, Unauthorized):
+        return _to_login(request)
+    if isinstance(exc.error, (ForgedVenueCode, UnknownVenue)):
+        return _not_found(request, exc.error)
+    return _forbidden(request)
 
 
 def _not_found(request: Request, exc: ForgedVenueCode | UnknownVenue) -> HTMLResponse:
@@ -88,17 +83,17 @@ def _venue_page_data(venue: VenueInfo, signed_code: str) -> dict:
 # --- login -------------------------------------------------------------------------------------
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_form(request: Request) -> HTMLResponse:
+async def login_form(request: Request, _: Public) -> HTMLResponse:
     return _render(request, "login.html", {"next": _safe_next(request.query_params.get("next"))})
 
 
-async def _home_of(request: Request, principal: Principal) -> str:
+async def _home_of(svc: Services, principal: Principal) -> str:
     if principal.may_see_city():
         return "/city"
     if principal.role == "manager" and principal.venue_id is not None:
         return f"/manage/venues/{principal.venue_id}"
-    venue = await request.app.state.services.venues.by_id(principal.venue_id)
-    return f"/door/{signing.sign(request.app.state.settings.secret_key, venue.code)}"
+    venue = await svc.venues.by_id(principal.venue_id)
+    return f"/door/{signing.sign(svc.settings.secret_key, venue.code)}"
 
 
 def _from_another_site(request: Request) -> bool:
@@ -121,7 +116,7 @@ def _cross_site_refusal(request: Request) -> Response:
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request) -> Response:
+async def login(request: Request, svc: ServicesDep, _: Public) -> Response:
     # Another site must not sign a visitor in with a token of its choosing (login CSRF).
     if _from_another_site(request):
         return _cross_site_refusal(request)
@@ -133,14 +128,14 @@ async def login(request: Request) -> Response:
     form = parse_qs(body[:_MAX_FORM_BYTES].decode("utf-8", "replace"))
     token = (form.get("token") or [""])[0].strip()
     target = _safe_next((form.get("next") or [""])[0])
-    principal = await request.app.state.services.tokens.principal(token) if token else None
+    principal = await svc.tokens.principal(token) if token else None
     if principal is None:
         error = "login_invalid" if token else "login_missing"
         return _render(request, "login.html", {"next": target, "error": error}, status_code=401)
     if principal.role == "monitor":
         return _render(request, "login.html", {"next": target, "error": "login_no_pages"},
                        status_code=403)
-    response = RedirectResponse(target or await _home_of(request, principal), status_code=303)
+    response = RedirectResponse(target or await _home_of(svc, principal), status_code=303)
     response.set_cookie(
         TOKEN_COOKIE, token, max_age=_TOKEN_COOKIE_SECONDS, httponly=True, samesite="strict",
         secure=request.url.scheme == "https", path="/",
@@ -149,7 +144,7 @@ async def login(request: Request) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
+async def logout(request: Request, _: Public) -> Response:
     if _from_another_site(request):
         return _cross_site_refusal(request)
     response = RedirectResponse("/login", status_code=303)
@@ -160,12 +155,9 @@ async def logout(request: Request) -> Response:
 # --- the pages ---------------------------------------------------------------------------------
 
 @router.get("/manage/venues/{venue_id}", response_class=HTMLResponse)
-async def manager_dashboard(venue_id: VenueId, request: Request) -> Response:
-    principal, refusal = await _guarded(
-        request, lambda p: p.may_staff(venue_id) or p.may_see_city())
-    if refusal:
-        return refusal
-    svc = request.app.state.services
+async def manager_dashboard(
+    venue_id: VenueId, request: Request, svc: ServicesDep, principal: VenueWatcherPage
+) -> Response:
     try:
         venue = await svc.venues.by_id(venue_id)
     except UnknownVenue as exc:
@@ -183,26 +175,19 @@ async def manager_dashboard(venue_id: VenueId, request: Request) -> Response:
 
 
 @router.get("/door/{signed_code}", response_class=HTMLResponse)
-async def door_screen(signed_code: SignedCode, request: Request) -> Response:
-    principal = await _principal(request)
-    if principal is None:
-        return _to_login(request)
-    try:
-        venue = await _venue_by_signed_code(request, signed_code)
-    except (ForgedVenueCode, UnknownVenue) as exc:
-        return _not_found(request, exc)
-    if not principal.may_staff(venue.id):
-        return _forbidden(request)
+async def door_screen(signed_code: SignedCode, request: Request, venue: DoorStaffPage) -> Response:
     return _render(request, "door.html", {
         "venue": venue, "page": _venue_page_data(venue, signed_code),
     })
 
 
 @router.get("/display/{signed_code}", response_class=HTMLResponse)
-async def door_display(signed_code: SignedCode, request: Request) -> Response:
+async def door_display(
+    signed_code: SignedCode, request: Request, svc: ServicesDep, _: Public
+) -> Response:
     """Public: a screen at the entrance. Shows the venue's name and its live numbers only."""
     try:
-        venue = await _venue_by_signed_code(request, signed_code)
+        venue = await venue_by_signed_code(svc, signed_code)
     except (ForgedVenueCode, UnknownVenue) as exc:
         return _not_found(request, exc)
     return _render(request, "display.html", {
@@ -211,10 +196,7 @@ async def door_display(signed_code: SignedCode, request: Request) -> Response:
 
 
 @router.get("/city", response_class=HTMLResponse)
-async def city_view(request: Request) -> Response:
-    _, refusal = await _guarded(request, lambda p: p.may_see_city())
-    if refusal:
-        return refusal
+async def city_view(request: Request, _: OfficialPage) -> Response:
     lang = _language(request)
     # The history's default range, the last seven days, in the city's days (as the history API
     # reads them), not the browser's.

@@ -8,22 +8,24 @@ import os
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, WebSocket
-from starlette.websockets import WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from occupancy.accounts.guard import token_from
-from occupancy.accounts.service import Principal
+from occupancy.accounts.permissions import (
+    OfficialSocket,
+    Public,
+    SocketRefused,
+    VenueWatcherSocket,
+)
+from occupancy.deps import ServicesDep, venue_by_signed_code
 from occupancy.errors import CLOSE_UNAVAILABLE, DomainError, as_domain_error, close_code
 from occupancy.live import snapshots
 from occupancy.live.hub import CITY, DISPLAY, VENUE, Hub
 from occupancy.params import SignedCode, VenueId
 from occupancy.services import Services
-from occupancy.venues import signing
 
 router = APIRouter()
 log = logging.getLogger(__name__)
 
-CLOSE_NO_TOKEN = 4401
-CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 # Which process answered (a number, nothing personal): lets tests see both workers deliver.
 WORKER_HEADER = (b"x-occupancy-worker", str(os.getpid()).encode())
@@ -54,33 +56,20 @@ def closes_on_error(handler):
     return wrapper
 
 
-def _services(websocket: WebSocket) -> Services:
-    return websocket.app.state.services
+async def refused(websocket: WebSocket, exc: SocketRefused) -> None:
+    """A socket's permission refused (``accounts.permissions``): accept first, so that the
+    refusal can carry its close code (4401, 4403, ...), then close."""
+    if websocket.client_state == WebSocketState.CONNECTING:
+        await websocket.accept(headers=[WORKER_HEADER])
+    await websocket.close(exc.code, exc.reason)
 
 
-async def _principal(websocket: WebSocket) -> Principal | None:
-    token = token_from({}, websocket.cookies, websocket.query_params)
-    return await _services(websocket).tokens.principal(token) if token else None
-
-
-async def _accept(websocket: WebSocket) -> Hub | None:
-    """Accept first, so that a refusal can carry its close code (4401, 4403, ...)."""
+async def _accept(websocket: WebSocket, svc: Services) -> Hub | None:
+    """Accept first, so that a refusal can carry its close code (4404, ...)."""
     await websocket.accept(headers=[WORKER_HEADER])
-    hub = _services(websocket).hub
-    if hub is None:
+    if svc.hub is None:
         await websocket.close(CLOSE_UNAVAILABLE, "live updates are not running in this process")
-    return hub
-
-
-async def _authorize(websocket: WebSocket, allowed) -> bool:
-    principal = await _principal(websocket)
-    if principal is None:
-        await websocket.close(CLOSE_NO_TOKEN, "an access token is needed")
-        return False
-    if not allowed(principal):
-        await websocket.close(CLOSE_FORBIDDEN, "this token does not allow this")
-        return False
-    return True
+    return svc.hub
 
 
 async def _serve(websocket: WebSocket, hub: Hub, kind: str, venue_id: int,
@@ -119,13 +108,12 @@ async def _drain(websocket: WebSocket) -> None:
 
 @router.websocket("/ws/venues/{venue_id}")
 @closes_on_error
-async def venue_socket(websocket: WebSocket, venue_id: VenueId) -> None:
+async def venue_socket(
+    websocket: WebSocket, venue_id: VenueId, svc: ServicesDep, _: VenueWatcherSocket
+) -> None:
     """Manager, door staff, official or operator: the venue's full live state."""
-    if (hub := await _accept(websocket)) is None:
+    if (hub := await _accept(websocket, svc)) is None:
         return
-    if not await _authorize(websocket, lambda p: p.may_staff(venue_id) or p.may_see_city()):
-        return
-    svc = _services(websocket)
     try:
         info = await svc.venues.by_id(venue_id)
     except DomainError as exc:
@@ -137,13 +125,14 @@ async def venue_socket(websocket: WebSocket, venue_id: VenueId) -> None:
 
 @router.websocket("/ws/display/{signed_code}")
 @closes_on_error
-async def display_socket(websocket: WebSocket, signed_code: SignedCode) -> None:
+async def display_socket(
+    websocket: WebSocket, signed_code: SignedCode, svc: ServicesDep, _: Public
+) -> None:
     """The public door display: no login, count and light only."""
-    if (hub := await _accept(websocket)) is None:
+    if (hub := await _accept(websocket, svc)) is None:
         return
-    svc = _services(websocket)
     try:
-        info = await svc.venues.by_code(signing.verify(svc.settings.secret_key, signed_code))
+        info = await venue_by_signed_code(svc, signed_code)
     except DomainError as exc:
         await websocket.close(CLOSE_NOT_FOUND, exc.message[:120])
         return
@@ -152,10 +141,8 @@ async def display_socket(websocket: WebSocket, signed_code: SignedCode) -> None:
 
 @router.websocket("/ws/city")
 @closes_on_error
-async def city_socket(websocket: WebSocket) -> None:
+async def city_socket(websocket: WebSocket, svc: ServicesDep, _: OfficialSocket) -> None:
     """Officials and operators: every venue, totals per district and category."""
-    if (hub := await _accept(websocket)) is None:
-        return
-    if not await _authorize(websocket, lambda p: p.may_see_city()):
+    if (hub := await _accept(websocket, svc)) is None:
         return
     await _serve(websocket, hub, CITY, 0, hub.city_snapshot)

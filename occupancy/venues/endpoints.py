@@ -1,14 +1,14 @@
 """Thin HTTP routes for venue management (manager or operator token)."""
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from occupancy.accounts.guard import require_principal
-from occupancy.accounts.service import Principal
-from occupancy.errors import Forbidden, InvalidInput
+from occupancy.accounts.permissions import VenueManager, VenueWatcher
+from occupancy.deps import ServicesDep
+from occupancy.errors import InvalidInput
 from occupancy.params import VenueId
 from occupancy.venues import service, signing
 from occupancy.venues.poster import FORMATS, render_poster
@@ -48,29 +48,18 @@ def venue_out(venue, settings) -> VenueOut:
 
 
 @router.get("/{venue_id}", summary="A venue's settings (its manager or staff)")
-async def get_venue(
-    venue_id: VenueId, request: Request, principal: Annotated[Principal, Depends(require_principal)]
-) -> VenueOut:
-    if not (principal.may_staff(venue_id) or principal.may_see_city()):
-        raise Forbidden()
-    svc = request.app.state.services
+async def get_venue(venue_id: VenueId, svc: ServicesDep, _: VenueWatcher) -> VenueOut:
     async with svc.sessionmaker() as session:
         return venue_out(await service.get_venue(session, id=venue_id), svc.settings)
 
 
 @router.patch("/{venue_id}", summary="Change capacity or pause entry (its manager)")
 async def change_venue(
-    venue_id: VenueId,
-    change: VenueChange,
-    request: Request,
-    principal: Annotated[Principal, Depends(require_principal)],
+    venue_id: VenueId, change: VenueChange, svc: ServicesDep, _: VenueManager
 ) -> VenueOut:
-    if not principal.may_manage(venue_id):
-        raise Forbidden("Only the manager of this venue or an operator may change it.")
     changes = change.model_dump(exclude_none=True)
     if not changes:
         raise InvalidInput("Give capacity and/or paused to change.")
-    svc = request.app.state.services
     async with svc.sessionmaker() as session:
         venue = await service.get_venue(session, id=venue_id)
         venue = await service.update_venue(session, svc.redis, venue, **changes)
@@ -87,12 +76,9 @@ async def change_venue(
 async def get_poster(
     venue_id: VenueId,
     fmt: Literal["png", "svg", "pdf"],
-    request: Request,
-    principal: Annotated[Principal, Depends(require_principal)],
+    svc: ServicesDep,
+    _: VenueManager,
 ) -> Response:
-    if not principal.may_manage(venue_id):
-        raise Forbidden("Only the manager of this venue or an operator may print its poster.")
-    svc = request.app.state.services
     async with svc.sessionmaker() as session:
         venue = service.VenueInfo.of(await service.get_venue(session, id=venue_id))
     url = signing.visitor_url(svc.settings.public_url, svc.settings.secret_key, venue.code)

@@ -5,39 +5,28 @@ from datetime import date
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
-from occupancy.accounts.guard import require_principal
-from occupancy.accounts.service import Principal
-from occupancy.errors import Forbidden, InvalidInput
+from occupancy.accounts.permissions import VenueExporter, VenueStaff, VenueWatcher
+from occupancy.deps import ServicesDep
+from occupancy.errors import InvalidInput
 from occupancy.kit.downloads import csv_response
 from occupancy.kit.http import json_response
 from occupancy.live import snapshots
 from occupancy.params import VenueId
-from occupancy.services import Services
 from occupancy.stats.calendar import local_date
 from occupancy.visits import export
 
 router = APIRouter(prefix="/api/venues", tags=["venue dashboard"])
 
-Who = Annotated[Principal, Depends(require_principal)]
-
-
 class WalkIn(BaseModel):
     delta: Literal[1, -1]
 
 
-def _services(request: Request) -> Services:
-    return request.app.state.services
-
-
 @router.post("/{venue_id}/walk-ins", summary="Count a walk-in without a phone in (+1) or out (-1)",
              responses={409: {"description": "venue_full, venue_paused or no_walk_in"}})
-async def walk_ins(venue_id: VenueId, body: WalkIn, request: Request, principal: Who) -> Response:
-    if not principal.may_staff(venue_id):
-        raise Forbidden("Only door staff or the manager of this venue may count walk-ins.")
-    svc = _services(request)
+async def walk_ins(venue_id: VenueId, body: WalkIn, svc: ServicesDep, _: VenueStaff) -> Response:
     venue = await svc.venues.by_id(venue_id)
     if body.delta == 1:
         visit = await svc.walkins.count_in(venue)
@@ -49,10 +38,7 @@ async def walk_ins(venue_id: VenueId, body: WalkIn, request: Request, principal:
 
 @router.get("/{venue_id}/today", summary="The venue's live state and today's statistics "
             "(the dashboard snapshot)")
-async def today(venue_id: VenueId, request: Request, principal: Who) -> Response:
-    if not (principal.may_staff(venue_id) or principal.may_see_city()):
-        raise Forbidden()
-    svc = _services(request)
+async def today(venue_id: VenueId, svc: ServicesDep, _: VenueWatcher) -> Response:
     venue = await svc.venues.by_id(venue_id)
     return json_response(await snapshots.venue_snapshot(svc.today, venue, svc.settings.secret_key))
 
@@ -60,13 +46,10 @@ async def today(venue_id: VenueId, request: Request, principal: Who) -> Response
 @router.get("/{venue_id}/visits.csv", summary="A day's visits as CSV: times, party size, reason, "
             "temperature (no personal data)")
 async def visits_csv(
-    venue_id: VenueId, request: Request, principal: Who,
+    venue_id: VenueId, svc: ServicesDep, _: VenueExporter,
     day: Annotated[str | None, Query(alias="date", max_length=10,
                                           description="YYYY-MM-DD; today by default")] = None,
 ) -> Response:
-    if not (principal.may_manage(venue_id) or principal.may_see_city()):
-        raise Forbidden("Only the manager of this venue, officials and operators may export visits.")
-    svc = _services(request)
     tz = ZoneInfo(svc.settings.timezone)
     try:
         wanted = date.fromisoformat(day) if day else local_date(time.time(), tz)

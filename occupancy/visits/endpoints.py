@@ -1,17 +1,13 @@
 """Thin HTTP routes for visits: check in, check out, screen (by ticket or short code), the
 ticket's QR code, read occupancy."""
 
-from typing import Annotated
+from fastapi import APIRouter, Request, Response
 
-from fastapi import APIRouter, Depends, Request, Response
-
-from occupancy.accounts.guard import principal_or_none, require_principal
-from occupancy.accounts.service import Principal
-from occupancy.errors import Forbidden
+from occupancy.accounts.permissions import Caller, Public, TicketStaff, VenueStaff
+from occupancy.deps import ServicesDep, SignedVenue, venue_by_signed_code
 from occupancy.kit.http import json_response, openapi_body, read_json
 from occupancy.params import ShortCode, SignedCode, Ticket, VenueId
 from occupancy.services import Services
-from occupancy.venues import signing
 from occupancy.visits import ticket_qr, tickets
 from occupancy.visits.crowd import crowd_level
 from occupancy.visits.schemas import (
@@ -25,8 +21,6 @@ from occupancy.visits.service import CheckedOut
 router = APIRouter(prefix="/api", tags=["visits"])
 
 
-def services(request: Request) -> Services:
-    return request.app.state.services
 
 
 @router.post(
@@ -37,10 +31,10 @@ def services(request: Request) -> Services:
     responses={200: {"description": "A retry: the same ticket as before"},
                409: {"description": "venue_full, venue_paused or idempotency_key_reused"}},
 )
-async def check_in(code: SignedCode, request: Request) -> Response:
-    svc = services(request)
+async def check_in(code: SignedCode, request: Request, svc: ServicesDep, _: Public) -> Response:
     body = await read_json(request, CheckInBody, svc.settings.max_body_bytes)
-    venue = await svc.venues.by_code(signing.verify(svc.settings.secret_key, code))
+    # The body is read before the code is checked: a bad body is refused as such, whatever the code.
+    venue = await venue_by_signed_code(svc, code)
     valid = validate_check_in(body, venue.max_party, request.headers.get("idempotency-key"))
     visit = await svc.visits.check_in(venue, valid)
     return json_response(
@@ -72,12 +66,11 @@ def _checked_out(visit: CheckedOut) -> dict:
 
 
 @router.post("/tickets/{ticket}/check-out", summary="Check a visit out (idempotent)")
-async def check_out(
-    ticket: Ticket, request: Request, principal: Annotated[Principal | None, Depends(principal_or_none)]
-) -> Response:
+async def check_out(ticket: Ticket, svc: ServicesDep, who: Caller) -> Response:
     venue_id = tickets.venue_of(ticket)
-    staff = principal is not None and principal.may_staff(venue_id)
-    visit = await services(request).visits.check_out(ticket, "staff" if staff else "visitor")
+    # Anyone holding the ticket may check it out; the venue's staff doing it is recorded as such.
+    staff = who is not None and who.may_staff(venue_id)
+    visit = await svc.visits.check_out(ticket, "staff" if staff else "visitor")
     return json_response(_checked_out(visit))
 
 
@@ -86,17 +79,11 @@ async def check_out(
     summary="Record a door temperature (door staff); a fever ends the visit",
     openapi_extra=openapi_body(ScreeningBody),
 )
-async def screening(
-    ticket: Ticket, request: Request, principal: Annotated[Principal, Depends(require_principal)]
-) -> Response:
-    venue_id = tickets.venue_of(ticket)
-    if not principal.may_staff(venue_id):
-        raise Forbidden("Only door staff or the manager of this venue may screen its visitors.")
-    return await _screen(request, venue_id, tickets.digest(ticket))
+async def screening(ticket: Ticket, request: Request, svc: ServicesDep, _: TicketStaff) -> Response:
+    return await _screen(request, svc, tickets.venue_of(ticket), tickets.digest(ticket))
 
 
-async def _screen(request: Request, venue_id: int, ticket_hash: str) -> Response:
-    svc = services(request)
+async def _screen(request: Request, svc: Services, venue_id: int, ticket_hash: str) -> Response:
     body = await read_json(request, ScreeningBody, svc.settings.max_body_bytes)
     temperature = validate_temperature(body.temperature)
     venue = await svc.venues.by_id(venue_id)
@@ -110,11 +97,6 @@ async def _screen(request: Request, venue_id: int, ticket_hash: str) -> Response
     })
 
 
-def _require_staff(principal: Principal, venue_id: int) -> None:
-    if not principal.may_staff(venue_id):
-        raise Forbidden("Only door staff or the manager of this venue may act on its visits.")
-
-
 _BY_CODE_ERRORS = {
     400: {"description": "malformed_code"},
     404: {"description": "unknown_ticket: no open visit here has this code"},
@@ -122,13 +104,9 @@ _BY_CODE_ERRORS = {
 }
 
 
-async def _ticket_hash_by_code(
-    request: Request, principal: Principal, venue_id: int, short_code: str
-) -> str:
-    """The open visit a venue's door staff mean by a short code (checks who may, first)."""
-    _require_staff(principal, venue_id)
-    prefix = tickets.hash_prefix(short_code)
-    return await services(request).visits.ticket_hash_by_code(venue_id, prefix)
+async def _ticket_hash_by_code(svc: Services, venue_id: int, short_code: str) -> str:
+    """The open visit a venue's door staff mean by a short code."""
+    return await svc.visits.ticket_hash_by_code(venue_id, tickets.hash_prefix(short_code))
 
 
 @router.post(
@@ -138,11 +116,10 @@ async def _ticket_hash_by_code(
     responses=_BY_CODE_ERRORS,
 )
 async def screening_by_code(
-    venue_id: VenueId, short_code: ShortCode, request: Request,
-    principal: Annotated[Principal, Depends(require_principal)],
+    venue_id: VenueId, short_code: ShortCode, request: Request, svc: ServicesDep, _: VenueStaff,
 ) -> Response:
-    ticket_hash = await _ticket_hash_by_code(request, principal, venue_id, short_code)
-    return await _screen(request, venue_id, ticket_hash)
+    ticket_hash = await _ticket_hash_by_code(svc, venue_id, short_code)
+    return await _screen(request, svc, venue_id, ticket_hash)
 
 
 @router.post(
@@ -151,11 +128,10 @@ async def screening_by_code(
     responses=_BY_CODE_ERRORS,
 )
 async def check_out_by_code(
-    venue_id: VenueId, short_code: ShortCode, request: Request,
-    principal: Annotated[Principal, Depends(require_principal)],
+    venue_id: VenueId, short_code: ShortCode, svc: ServicesDep, _: VenueStaff,
 ) -> Response:
-    ticket_hash = await _ticket_hash_by_code(request, principal, venue_id, short_code)
-    visit = await services(request).visits.end_visit(venue_id, ticket_hash, "staff")
+    ticket_hash = await _ticket_hash_by_code(svc, venue_id, short_code)
+    visit = await svc.visits.end_visit(venue_id, ticket_hash, "staff")
     return json_response(_checked_out(visit))
 
 
@@ -165,7 +141,7 @@ async def check_out_by_code(
     response_class=Response,
     responses={200: {"content": {"image/svg+xml": {}}}, 400: {"description": "malformed_ticket"}},
 )
-async def ticket_qr_code(ticket: Ticket) -> Response:
+async def ticket_qr_code(ticket: Ticket, _: Public) -> Response:
     tickets.venue_of(ticket)
     return Response(ticket_qr.svg(ticket), media_type="image/svg+xml", headers={
         "Cache-Control": "no-store",
@@ -176,9 +152,7 @@ async def ticket_qr_code(ticket: Ticket) -> Response:
 
 
 @router.get("/venues/{code}/occupancy", summary="Live headcount of a venue (public)")
-async def occupancy(code: SignedCode, request: Request) -> Response:
-    svc = services(request)
-    venue = await svc.venues.by_code(signing.verify(svc.settings.secret_key, code))
+async def occupancy(venue: SignedVenue, svc: ServicesDep, _: Public) -> Response:
     live = await svc.visits.occupancy(venue.id)
     capacity = live.capacity
     return json_response({

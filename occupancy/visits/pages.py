@@ -9,8 +9,9 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from occupancy.accounts.permissions import Public
+from occupancy.deps import ServicesDep, venue_by_signed_code
 from occupancy.params import SignedCode
-from occupancy.venues import signing
 from occupancy.venues.errors import ForgedVenueCode, UnknownVenue
 from occupancy.visits.crowd import crowd_level
 from occupancy.web import language, render, texts
@@ -22,16 +23,15 @@ _render = render.VISITOR.render
 
 
 @router.get("/", response_class=HTMLResponse)
-async def landing(request: Request) -> HTMLResponse:
+async def landing(request: Request, _: Public) -> HTMLResponse:
     return _render(request, "landing.html", {})
 
 
 @router.get("/v/{code}", response_class=HTMLResponse)
-async def venue_page(code: SignedCode, request: Request) -> HTMLResponse:
+async def venue_page(code: SignedCode, request: Request, svc: ServicesDep, _: Public) -> HTMLResponse:
     """What a phone shows after scanning a venue's QR code."""
-    svc = request.app.state.services
     try:
-        venue = await svc.venues.by_code(signing.verify(svc.settings.secret_key, code))
+        venue = await venue_by_signed_code(svc, code)
     except (ForgedVenueCode, UnknownVenue) as exc:
         return _render(request, "error.html", {"error": exc.code}, status_code=exc.status)
     try:
