@@ -16,6 +16,7 @@ from occupancy.kit import logs
 from occupancy.live import pages as live_pages
 from occupancy.live import sockets as live_sockets
 from occupancy.metrics import LatencyMiddleware
+from occupancy.privacy import endpoints as tracing_endpoints
 from occupancy.services import Services
 from occupancy.settings import Settings, get_settings
 from occupancy.venues import endpoints as venue_endpoints
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(venue_endpoints.router)
     app.include_router(venue_manage.router)
     app.include_router(city_endpoints.router)
+    app.include_router(tracing_endpoints.router)
     app.include_router(live_sockets.router)
     app.include_router(ops.router)
     app.include_router(live_pages.router)

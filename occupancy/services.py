@@ -17,8 +17,10 @@ from occupancy.kit import periodic
 from occupancy.kit.scripts import ScriptRunner
 from occupancy.live.hub import Hub
 from occupancy.live.subscriptions import Subscriptions
+from occupancy.privacy.blind_index import index_key
 from occupancy.privacy.purge import purge
 from occupancy.privacy.sealing import Sealer, office_public_key
+from occupancy.privacy.tracing import Tracer
 from occupancy.settings import Settings
 from occupancy.stats import rollup
 from occupancy.stats.today import TodayReader
@@ -66,6 +68,7 @@ class Services:
     tokens: TokenChecker
     today: TodayReader
     walkins: WalkIns
+    tracer: Tracer
     hub: Hub | None = None  # the live fan-out; only in serving processes (background=True)
     background: list[asyncio.Task] = field(default_factory=list)
 
@@ -94,6 +97,7 @@ class Services:
             venues=VenueCache(sessionmaker, settings.venue_cache_seconds),
             rebuilder=rebuilder, repairer=repairer, visits=visits, tokens=TokenChecker(sessionmaker),
             today=TodayReader(redis, tz), walkins=WalkIns(visits),
+            tracer=Tracer(sessionmaker, index_key(settings.secret_key), tz),
         )
         if background:
             await services.venues.load_all()

@@ -140,6 +140,21 @@ async def official(who: SignedIn) -> Principal:
     return who
 
 
+@rule("health official")
+async def health_official(who: SignedIn) -> Principal:
+    """Contact tracing reveals people: officials only (not operators, who run the service)."""
+    if who.role != "official":
+        raise Forbidden("Only health officials may trace contacts.")
+    return who
+
+
+@rule("audit reader")
+async def audit_reader(who: SignedIn) -> Principal:
+    if not who.may_see_city():
+        raise Forbidden("Only officials and operators may read the tracing audit log.")
+    return who
+
+
 @rule("metrics reader")
 async def metrics_reader(who: SignedIn) -> Principal:
     if not who.may_read_metrics():
@@ -154,6 +169,8 @@ VenueWatcher = Annotated[Principal, Depends(venue_watcher)]
 VenueExporter = Annotated[Principal, Depends(venue_exporter)]
 Official = Annotated[Principal, Depends(official)]
 MetricsReader = Annotated[Principal, Depends(metrics_reader)]
+HealthOfficial = Annotated[Principal, Depends(health_official)]
+AuditReader = Annotated[Principal, Depends(audit_reader)]
 
 
 # --- pages: the login page without a usable cookie, the forbidden page when it does not allow ----

@@ -27,6 +27,7 @@ from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from occupancy.errors import DomainError
 from occupancy.privacy.models import DataKey
 from occupancy.settings import DEVELOPMENT_SECRET, Settings
 
@@ -47,8 +48,12 @@ class Sealed:
     box: bytes  # nonce, then ciphertext and tag
 
 
-class WrongKey(Exception):
+class WrongKey(DomainError):
     """The private key given does not open this data (another key pair, or not a key at all)."""
+
+    status = 422
+    code = "wrong_key"
+    message = "This private key does not open these visits."
 
 
 def office_key_id(public_key: PublicKey) -> str:

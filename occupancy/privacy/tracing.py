@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from occupancy import metrics
 from occupancy.errors import InvalidInput
 from occupancy.privacy import repository
-from occupancy.privacy.blind_index import phone_index
+from occupancy.privacy.blind_index import normalise_phone, phone_index
 from occupancy.privacy.models import TraceAudit
 from occupancy.privacy.sealing import Opener, Personal, Sealed, WrongKey, private_key_from
 from occupancy.visits import tickets
@@ -34,6 +34,8 @@ class Question:
     def check(self) -> None:
         if (self.phone is None) == (self.ticket is None):
             raise InvalidInput("Give either the case's phone number or a ticket, not both.")
+        if self.phone is not None and not 8 <= len(normalise_phone(self.phone)) <= 16:
+            raise InvalidInput("Give a phone number of 8 to 15 digits.", field="phone")
         if self.end < self.start or (self.end - self.start).days >= MAX_DAYS:
             raise InvalidInput(f"Give a date range of 1 to {MAX_DAYS} days, the start first.",
                                field="start")

@@ -101,3 +101,46 @@ async def test_the_audit_log_cannot_be_edited(client, services, make_venue, trac
                 await session.commit()
     async with services.sessionmaker() as session:
         assert len((await session.execute(select(TraceAudit))).all()) == 1
+
+
+async def test_officials_trace_through_the_api_as_json_and_csv(client, services, make_venue,
+                                                               issue_token):
+    venue, code = await make_venue(capacity=20)
+    await check_in(client, code, "Case Person", "0811 1111 1111")
+    await check_in(client, code, "=HYPERLINK(\"http://x\")", "0822 2222 2222")  # a formula name
+    official = await issue_token("official")
+    body = {"phone": "0811 1111 1111", "start": str(today(services)), "end": str(today(services)),
+            "private_key": OFFICE_PRIVATE_KEY}
+
+    answer = await client.post("/api/city/tracing", json=body, headers=official)
+    as_csv = await client.post("/api/city/tracing.csv", json=body, headers=official)
+    wrong = await client.post("/api/city/tracing", headers=official,
+                              json={**body, "private_key": new_key_pair()[1]})
+    operator = await client.post("/api/city/tracing", json=body,
+                                 headers=await issue_token("operator"))
+    audit = await client.get("/api/city/tracing/audit", headers=await issue_token("operator"))
+
+    assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
+    found = answer.json()
+    assert [c["person"]["name"] for c in found["cases"]] == ["Case Person"]
+    assert [c["person"]["phone"] for c in found["contacts"]] == ["082222222222"]
+    assert found["people_revealed"] == 2
+    assert as_csv.status_code == 200 and "'=HYPERLINK" in as_csv.text
+    assert wrong.status_code == 422 and wrong.json()["error"]["code"] == "wrong_key"
+    assert operator.status_code == 403  # operators run the service; they do not trace people
+    assert [r["outcome"] for r in audit.json()] == ["wrong_key", "answered", "answered"]
+    assert all(r["asked_by"].startswith("official:") for r in audit.json())
+
+
+async def test_a_bad_question_is_refused_and_changes_nothing(client, services, issue_token):
+    official = await issue_token("official")
+    day = str(today(services))
+    for body in ({"start": day, "end": day, "private_key": OFFICE_PRIVATE_KEY},  # no case given
+                 {"phone": "12", "start": day, "end": day, "private_key": OFFICE_PRIVATE_KEY},
+                 {"phone": "0811 1111 1111", "start": day, "end": "2020-01-01",
+                  "private_key": OFFICE_PRIVATE_KEY},
+                 {"phone": "0811 1111 1111", "start": day, "end": day, "private_key": "nope"}):
+        answer = await client.post("/api/city/tracing", json=body, headers=official)
+        assert answer.status_code == 422, body
+        assert answer.json()["error"]["code"] in ("invalid_input", "wrong_key")
+    assert [r.outcome for r in await audit_log(services.sessionmaker)] == []
