@@ -51,6 +51,11 @@ def visit_keys(venue_id: int, ticket_hash: str) -> tuple[str, str, str, str, str
             pending(venue_id))
 
 
+def rate_keys(venue_id: int, window: int, address: str) -> tuple[str, str]:
+    """Check-ins counted in one rate-limit window: the venue's, and one client address's there."""
+    return f"{tag(venue_id)}:rl:{window}", f"{tag(venue_id)}:rl:{window}:{address}"
+
+
 def venue_channel(venue_id: int) -> str:
     return f"{VENUE_CHANNEL_PREFIX}{venue_id}"
 

@@ -26,7 +26,7 @@ from occupancy.stats import rollup
 from occupancy.stats.today import TodayReader
 from occupancy.venues.cache import VenueCache
 from occupancy.visits import expiry
-from occupancy.visits.capacity import ALL_SCRIPTS, CapacityStore
+from occupancy.visits.capacity import ALL_SCRIPTS, CapacityStore, RateLimits
 from occupancy.visits.journal import Journal
 from occupancy.visits.rebuild import Rebuilder
 from occupancy.visits.repair import Repairer
@@ -90,7 +90,10 @@ class Services:
         await rebuilder.ensure(wait=30.0)
         repairer = Repairer(sessionmaker, redis, runner, capacity, lease=settings.lease_seconds)
         sealer = Sealer(sessionmaker, office_public_key(settings), settings.data_key_seconds)
-        visits = Visits(capacity, journal, sessionmaker, rebuilder, sealer, settings.secret_key)
+        limits = RateLimits(settings.check_ins_per_address, settings.check_ins_per_venue,
+                            settings.rate_window_seconds)
+        visits = Visits(capacity, journal, sessionmaker, rebuilder, sealer, settings.secret_key,
+                        limits)
         services = cls(
             settings=settings, engine=engine, sessionmaker=sessionmaker, redis=redis,
             capacity=capacity, journal=journal,

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     # How often one process settles expired leases and repairs counts that drifted from SQL.
     repair_interval_seconds: float = Field(5.0, gt=0)
     max_body_bytes: int = 4096
+    # Check-ins allowed per window, from one client address at one venue and at a venue in all
+    # (0: no limit); past them a visitor gets 429 with Retry-After. Door staff's walk-ins are not
+    # limited. A mobile carrier's NAT puts many phones behind one address: keep it generous.
+    check_ins_per_address: int = Field(30, ge=0)
+    check_ins_per_venue: int = Field(300, ge=0)
+    rate_window_seconds: int = Field(10, gt=0)
 
     # Visitors' personal data is sealed to this public key (base64; `occupancy keys new` makes a
     # pair); only the health office's private half opens it. Empty with the development secret:

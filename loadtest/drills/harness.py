@@ -26,7 +26,14 @@ import redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from loadtest.stack import OFFICE_PUBLIC_KEY, SECRET, SeededVenue, access_token, seed_venues
+from loadtest.stack import (
+    OFFICE_PUBLIC_KEY,
+    SECRET,
+    UNREACHED_RATE_LIMITS,
+    SeededVenue,
+    access_token,
+    seed_venues,
+)
 from occupancy import migrate
 from occupancy import redis_keys as keys
 from occupancy.embedded_redis import find_server_binary, free_port
@@ -300,7 +307,8 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OCCUPANCY_")}
         env.update(OCCUPANCY_DATABASE_URL=self.database_url, OCCUPANCY_REDIS_URL=self.redis_url,
                    OCCUPANCY_SECRET_KEY=SECRET, OCCUPANCY_PUBLIC_URL=self.url,
-                   OCCUPANCY_HEALTH_OFFICE_PUBLIC_KEY=OFFICE_PUBLIC_KEY, **self.extra_env)
+                   OCCUPANCY_HEALTH_OFFICE_PUBLIC_KEY=OFFICE_PUBLIC_KEY, **UNREACHED_RATE_LIMITS,
+                   **self.extra_env)
         return env
 
     def start(self, timeout: float = 300) -> "Server":

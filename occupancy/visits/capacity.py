@@ -1,6 +1,7 @@
 """The live side of visits: atomic admission and release in Redis, one script call each."""
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC
@@ -63,6 +64,26 @@ class LiveVisit:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Check-ins allowed per fixed window of ``window_seconds``, from one client address at a
+    venue and at the venue in all (0: no limit)."""
+
+    per_address: int = 0
+    per_venue: int = 0
+    window_seconds: int = 10
+
+    def window(self, now: float) -> int:
+        return int(now // self.window_seconds)
+
+    def retry_after(self, now: float) -> int:
+        """Whole seconds until the next window."""
+        return max(1, math.ceil(self.window_seconds - now % self.window_seconds))
+
+
+NO_LIMITS = RateLimits()
+
+
+@dataclass(frozen=True, slots=True)
 class Occupancy:
     count: int
     capacity: int | None
@@ -79,12 +100,15 @@ class CapacityStore:
 
     async def admit(
         self, venue_id: int, ticket_hash: str, party: int, visit_id: str, now: float,
-        kind: str = "visitor",
+        kind: str = "visitor", address: str = "", limits: "RateLimits | None" = None,
     ) -> LiveVisit:
         """Reserve the party's places if they fit; the reservation is pending until confirmed."""
+        limits = limits or NO_LIMITS
         args = (party, visit_id, now, OPEN_TICKET_TTL, keys.venue_channel(venue_id), venue_id,
-                minute_of(now), STATS_TTL, kind, ticket_hash)
-        script_keys = (*keys.visit_keys(venue_id, ticket_hash), *self._stats_keys(venue_id, now))
+                minute_of(now), STATS_TTL, kind, ticket_hash, limits.per_address, limits.per_venue,
+                limits.window_seconds)
+        script_keys = (*keys.visit_keys(venue_id, ticket_hash), *self._stats_keys(venue_id, now),
+                       *keys.rate_keys(venue_id, limits.window(now), address))
         return LiveVisit.from_reply(await self.runner.run(CHECKIN, script_keys, args))
 
     def confirm(self, venue_id: int, ticket_hash: str, visit_id: str, party: int,

@@ -2,9 +2,10 @@
 -- statistics, publish. The reservation stays pending (in the venue's pending set, with its time)
 -- until its SQL row is confirmed (confirm.lua); one left pending past its lease is an orphan.
 -- KEYS: count, config, ticket, open tickets, pending, day stats, minute stats, minute counts,
---       recent events
+--       recent events, this rate window's check-ins at the venue, and from this client address
 -- ARGV: party, visit_id, now (epoch seconds), ticket ttl (s), channel, venue_id, minute (epoch of
---       its start), stats ttl (s), kind ('visitor' or 'walkin'), ticket hash
+--       its start), stats ttl (s), kind ('visitor' or 'walkin'), ticket hash, check-ins allowed
+--       per window from one address, and at the venue (0: no limit), window (s)
 -- Returns {status, count, capacity, visit_id, party, checked_in_at, state}
 -- A venue without a capacity in Redis is not loaded (Redis lost it): 'no_config', nothing changes.
 local t = redis.call('HMGET', KEYS[3], 'visit', 'party', 'at', 'state')
@@ -23,6 +24,23 @@ if cfg[2] == '1' then
 end
 local party = tonumber(ARGV[1])
 local m = ARGV[7]
+
+-- Rate limits, for visitors (door staff counting walk-ins are trusted): one address first, so
+-- that a flood from one address is refused before it uses up the venue's allowance.
+local function over(key, limit)
+  if limit == 0 then
+    return false
+  end
+  local n = redis.call('INCR', key)
+  if n == 1 then
+    redis.call('EXPIRE', key, 2 * tonumber(ARGV[13]))
+  end
+  return n > limit
+end
+if ARGV[9] == 'visitor' and (over(KEYS[11], tonumber(ARGV[11]))
+    or over(KEYS[10], tonumber(ARGV[12]))) then
+  return {'rate_limited', count, capacity}
+end
 
 local function remember(event)
   -- the last 20 events for dashboards (party sizes and times only), and the keys' expiry

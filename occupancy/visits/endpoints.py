@@ -36,7 +36,7 @@ async def check_in(code: SignedCode, request: Request, svc: ServicesDep, _: Publ
     # The body is read before the code is checked: a bad body is refused as such, whatever the code.
     venue = await venue_by_signed_code(svc, code)
     valid = validate_check_in(body, venue.max_party, request.headers.get("idempotency-key"))
-    visit = await svc.visits.check_in(venue, valid)
+    visit = await svc.visits.check_in(venue, valid, request.client.host if request.client else "")
     return json_response(
         {
             "ticket": visit.ticket,

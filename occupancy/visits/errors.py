@@ -7,6 +7,13 @@ class VenueFull(DomainError):
     message = "The venue is full right now. Please wait a few minutes and try again."
 
 
+class TooManyCheckIns(DomainError):
+    status = 429
+    code = "too_many_check_ins"
+    message = ("Too many check-ins are arriving here at once. Please wait a few seconds and try "
+               "again with the same form.")
+
+
 class VenuePaused(DomainError):
     status = 409
     code = "venue_paused"

@@ -17,11 +17,12 @@ from occupancy.privacy.blind_index import index_key, phone_index
 from occupancy.privacy.sealing import Personal, Sealer
 from occupancy.venues.service import VenueInfo
 from occupancy.visits import repository, tickets
-from occupancy.visits.capacity import CapacityStore, LiveVisit, Occupancy
+from occupancy.visits.capacity import NO_LIMITS, CapacityStore, LiveVisit, Occupancy, RateLimits
 from occupancy.visits.checkout import CheckOuts
 from occupancy.visits.errors import (
     AmbiguousShortCode,
     IdempotencyKeyReused,
+    TooManyCheckIns,
     UnknownTicket,
     VenueFull,
     VenuePaused,
@@ -62,6 +63,7 @@ class Visits:
         rebuilder: Rebuilder,
         sealer: Sealer,
         secret: str,
+        limits: RateLimits = NO_LIMITS,
     ) -> None:
         self.capacity = capacity
         self.journal = journal
@@ -70,12 +72,14 @@ class Visits:
         self.sealer = sealer
         self.secret = secret
         self.index_key = index_key(secret)
+        self.limits = limits
         self.check_outs = CheckOuts(capacity, journal, sessionmaker, rebuilder)
 
-    async def check_in(self, venue: VenueInfo, request: ValidCheckIn) -> CheckedIn:
+    async def check_in(self, venue: VenueInfo, request: ValidCheckIn, address: str = "") -> CheckedIn:
+        """Admit a visitor's party; ``address`` is the client's, for the rate limits."""
         return await self._enter(
             venue, request.idempotency_key, request.party_size, "visitor",
-            Personal(request.name, request.phone, request.email),
+            Personal(request.name, request.phone, request.email), address,
         )
 
     async def walk_in(self, venue: VenueInfo, party: int = 1) -> CheckedIn:
@@ -84,7 +88,7 @@ class Visits:
 
     async def _enter(
         self, venue: VenueInfo, key: str | None, party: int, kind: str,
-        personal: Personal | None = None,
+        personal: Personal | None = None, address: str = "",
     ) -> CheckedIn:
         # One read of the system's randomness for both: this attempt's visit id and, where the
         # visitor sent no key, a secret one (never the visit id, which others may see).
@@ -93,7 +97,7 @@ class Visits:
         key = key or base64.urlsafe_b64encode(random[10:]).decode()
         ticket = tickets.derive(self.secret, venue.id, key)
         ticket_hash = tickets.digest(ticket)
-        live = await self._admit(venue.id, ticket_hash, party, kind, visit_id)
+        live = await self._admit(venue.id, ticket_hash, party, kind, visit_id, address)
         replayed = live.status == "replay"
         checked_in_at = _at(live.checked_in_at)
         try:
@@ -131,10 +135,14 @@ class Visits:
         )
 
     async def _admit(self, venue_id: int, ticket_hash: str, party: int, kind: str,
-                     visit_id: str) -> LiveVisit:
-        live = await self._reserve(venue_id, ticket_hash, party, kind, visit_id)
+                     visit_id: str, address: str) -> LiveVisit:
+        now = time.time()
+        live = await self._reserve(venue_id, ticket_hash, party, kind, visit_id, address, now)
         if live.status == "no_config":
             raise self.rebuilder.refusal(venue_id)
+        if live.status == "rate_limited":
+            metrics.REFUSALS.labels("rate_limited").inc()
+            raise TooManyCheckIns(retry_after_seconds=self.limits.retry_after(now))
         if live.status == "full":
             metrics.REFUSALS.labels("full").inc()
             raise VenueFull(count=live.count, capacity=live.capacity, retry_after_seconds=60)
@@ -146,13 +154,13 @@ class Visits:
         return live
 
     async def _reserve(self, venue_id: int, ticket_hash: str, party: int, kind: str,
-                       visit_id: str) -> LiveVisit:
+                       visit_id: str, address: str, now: float) -> LiveVisit:
         """One admission attempt. If the call fails (a timeout, a dropped connection), the script
         may still have run: undo what this attempt may have reserved (undo matches its visit id,
         so it never touches another attempt's reservation) before telling the visitor."""
-        now = time.time()
         try:
-            return await self.capacity.admit(venue_id, ticket_hash, party, visit_id, now, kind)
+            return await self.capacity.admit(venue_id, ticket_hash, party, visit_id, now, kind,
+                                             address, self.limits)
         except Exception as exc:
             log.error("Redis admission failed for venue %s: %s", venue_id, type(exc).__name__)
             await self.capacity.undo_or_leave("checkin", venue_id, ticket_hash, visit_id, now, kind)
