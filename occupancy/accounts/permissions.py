@@ -13,6 +13,7 @@ code: their permissions raise ``PageRefused`` or ``SocketRefused``, answered by 
 
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, WebSocket
 
@@ -242,7 +243,21 @@ class SocketRefused(Exception):
         self.code, self.reason = code, reason
 
 
+def _cross_site(websocket: WebSocket, public_url: str) -> bool:
+    """A browser page of another site opening a socket with our cookie (cross-site WebSocket
+    hijacking): browsers send Origin on every handshake; other clients send none and must present
+    their token themselves."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return False
+    host = websocket.headers.get("host", "")
+    origin_host = urlsplit(origin).netloc
+    return origin_host != host and origin != public_url.rstrip("/")
+
+
 async def _socket_signed_in(websocket: WebSocket, svc) -> Principal:
+    if _cross_site(websocket, svc.settings.public_url):
+        raise SocketRefused(CLOSE_FORBIDDEN, "sockets from another site are refused")
     try:
         who = await _principal(svc, token_from({}, websocket.cookies, websocket.query_params))
     except DomainError as exc:  # tokens cannot be checked just now: 1013, try again

@@ -257,6 +257,15 @@ async def test_wrong_or_missing_token_closes_with_4401_or_4403(live_server, make
     url = ws_url(live_server, f"/ws/venues/{venue.id}")
     async with connect(url, additional_headers={"Cookie": f"occupancy_token={manager}"}) as ws:
         assert (await next_frame(ws))["type"] == "snapshot"
+    # A page of this site may open it; a page of another site, holding the cookie, may not.
+    same_site = {"Cookie": f"occupancy_token={manager}", "Origin": live_server.url}
+    async with connect(url, additional_headers=same_site) as ws:
+        assert (await next_frame(ws))["type"] == "snapshot"
+    cross_site = {"Cookie": f"occupancy_token={manager}", "Origin": "https://evil.example"}
+    async with connect(url, additional_headers=cross_site) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd.code == 4403
 
 
 async def test_the_display_shows_nothing_personal(live_server, make_venue, issue_token):
