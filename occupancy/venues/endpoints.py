@@ -6,11 +6,12 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from occupancy.accounts.permissions import VenueManager, VenueWatcher
+from occupancy.accounts.permissions import VenueManager, VenueStaff, VenueWatcher
 from occupancy.deps import ServicesDep
 from occupancy.errors import InvalidInput
+from occupancy.kit import qr
 from occupancy.params import VenueId
-from occupancy.venues import service, signing
+from occupancy.venues import door, service, signing
 from occupancy.venues.poster import FORMATS, render_poster
 
 router = APIRouter(prefix="/api/venues", tags=["venues"])
@@ -28,12 +29,15 @@ class VenueOut(BaseModel):
     max_stay_minutes: int
     fever_threshold: float
     paused: bool
+    door_code_required: bool
     visitor_url: str
 
 
 class VenueChange(BaseModel):
     capacity: int | None = Field(default=None, ge=1, le=1_000_000)
     paused: bool | None = None
+    door_code_required: bool | None = Field(
+        default=None, description="check-ins need the rotating QR code of the door screen")
 
 
 def venue_out(venue, settings) -> VenueOut:
@@ -43,6 +47,7 @@ def venue_out(venue, settings) -> VenueOut:
         district=venue.district, category=venue.category, capacity=venue.capacity,
         max_party=venue.max_party, max_stay_minutes=venue.max_stay_minutes,
         fever_threshold=venue.fever_threshold, paused=venue.paused,
+        door_code_required=venue.door_code_required,
         visitor_url=f"{settings.public_url.rstrip('/')}/v/{signed}",
     )
 
@@ -59,12 +64,27 @@ async def change_venue(
 ) -> VenueOut:
     changes = change.model_dump(exclude_none=True)
     if not changes:
-        raise InvalidInput("Give capacity and/or paused to change.")
+        raise InvalidInput("Give capacity, paused and/or door_code_required to change.")
     async with svc.sessionmaker() as session:
         venue = await service.get_venue(session, id=venue_id)
         venue = await service.update_venue(session, svc.redis, venue, **changes)
         svc.venues.invalidate(venue_id)
         return venue_out(venue, svc.settings)
+
+
+@router.get("/{venue_id}/door-qr.svg", summary="The door screen's rotating QR code (door staff)",
+            response_class=Response,
+            responses={200: {"content": {"image/svg+xml": {}}}})
+async def door_qr(venue_id: VenueId, svc: ServicesDep, _: VenueStaff) -> Response:
+    """The visitor URL with the current door code; it changes every 30 s (``X-Door-Code-Seconds-
+    Left`` says when). Staff only: anyone able to fetch it from afar could check in from afar."""
+    async with svc.sessionmaker() as session:
+        venue = await service.get_venue(session, id=venue_id)
+    secret = svc.settings.secret_key
+    url = door.door_url(signing.visitor_url(svc.settings.public_url, secret, venue.code), secret,
+                        venue.id)
+    return Response(qr.svg(url, title="Door QR code"), media_type="image/svg+xml", headers={
+        "Cache-Control": "no-store", "X-Door-Code-Seconds-Left": str(int(door.seconds_left()))})
 
 
 @router.get(

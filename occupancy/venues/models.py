@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, Float, Integer, String
+from sqlalchemy import Boolean, Float, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from occupancy.db import Base, UTCDateTime
@@ -21,4 +21,6 @@ class Venue(Base):
     max_stay_minutes: Mapped[int] = mapped_column(Integer, default=240)
     fever_threshold: Mapped[float] = mapped_column(Float, default=37.5)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Check-ins need the rotating code of the screen at the door (occupancy.venues.door).
+    door_code_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=lambda: datetime.now(UTC))

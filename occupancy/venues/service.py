@@ -31,6 +31,7 @@ class VenueInfo:
     max_stay_minutes: int
     fever_threshold: float
     paused: bool
+    door_code_required: bool = False
 
     @classmethod
     def of(cls, venue: Venue) -> "VenueInfo":
@@ -38,7 +39,7 @@ class VenueInfo:
             id=venue.id, code=venue.code, name=venue.name, district=venue.district,
             category=venue.category, capacity=venue.capacity, max_party=venue.max_party,
             max_stay_minutes=venue.max_stay_minutes, fever_threshold=venue.fever_threshold,
-            paused=venue.paused,
+            paused=venue.paused, door_code_required=venue.door_code_required,
         )
 
 

@@ -5,10 +5,12 @@ from fastapi import APIRouter, Request, Response
 
 from occupancy.accounts.permissions import Caller, Public, TicketStaff, VenueStaff
 from occupancy.deps import ServicesDep, SignedVenue, venue_by_signed_code
+from occupancy.kit import qr
 from occupancy.kit.http import json_response, openapi_body, read_json
 from occupancy.params import ShortCode, SignedCode, Ticket, VenueId
 from occupancy.services import Services
-from occupancy.visits import ticket_qr, tickets
+from occupancy.venues import door
+from occupancy.visits import tickets
 from occupancy.visits.crowd import crowd_level
 from occupancy.visits.schemas import (
     CheckInBody,
@@ -36,6 +38,8 @@ async def check_in(code: SignedCode, request: Request, svc: ServicesDep, _: Publ
     # The body is read before the code is checked: a bad body is refused as such, whatever the code.
     venue = await venue_by_signed_code(svc, code)
     valid = validate_check_in(body, venue.max_party, request.headers.get("idempotency-key"))
+    if venue.door_code_required:
+        door.check(svc.settings.secret_key, venue.id, body.door_code)
     visit = await svc.visits.check_in(venue, valid, request.client.host if request.client else "")
     return json_response(
         {
@@ -143,7 +147,7 @@ async def check_out_by_code(
 )
 async def ticket_qr_code(ticket: Ticket, _: Public) -> Response:
     tickets.venue_of(ticket)
-    return Response(ticket_qr.svg(ticket), media_type="image/svg+xml", headers={
+    return Response(qr.svg(ticket), media_type="image/svg+xml", headers={
         "Cache-Control": "no-store",
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
         "Referrer-Policy": "no-referrer",

@@ -19,6 +19,7 @@ class CheckInBody(msgspec.Struct, forbid_unknown_fields=True):
     party_size: int
     email: str | None = None
     idempotency_key: str | None = None
+    door_code: str | None = None  # from the door screen's QR code, where the venue requires it
 
 
 class ScreeningBody(msgspec.Struct, forbid_unknown_fields=True):

@@ -230,6 +230,9 @@
     if (isNaN(body.party_size)) body.party_size = null;
     var email = form.elements.email.value.trim();
     if (email) body.email = email;
+    // The rotating code of the door screen's QR code, where the venue requires one.
+    var door = new URLSearchParams(window.location.search).get("door");
+    if (door) body.door_code = door;
     return body;
   }
 

@@ -164,3 +164,12 @@ document.addEventListener("visibilitychange", () => { if (document.hidden) stopS
 canScan().then((yes) => { scanButton.hidden = !yes; });
 
 connect(`/ws/venues/${venue.id}`, apply);
+
+// The rotating door QR code (venues that require it) changes every 30 s: load it every 5 s, so
+// the screen never shows a code older than its step allows.
+const doorQr = document.getElementById("door-qr");
+if (doorQr) {
+  setInterval(() => {
+    doorQr.src = `/api/venues/${venue.id}/door-qr.svg?at=${Date.now()}`;
+  }, 5000);
+}

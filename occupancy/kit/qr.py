@@ -1,4 +1,5 @@
-"""The QR code of a ticket, shown on the visitor's ticket screen for the door phone to scan.
+"""QR codes as SVG: a ticket on the visitor's ticket screen (for the door phone to scan), the door
+screen's rotating code.
 
 Drawn as SVG (sharp at any size, a few KB) from qrcode's path: one unit per module, a white
 quiet zone, no fixed size, so the page's CSS decides how big it is.
@@ -14,14 +15,14 @@ _PATH = f"{{{SVG_NS}}}path"
 
 
 def code(ticket: str) -> qrcode.QRCode:
-    """The QR code holding exactly the ticket string (medium error correction, 4-module border)."""
+    """The QR code holding exactly this string (medium error correction, 4-module border)."""
     qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4, box_size=10)
     qr.add_data(ticket)
     qr.make(fit=True)
     return qr
 
 
-def svg(ticket: str) -> bytes:
+def svg(ticket: str, title: str = "Ticket QR code") -> bytes:
     qr = code(ticket)
     modules = qr.modules_count + 2 * qr.border
     # With box_size 10, SvgPathImage draws in module units (as the poster uses it).
@@ -30,7 +31,7 @@ def svg(ticket: str) -> bytes:
         "xmlns": SVG_NS, "version": "1.1", "viewBox": f"0 0 {modules} {modules}",
         "shape-rendering": "crispEdges",
     })
-    ET.SubElement(root, "title").text = "Ticket QR code"
+    ET.SubElement(root, "title").text = title
     ET.SubElement(root, "rect", {"width": str(modules), "height": str(modules), "fill": "#ffffff"})
     ET.SubElement(root, "path", {"d": drawn.find(_PATH).get("d"), "fill": "#000000"})
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
