@@ -13,6 +13,7 @@ from occupancy.city import endpoints as city_endpoints
 from occupancy.errors import install_error_handlers
 from occupancy.hot_routes import HotRoutes
 from occupancy.kit import logs
+from occupancy.kit.limits import BodyLimit
 from occupancy.live import pages as live_pages
 from occupancy.live import sockets as live_sockets
 from occupancy.metrics import LatencyMiddleware
@@ -92,5 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if getattr(route, "path", None) in ("/static", app.openapi_url, app.docs_url, app.redoc_url,
                           app.swagger_ui_oauth2_redirect_url):
             permissions.declare_open(route)
+    # The hot routes are served before this stack and bound their own bodies (kit.http.read_json).
+    app.add_middleware(BodyLimit, max_bytes=settings.max_other_body_bytes)
     app.add_middleware(LatencyMiddleware)
     return app

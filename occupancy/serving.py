@@ -26,6 +26,9 @@ import uvicorn
 from uvicorn import Config, Server
 from uvicorn.supervisors.multiprocess import STARTUP_FAILURE, Multiprocess, Process
 
+from occupancy.kit.limits import RequestDeadline
+from occupancy.settings import Settings, get_settings
+
 log = logging.getLogger("uvicorn.error")
 
 # Read by the workers' Settings (ready_dir, ready_workers).
@@ -195,8 +198,16 @@ class OwnSocketWorkers(Multiprocess):
             self.processes[idx] = new
 
 
+def limits(settings: Settings) -> dict:
+    """uvicorn's options against slow and huge clients (occupancy.kit.limits)."""
+    return {"http": RequestDeadline, "limit_concurrency": settings.max_connections_per_process,
+            "ws_max_size": settings.socket_max_message_bytes,
+            "h11_max_incomplete_event_size": 16384}
+
+
 def run(app: str, host: str, port: int, workers: int, **options) -> None:
     """Like ``uvicorn.run`` with an import string, each worker on its own socket."""
+    options = {**options, **limits(get_settings())}  # its protocol is httptools with a deadline
     if workers == 1:
         uvicorn.run(app, host=host, port=port, **options)
         return

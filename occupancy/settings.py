@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     # How often one process settles expired leases and repairs counts that drifted from SQL.
     repair_interval_seconds: float = Field(5.0, gt=0)
     max_body_bytes: int = 4096
+    # Every other route's body (forms, venue changes, tracing questions).
+    max_other_body_bytes: int = Field(16384, gt=0)
+    # A request must arrive whole (headers and body) this long after it begins, and a new
+    # connection must begin one this soon (occupancy.kit.limits).
+    request_timeout_seconds: float = Field(10.0, gt=0)
+    # Open connections and sockets per worker process; past it, new requests get 503.
+    max_connections_per_process: int = Field(10000, gt=0)
+    # The largest message a client may send on a socket (clients send next to nothing).
+    socket_max_message_bytes: int = Field(4096, gt=0)
     # Check-ins allowed per window, from one client address at one venue and at a venue in all
     # (0: no limit); past them a visitor gets 429 with Retry-After. Door staff's walk-ins are not
     # limited. A mobile carrier's NAT puts many phones behind one address: keep it generous.

@@ -24,9 +24,11 @@ async def read_json(request: Request, body_type: type[T], max_bytes: int) -> T:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise BodyTooLarge(f"The request body must be at most {max_bytes} bytes.")
-    body = await request.body()
-    if len(body) > max_bytes:
-        raise BodyTooLarge(f"The request body must be at most {max_bytes} bytes.")
+    body = bytearray()
+    async for chunk in request.stream():  # refused as soon as it is too large, not once read
+        body += chunk
+        if len(body) > max_bytes:
+            raise BodyTooLarge(f"The request body must be at most {max_bytes} bytes.")
     try:
         return msgspec.json.decode(body, type=body_type)
     except msgspec.ValidationError as exc:
