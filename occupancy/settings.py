@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     # How often one process settles expired leases and repairs counts that drifted from SQL.
     repair_interval_seconds: float = Field(5.0, gt=0)
     max_body_bytes: int = 4096
+    # How long an access token issued without a --days of its own lasts.
+    token_days: float = Field(90.0, gt=0)
     # Every other route's body (forms, venue changes, tracing questions).
     max_other_body_bytes: int = Field(16384, gt=0)
     # A request must arrive whole (headers and body) this long after it begins, and a new

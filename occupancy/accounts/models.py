@@ -25,3 +25,5 @@ class AccessToken(Base):
     label: Mapped[str] = mapped_column(String(80), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=lambda: datetime.now(UTC))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Every token expires (OCCUPANCY_TOKEN_DAYS after it was issued unless told otherwise).
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -5,7 +5,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -45,16 +45,26 @@ def digest(token: str) -> str:
 
 
 async def issue_token(
-    session: AsyncSession, role: str, venue_id: int | None = None, label: str = ""
+    session: AsyncSession, role: str, venue_id: int | None = None, label: str = "",
+    days: float = 90,
 ) -> str:
     if role not in ROLES:
         raise InvalidInput(f"Role must be one of: {', '.join(ROLES)}.", field="role")
     if role in ("manager", "staff") and venue_id is None:
         raise InvalidInput(f"A {role} token belongs to one venue: give the venue.", field="venue")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(AccessToken(token_hash=digest(token), role=role, venue_id=venue_id, label=label))
+    if days <= 0:
+        raise InvalidInput("A token lasts a positive number of days.", field="days")
+    session.add(AccessToken(token_hash=digest(token), role=role, venue_id=venue_id, label=label,
+                            expires_at=datetime.now(UTC) + timedelta(days=days)))
     await session.commit()
     return token
+
+
+async def list_tokens(session: AsyncSession) -> list[AccessToken]:
+    """Every token, newest first (their hashes only: a token is shown once, when issued)."""
+    return list((await session.execute(
+        select(AccessToken).order_by(AccessToken.id.desc()))).scalars())
 
 
 async def revoke_token(session: AsyncSession, token_id: int) -> bool:
@@ -76,7 +86,7 @@ class TokenChecker:
     While SQL does not answer, a token's last answer stands (Prometheus keeps scraping through a
     database outage, when its figures matter most); a token never seen gets a 503."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ttl: float = 10.0) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ttl: float = 5.0) -> None:
         self.sessionmaker = sessionmaker
         self.ttl = ttl
         self._cache: dict[str, tuple[float, Principal | None]] = {}
@@ -104,7 +114,8 @@ class TokenChecker:
     async def _look_up(self, token_hash: str) -> Principal | None:
         async with self.sessionmaker() as session:
             query = select(AccessToken).where(
-                AccessToken.token_hash == token_hash, AccessToken.revoked_at.is_(None)
+                AccessToken.token_hash == token_hash, AccessToken.revoked_at.is_(None),
+                AccessToken.expires_at > datetime.now(UTC),
             )
             row = (await session.execute(query)).scalar_one_or_none()
         return Principal(row.role, row.venue_id, row.label) if row else None

@@ -11,10 +11,13 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from occupancy.accounts.permissions import (
+    CLOSE_NO_TOKEN,
     OfficialSocket,
     Public,
     SocketRefused,
     VenueWatcherSocket,
+    still_allowed,
+    watches,
 )
 from occupancy.deps import ServicesDep, venue_by_signed_code
 from occupancy.errors import CLOSE_UNAVAILABLE, DomainError, as_domain_error, close_code
@@ -27,6 +30,8 @@ router = APIRouter()
 log = logging.getLogger(__name__)
 
 CLOSE_NOT_FOUND = 4404
+# How often a signed-in socket asks whether its token still allows it.
+RECHECK_SECONDS = 3.0
 # Which process answered (a number, nothing personal): lets tests see both workers deliver.
 WORKER_HEADER = (b"x-occupancy-worker", str(os.getpid()).encode())
 
@@ -73,7 +78,8 @@ async def _accept(websocket: WebSocket, svc: Services) -> Hub | None:
 
 
 async def _serve(websocket: WebSocket, hub: Hub, kind: str, venue_id: int,
-                 snapshot: Callable[[], Awaitable[dict]]) -> None:
+                 snapshot: Callable[[], Awaitable[dict]],
+                 allowed: Callable[[], Awaitable[bool]] | None = None) -> None:
     """Send a snapshot, then whatever the hub offers, until the client leaves or stalls.
 
     The outbox is registered, and the hub subscribed to its events, before the snapshot is read:
@@ -81,7 +87,7 @@ async def _serve(websocket: WebSocket, hub: Hub, kind: str, venue_id: int,
     come again; clients drop the copy).
     """
     outbox = hub.outbox(websocket, kind)
-    sender = receiver = None
+    sender = receiver = watcher = None
     try:
         async with hub.watch(kind, venue_id, outbox):
             await websocket.send_json(await snapshot())
@@ -89,12 +95,22 @@ async def _serve(websocket: WebSocket, hub: Hub, kind: str, venue_id: int,
                 hub.refresh(venue_id)
             sender = asyncio.create_task(outbox.run())
             receiver = asyncio.create_task(_drain(websocket))
-            await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            watcher = asyncio.create_task(_while_allowed(websocket, allowed)) if allowed else None
+            await asyncio.wait({t for t in (sender, receiver, watcher) if t},
+                               return_when=asyncio.FIRST_COMPLETED)
     finally:
-        tasks = [task for task in (sender, receiver) if task is not None]
+        tasks = [task for task in (sender, receiver, watcher) if task is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _while_allowed(websocket: WebSocket, allowed: Callable[[], Awaitable[bool]]) -> None:
+    """Close the socket once its token is revoked or expired (checked every few seconds)."""
+    while await allowed():
+        await asyncio.sleep(RECHECK_SECONDS)
+    with contextlib.suppress(Exception):
+        await websocket.close(CLOSE_NO_TOKEN, "access revoked or expired")
 
 
 async def _drain(websocket: WebSocket) -> None:
@@ -120,7 +136,8 @@ async def venue_socket(
         await websocket.close(CLOSE_NOT_FOUND, exc.message[:120])
         return
     await _serve(websocket, hub, VENUE, venue_id,
-                 lambda: snapshots.venue_snapshot(svc.today, info, svc.settings.secret_key))
+                 lambda: snapshots.venue_snapshot(svc.today, info, svc.settings.secret_key),
+                 lambda: still_allowed(websocket, svc, lambda who: watches(who, venue_id)))
 
 
 @router.websocket("/ws/display/{signed_code}")
@@ -145,4 +162,5 @@ async def city_socket(websocket: WebSocket, svc: ServicesDep, _: OfficialSocket)
     """Officials and operators: every venue, totals per district and category."""
     if (hub := await _accept(websocket, svc)) is None:
         return
-    await _serve(websocket, hub, CITY, 0, hub.city_snapshot)
+    await _serve(websocket, hub, CITY, 0, hub.city_snapshot,
+                 lambda: still_allowed(websocket, svc, lambda who: who.may_see_city()))

@@ -332,3 +332,27 @@ async def test_the_hub_resubscribes_after_losing_its_redis_connection(live_serve
         frame = await frame_where(ws, lambda f: f["count"] == 2, 10)
 
     assert frame["today"]["entries"] == 1
+
+
+async def test_revoking_a_token_closes_its_open_socket_within_seconds(live_server, make_venue,
+                                                                     services):
+    from sqlalchemy import select
+
+    from occupancy.accounts.models import AccessToken
+    from occupancy.accounts.service import digest, issue_token, revoke_token
+
+    venue, _ = await make_venue()
+    async with services.sessionmaker() as session:
+        token = await issue_token(session, "manager", venue.id)
+    async with connect(ws_url(live_server, f"/ws/venues/{venue.id}", token)) as ws:
+        assert (await next_frame(ws))["type"] == "snapshot"
+        async with services.sessionmaker() as session:
+            row = (await session.execute(select(AccessToken).where(
+                AccessToken.token_hash == digest(token)))).scalar_one()
+            assert await revoke_token(session, row.id)
+        started = time.monotonic()
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(ws.recv(), 30)
+    assert closed.value.rcvd.code == 4401
+    assert time.monotonic() - started < 20  # the token cache (5 s) and the recheck (3 s)

@@ -1,0 +1,39 @@
+"""Access tokens expire, are listed (never shown again) and revoked; an expired or revoked token
+is refused."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+
+from occupancy.accounts.models import AccessToken
+from occupancy.accounts.service import TokenChecker, issue_token, list_tokens, revoke_token
+
+
+async def test_a_token_expires_after_its_days(services):
+    checker = TokenChecker(services.sessionmaker, ttl=0)
+    async with services.sessionmaker() as session:
+        token = await issue_token(session, "official", label="dinkes", days=30)
+        [row] = await list_tokens(session)
+    assert row.label == "dinkes" and row.role == "official"
+    assert timedelta(days=29) < row.expires_at - datetime.now(UTC) <= timedelta(days=30)
+    assert (await checker.principal(token)).role == "official"
+
+    async with services.sessionmaker() as session:
+        await session.execute(update(AccessToken).values(
+            expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+        await session.commit()
+    assert await checker.principal(token) is None
+
+
+async def test_a_revoked_token_is_refused_by_the_api(client, services, make_venue):
+    venue, _ = await make_venue()
+    async with services.sessionmaker() as session:
+        token = await issue_token(session, "manager", venue.id)
+        [row] = await list_tokens(session)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await client.get(f"/api/venues/{venue.id}", headers=headers)).status_code == 200
+    async with services.sessionmaker() as session:
+        assert await revoke_token(session, row.id)
+        assert not await revoke_token(session, row.id)  # once
+    services.tokens._cache.clear()  # this process's 5 s memory of the answer
+    assert (await client.get(f"/api/venues/{venue.id}", headers=headers)).status_code == 401
