@@ -1,4 +1,4 @@
-"""access_tokens.expires_at: every token expires
+"""access_tokens.expires_at (every token expires) and session_of (page sessions)
 
 Revision ID: 0008
 Revises: 0007
@@ -26,8 +26,14 @@ def upgrade() -> None:
         at=(datetime.now(UTC) + timedelta(days=90)).replace(tzinfo=None)))
     with op.batch_alter_table('access_tokens', schema=None) as batch_op:
         batch_op.alter_column('expires_at', existing_type=sa.DateTime(), nullable=False)
+        batch_op.add_column(sa.Column('session_of', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(batch_op.f('fk_access_tokens_session_of_access_tokens'),
+                                    'access_tokens', ['session_of'], ['id'], ondelete='CASCADE')
 
 
 def downgrade() -> None:
     with op.batch_alter_table('access_tokens', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_access_tokens_session_of_access_tokens'),
+                                 type_='foreignkey')
+        batch_op.drop_column('session_of')
         batch_op.drop_column('expires_at')

@@ -27,3 +27,7 @@ class AccessToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # Every token expires (OCCUPANCY_TOKEN_DAYS after it was issued unless told otherwise).
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A page session (the cookie set by the login form) names the token it was opened with: it
+    # ends with it, and the cookie never holds the token itself.
+    session_of: Mapped[int | None] = mapped_column(
+        ForeignKey("access_tokens.id", ondelete="CASCADE"), default=None)

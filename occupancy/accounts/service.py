@@ -7,8 +7,9 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from occupancy.accounts.models import ROLES, AccessToken
 from occupancy.errors import InvalidInput, ServiceUnavailable
@@ -61,10 +62,44 @@ async def issue_token(
     return token
 
 
+def _valid(now: datetime):
+    """Not revoked, not expired; a page session also only while its token is."""
+    parent = aliased(AccessToken)
+    return (select(AccessToken).outerjoin(parent, parent.id == AccessToken.session_of)
+            .where(AccessToken.revoked_at.is_(None), AccessToken.expires_at > now,
+                   or_(AccessToken.session_of.is_(None),
+                       and_(parent.revoked_at.is_(None), parent.expires_at > now))))
+
+
+async def open_session(session: AsyncSession, token: str, hours: float) -> str | None:
+    """A page session for a valid token: a new secret for the cookie, ending with the token."""
+    now = datetime.now(UTC)
+    row = (await session.execute(_valid(now).where(AccessToken.token_hash == digest(token))
+                                 )).scalar_one_or_none()
+    if row is None:
+        return None
+    parent = row.session_of or row.id
+    cookie = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(AccessToken(token_hash=digest(cookie), role=row.role, venue_id=row.venue_id,
+                            label=f"page session ({row.label})"[:80], session_of=parent,
+                            expires_at=min(now + timedelta(hours=hours), row.expires_at)))
+    await session.commit()
+    return cookie
+
+
+async def end_session(session: AsyncSession, cookie: str) -> None:
+    """Logout: the session ends on the server, not only in the browser."""
+    await session.execute(update(AccessToken).where(
+        AccessToken.token_hash == digest(cookie), AccessToken.session_of.is_not(None),
+        AccessToken.revoked_at.is_(None)).values(revoked_at=datetime.now(UTC)))
+    await session.commit()
+
+
 async def list_tokens(session: AsyncSession) -> list[AccessToken]:
-    """Every token, newest first (their hashes only: a token is shown once, when issued)."""
+    """Every token (page sessions aside), newest first; a token itself is shown once, when issued."""
     return list((await session.execute(
-        select(AccessToken).order_by(AccessToken.id.desc()))).scalars())
+        select(AccessToken).where(AccessToken.session_of.is_(None))
+        .order_by(AccessToken.id.desc()))).scalars())
 
 
 async def revoke_token(session: AsyncSession, token_id: int) -> bool:
@@ -111,11 +146,12 @@ class TokenChecker:
         self._cache[token_hash] = (now + self.ttl, principal)
         return principal
 
+    def forget(self, token: str) -> None:
+        """Drop this process's memory of a token's answer (after it was revoked here)."""
+        self._cache.pop(digest(token), None)
+
     async def _look_up(self, token_hash: str) -> Principal | None:
         async with self.sessionmaker() as session:
-            query = select(AccessToken).where(
-                AccessToken.token_hash == token_hash, AccessToken.revoked_at.is_(None),
-                AccessToken.expires_at > datetime.now(UTC),
-            )
+            query = _valid(datetime.now(UTC)).where(AccessToken.token_hash == token_hash)
             row = (await session.execute(query)).scalar_one_or_none()
         return Principal(row.role, row.venue_id, row.label) if row else None

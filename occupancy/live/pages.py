@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from occupancy.accounts import login_attempts
 from occupancy.accounts.guard import COOKIE as TOKEN_COOKIE
 from occupancy.accounts.permissions import (
     DoorStaffPage,
@@ -23,7 +24,7 @@ from occupancy.accounts.permissions import (
     Public,
     VenueWatcherPage,
 )
-from occupancy.accounts.service import Principal
+from occupancy.accounts.service import Principal, end_session, open_session
 from occupancy.deps import ServicesDep, venue_by_signed_code
 from occupancy.errors import Unauthorized
 from occupancy.params import SignedCode, VenueId
@@ -36,7 +37,8 @@ from occupancy.web import language, render, texts
 
 router = APIRouter(include_in_schema=False)
 
-_TOKEN_COOKIE_SECONDS = 7 * 24 * 3600
+# A page session lasts a working day (and never longer than the token it was opened with).
+_SESSION_HOURS = 12
 _MAX_FORM_BYTES = 2048
 
 # Every page here is a staff page: its templates, texts and headers are web.render.STAFF's.
@@ -128,25 +130,39 @@ async def login(request: Request, svc: ServicesDep, _: Public) -> Response:
     form = parse_qs(body[:_MAX_FORM_BYTES].decode("utf-8", "replace"))
     token = (form.get("token") or [""])[0].strip()
     target = _safe_next((form.get("next") or [""])[0])
+    address = request.client.host if request.client else ""
+    if (wait := await login_attempts.wait_seconds(svc.redis, address)) > 0:
+        refused = _render(request, "login.html", {"next": target, "error": "login_too_many"},
+                          status_code=429)
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     principal = await svc.tokens.principal(token) if token else None
     if principal is None:
+        await login_attempts.failed(svc.redis, address)
         error = "login_invalid" if token else "login_missing"
         return _render(request, "login.html", {"next": target, "error": error}, status_code=401)
     if principal.role == "monitor":
         return _render(request, "login.html", {"next": target, "error": "login_no_pages"},
                        status_code=403)
+    async with svc.sessionmaker() as session:
+        cookie = await open_session(session, token, _SESSION_HOURS)
     response = RedirectResponse(target or await _home_of(svc, principal), status_code=303)
+    # The cookie holds a session of its own, never the token: logout ends it on the server.
     response.set_cookie(
-        TOKEN_COOKIE, token, max_age=_TOKEN_COOKIE_SECONDS, httponly=True, samesite="strict",
+        TOKEN_COOKIE, cookie, max_age=_SESSION_HOURS * 3600, httponly=True, samesite="strict",
         secure=request.url.scheme == "https", path="/",
     )
     return response
 
 
 @router.post("/logout")
-async def logout(request: Request, _: Public) -> Response:
+async def logout(request: Request, svc: ServicesDep, _: Public) -> Response:
     if _from_another_site(request):
         return _cross_site_refusal(request)
+    if cookie := request.cookies.get(TOKEN_COOKIE):
+        async with svc.sessionmaker() as session:
+            await end_session(session, cookie)
+        svc.tokens.forget(cookie)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(TOKEN_COOKIE, path="/", httponly=True, samesite="strict")
     return response

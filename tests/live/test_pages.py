@@ -158,6 +158,7 @@ async def test_login_with_a_pasted_token_sets_an_httponly_cookie_and_logout_clea
     await expect(page.locator("body")).to_have_attribute("data-live", "live")
     cookie = next(c for c in await context.cookies() if c["name"] == "occupancy_token")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert cookie["value"] != token  # a session of its own, never the token itself
 
     # A manager of one venue may not open another venue's dashboard or the city view.
     for path in (f"/manage/venues/{other.id}", "/city"):
@@ -171,6 +172,17 @@ async def test_login_with_a_pasted_token_sets_an_httponly_cookie_and_logout_clea
     assert not [c for c in await context.cookies() if c["name"] == "occupancy_token"]
     await page.goto(f"{live_server.url}/manage/venues/{venue.id}")
     assert "/login?next=" in page.url
+    # Logout ended the session on the server: within seconds (each worker remembers a token's
+    # answer for 5 s) the old cookie is refused everywhere; the token itself still works.
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        deadline = time.monotonic() + 20
+        while (await http.get(f"/api/venues/{venue.id}", headers={
+                "Authorization": f"Bearer {cookie['value']}"})).status_code != 401:
+            assert time.monotonic() < deadline, "the ended session still works"
+            await asyncio.sleep(0.5)
+        still = await http.get(f"/api/venues/{venue.id}",
+                               headers={"Authorization": f"Bearer {token}"})
+    assert still.status_code == 200
 
 
 # --- manager dashboard ---------------------------------------------------------------------------
@@ -603,3 +615,13 @@ async def test_a_login_or_logout_form_posted_by_another_site_is_refused(client, 
         answer = await client.post("/login", data=form, headers=headers)
         assert answer.status_code == 303 and "occupancy_token=" in answer.headers["set-cookie"]
     assert (await client.post("/logout", headers={"Sec-Fetch-Site": "same-origin"})).status_code == 303
+
+
+async def test_failed_logins_from_one_address_are_slowed(client, issue_token):
+    token = (await issue_token("official"))["Authorization"].removeprefix("Bearer ")
+    for _ in range(10):
+        wrong = await client.post("/login", data={"token": "occ_guess"})
+        assert wrong.status_code == 401
+    refused = await client.post("/login", data={"token": token})  # even the right one, for now
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+    assert "set-cookie" not in refused.headers
