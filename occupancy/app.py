@@ -19,7 +19,7 @@ from occupancy.live import sockets as live_sockets
 from occupancy.metrics import LatencyMiddleware
 from occupancy.privacy import endpoints as tracing_endpoints
 from occupancy.services import Services
-from occupancy.settings import Settings, get_settings
+from occupancy.settings import Settings, get_settings, refuse_unsafe_start
 from occupancy.venues import endpoints as venue_endpoints
 from occupancy.venues import manage as venue_manage
 from occupancy.visits import endpoints as visit_endpoints
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        refuse_unsafe_start(settings)
         app.state.services = await Services.start(settings)
         # What start-up made lives as long as the process: keep it out of every GC pass,
         # which shortens the pauses that show up in the check-in's tail latency.

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     redis_url: str = ""
     # Signs venue codes in QR URLs and derives tickets; set it in production.
     secret_key: str = DEVELOPMENT_SECRET
+    # A trial on one machine (`occupancy serve --demo` sets it): the development secret and a demo
+    # health office key pair are allowed. Otherwise the service refuses to start with them.
+    development: bool = False
     public_url: str = "http://127.0.0.1:8000"
 
     default_capacity: int = 100
@@ -123,3 +126,17 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def refuse_unsafe_start(settings: Settings) -> None:
+    """The service does not start for real visitors with the development secret."""
+    if settings.secret_key == DEVELOPMENT_SECRET and not settings.development:
+        raise UnsafeSettings(
+            "OCCUPANCY_SECRET_KEY is the development default, which anyone can read in the "
+            "source: set it to a long random value (python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'), or try the service with `occupancy serve --demo` "
+            "(or OCCUPANCY_DEVELOPMENT=1).")
+
+
+class UnsafeSettings(Exception):
+    """Settings the service refuses to serve real visitors with."""

@@ -17,6 +17,7 @@ from tests.conftest import ARTIFACTS, OFFICE_PUBLIC_KEY, SECRET, LiveServer, lis
 def test_serve_with_no_configuration_starts_and_stops_its_own_redis(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCCUPANCY_")}
+    env["OCCUPANCY_DEVELOPMENT"] = "1"  # what `serve --demo` sets (without seeding a city here)
     process = subprocess.Popen(
         [sys.executable, "-m", "occupancy.cli", "serve", "--port", str(port), "--workers", "1"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -50,6 +51,17 @@ def test_serve_with_no_configuration_starts_and_stops_its_own_redis(tmp_path):
     for pid in redis_children:
         status = Path(f"/proc/{pid}/status")
         assert not status.exists() or "zombie" in status.read_text()
+
+
+def test_serve_refuses_the_development_secret_outside_development_mode(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCCUPANCY_")}
+    done = subprocess.run([sys.executable, "-m", "occupancy.cli", "serve", "--port",
+                           str(free_port())], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2
+    assert "OCCUPANCY_SECRET_KEY is the development default" in done.stderr
+    assert "occupancy serve --demo" in done.stderr
+    assert not (tmp_path / "occupancy.db").exists()  # refused before doing anything
 
 
 def _workers(parent: int) -> list[int]:

@@ -1,0 +1,3 @@
+from occupancy.cli import app
+
+app()

@@ -1,0 +1,55 @@
+"""The command line through its real entry point, on the README's embedded default (SQLite in
+the working folder, no server running): the health office key pair, the purge, tokens, and a
+command about the live counts refusing when no server holds them."""
+
+import os
+import subprocess
+import sys
+
+from occupancy.privacy.sealing import Opener, private_key_from, public_key_from
+from tests.conftest import SECRET
+
+
+def cli(tmp_path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCCUPANCY_")}
+    env["OCCUPANCY_SECRET_KEY"] = SECRET
+    env["OCCUPANCY_HEALTH_OFFICE_PUBLIC_KEY"] = os.environ["OCCUPANCY_HEALTH_OFFICE_PUBLIC_KEY"]
+    done = subprocess.run([sys.executable, "-m", "occupancy.cli", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode == 0) == ok, done.stdout + done.stderr
+    return done
+
+
+def test_keys_new_writes_a_private_key_only_its_owner_reads_and_prints_the_public_one(tmp_path):
+    out = cli(tmp_path, "keys", "new", "--out", "office.key").stdout
+    public = next(line.split("=", 1)[1] for line in out.splitlines()
+                  if line.startswith("OCCUPANCY_HEALTH_OFFICE_PUBLIC_KEY="))
+    key_file = tmp_path / "office.key"
+    private = private_key_from(key_file.read_text())
+    assert private.public_key == public_key_from(public)  # one pair
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert Opener(private).key_id  # usable for tracing
+    kept = key_file.read_text()
+    again = cli(tmp_path, "keys", "new", "--out", "office.key", ok=False)
+    assert "never overwritten" in again.stderr and key_file.read_text() == kept
+
+
+def test_purge_and_tokens_on_the_embedded_default(tmp_path):
+    cli(tmp_path, "db", "upgrade")
+    assert "purged the personal data of 0 visits and 0 data keys" in cli(tmp_path, "purge").stdout
+
+    token = cli(tmp_path, "token", "issue", "official", "--label", "dinkes", "--days", "7").stdout
+    assert token.startswith("occ_")
+    listed = cli(tmp_path, "token", "list").stdout
+    assert "official" in listed and "active" in listed and "dinkes" in listed
+    assert token.strip() not in listed  # shown once, when issued
+    token_id = listed.split()[0]
+    assert f"revoked token {token_id}" in cli(tmp_path, "token", "revoke", token_id).stdout
+    assert "revoked" in cli(tmp_path, "token", "list").stdout
+    assert "no active token" in cli(tmp_path, "token", "revoke", token_id, ok=False).stderr
+
+
+def test_reconcile_refuses_when_no_server_holds_the_live_counts(tmp_path):
+    cli(tmp_path, "db", "upgrade")
+    refused = cli(tmp_path, "reconcile", ok=False)
+    assert "No `occupancy serve` is running on this database" in refused.stderr
