@@ -204,10 +204,11 @@ class Server:
         raise RuntimeError(f"server did not become ready:\n{self.log_path.read_text()[-3000:]}")
 
     def env(self) -> dict[str, str]:
-        return dict(os.environ, OCCUPANCY_DATABASE_URL=self.database_url,
-                    OCCUPANCY_REDIS_URL=self.redis_url, OCCUPANCY_SECRET_KEY=SECRET,
-                    OCCUPANCY_HEALTH_OFFICE_PUBLIC_KEY=OFFICE_PUBLIC_KEY, **UNREACHED_RATE_LIMITS,
-                    OCCUPANCY_PUBLIC_URL=self.url, **self.extra_env)
+        # --server-env comes last: it may override anything, the rate limits included.
+        return {**os.environ, "OCCUPANCY_DATABASE_URL": self.database_url,
+                "OCCUPANCY_REDIS_URL": self.redis_url, "OCCUPANCY_SECRET_KEY": SECRET,
+                "OCCUPANCY_HEALTH_OFFICE_PUBLIC_KEY": OFFICE_PUBLIC_KEY, **UNREACHED_RATE_LIMITS,
+                "OCCUPANCY_PUBLIC_URL": self.url, **self.extra_env}
 
     def expire_everyone(self) -> None:
         """``occupancy expire`` as if days had passed: every open visit is checked out ('auto')."""

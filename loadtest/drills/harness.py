@@ -307,8 +307,8 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OCCUPANCY_")}
         env.update(OCCUPANCY_DATABASE_URL=self.database_url, OCCUPANCY_REDIS_URL=self.redis_url,
                    OCCUPANCY_SECRET_KEY=SECRET, OCCUPANCY_PUBLIC_URL=self.url,
-                   OCCUPANCY_HEALTH_OFFICE_PUBLIC_KEY=OFFICE_PUBLIC_KEY, **UNREACHED_RATE_LIMITS,
-                   **self.extra_env)
+                   OCCUPANCY_HEALTH_OFFICE_PUBLIC_KEY=OFFICE_PUBLIC_KEY, **UNREACHED_RATE_LIMITS)
+        env.update(self.extra_env)  # last: a drill may override anything
         return env
 
     def start(self, timeout: float = 300) -> "Server":
