@@ -6,10 +6,12 @@ an office) in five districts; ``venues=N`` adds further venues generated determi
 """
 
 import random
+import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from occupancy.accounts import users
 from occupancy.accounts.service import issue_token
 from occupancy.services import Services
 from occupancy.venues import service, signing
@@ -128,6 +130,20 @@ async def seed_demo_city(services: Services, venues: int = len(NAMED), tokens: b
             ):
                 token = await issue_token(session, role, venue_id, label=f"demo {role}")
                 lines.append(f"  {role:<8} {who:<24} {token}")
+            lines += await _demo_accounts(session, first.id)
+    return lines
+
+
+async def _demo_accounts(session, venue_id: int) -> list[str]:
+    """People to sign in as at /login (new passwords each run, shown once)."""
+    lines = ["demo accounts (sign in at /login; passwords shown once):"]
+    for username, role, venue in (("demo-official", "official", None),
+                                  ("demo-manager", "manager", venue_id),
+                                  ("demo-door", "staff", venue_id)):
+        password = secrets.token_urlsafe(12)
+        await users.remove_user(session, username)  # a run again gives new passwords
+        await users.add_user(session, username, password, role, venue)
+        lines.append(f"  {username:<16} {role:<8} {password}")
     return lines
 
 

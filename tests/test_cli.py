@@ -53,3 +53,17 @@ def test_reconcile_refuses_when_no_server_holds_the_live_counts(tmp_path):
     cli(tmp_path, "db", "upgrade")
     refused = cli(tmp_path, "reconcile", ok=False)
     assert "No `occupancy serve` is running on this database" in refused.stderr
+
+
+def test_people_are_added_granted_listed_and_removed(tmp_path):
+    cli(tmp_path, "db", "upgrade")
+    cli(tmp_path, "venue", "add", "grand-mall", "Grand Mall", "50")
+    added = cli(tmp_path, "user", "add", "sari", "manager", "--venue", "grand-mall",
+                "--password", "correct horse battery").stdout
+    assert "added sari (manager of grand-mall)" in added
+    assert "sari" in cli(tmp_path, "user", "list").stdout
+    assert "sari is now official" in cli(tmp_path, "user", "grant", "sari", "official").stdout
+    short = cli(tmp_path, "user", "add", "budi", "official", "--password", "short", ok=False)
+    assert "at least 10 characters" in short.stderr
+    assert "removed sari" in cli(tmp_path, "user", "remove", "sari").stdout
+    assert "sari" not in cli(tmp_path, "user", "list").stdout

@@ -1,5 +1,6 @@
-"""Failed logins slowed per client address: past a few failures in a quarter of an hour, the login
-form refuses for a while, before checking anything. Counted in Redis, so every worker agrees."""
+"""Failed logins slowed per client address and per account: past a few failures in a quarter of an
+hour, the login form refuses for a while, before checking anything. Counted in Redis, so every
+worker agrees."""
 
 from redis.asyncio import Redis
 
@@ -11,15 +12,18 @@ def _key(address: str) -> str:
     return f"occ:login-failures:{address}"
 
 
-async def failed(redis: Redis, address: str) -> None:
-    key = _key(address)
+async def failed(redis: Redis, *who: str) -> None:
+    """A failed sign-in by these (a client address, an account)."""
     async with redis.pipeline(transaction=True) as pipe:
-        await pipe.incr(key).expire(key, WINDOW_SECONDS, nx=True).execute()
+        for key in map(_key, who):
+            pipe.incr(key).expire(key, WINDOW_SECONDS, nx=True)
+        await pipe.execute()
 
 
-async def wait_seconds(redis: Redis, address: str) -> int:
-    """0 if this address may try now; else how long until its failures are forgotten."""
-    failures = int(await redis.get(_key(address)) or 0)
-    if failures < FREE_FAILURES:
-        return 0
-    return max(1, await redis.ttl(_key(address)))
+async def wait_seconds(redis: Redis, *who: str) -> int:
+    """0 if these may try now; else how long until the failures are forgotten."""
+    wait = 0
+    for key in map(_key, who):
+        if int(await redis.get(key) or 0) >= FREE_FAILURES:
+            wait = max(wait, await redis.ttl(key), 1)
+    return wait

@@ -98,7 +98,7 @@ async def end_session(session: AsyncSession, cookie: str) -> None:
 async def list_tokens(session: AsyncSession) -> list[AccessToken]:
     """Every token (page sessions aside), newest first; a token itself is shown once, when issued."""
     return list((await session.execute(
-        select(AccessToken).where(AccessToken.session_of.is_(None))
+        select(AccessToken).where(AccessToken.session_of.is_(None), AccessToken.user_id.is_(None))
         .order_by(AccessToken.id.desc()))).scalars())
 
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from occupancy.accounts import login_attempts
+from occupancy.accounts import login_attempts, users
 from occupancy.accounts.guard import COOKIE as TOKEN_COOKIE
 from occupancy.accounts.permissions import (
     DoorStaffPage,
@@ -128,24 +128,29 @@ async def login(request: Request, svc: ServicesDep, _: Public) -> Response:
         if len(body) > _MAX_FORM_BYTES:  # a token form is tiny; read no further
             break
     form = parse_qs(body[:_MAX_FORM_BYTES].decode("utf-8", "replace"))
-    token = (form.get("token") or [""])[0].strip()
-    target = _safe_next((form.get("next") or [""])[0])
+    field = lambda name: (form.get(name) or [""])[0]  # noqa: E731
+    token, username, password = field("token").strip(), field("username").strip(), field("password")
+    target = _safe_next(field("next"))
     address = request.client.host if request.client else ""
-    if (wait := await login_attempts.wait_seconds(svc.redis, address)) > 0:
+    who = [address, *([f"user:{username}"] if username else [])]  # slowed per address and account
+    if (wait := await login_attempts.wait_seconds(svc.redis, *who)) > 0:
         refused = _render(request, "login.html", {"next": target, "error": "login_too_many"},
                           status_code=429)
         refused.headers["Retry-After"] = str(wait)
         return refused
-    principal = await svc.tokens.principal(token) if token else None
+    async with svc.sessionmaker() as session:
+        if username:
+            cookie = await users.sign_in(session, username, password, _SESSION_HOURS)
+        else:
+            cookie = await open_session(session, token, _SESSION_HOURS) if token else None
+    principal = await svc.tokens.principal(cookie) if cookie else None
     if principal is None:
-        await login_attempts.failed(svc.redis, address)
-        error = "login_invalid" if token else "login_missing"
+        await login_attempts.failed(svc.redis, *who)
+        error = "login_invalid" if token or username else "login_missing"
         return _render(request, "login.html", {"next": target, "error": error}, status_code=401)
     if principal.role == "monitor":
         return _render(request, "login.html", {"next": target, "error": "login_no_pages"},
                        status_code=403)
-    async with svc.sessionmaker() as session:
-        cookie = await open_session(session, token, _SESSION_HOURS)
     response = RedirectResponse(target or await _home_of(svc, principal), status_code=303)
     # The cookie holds a session of its own, never the token: logout ends it on the server.
     response.set_cookie(
