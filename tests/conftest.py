@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from loadtest.drills.harness import listening_sockets
+from loadtest.peak.stack import listening_sockets
 from occupancy import migrate
 from occupancy.app import create_app
 from occupancy.embedded_redis import EmbeddedRedis, free_port

@@ -13,11 +13,9 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +24,8 @@ import redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from loadtest.stack import (
-    OFFICE_PUBLIC_KEY,
-    SECRET,
-    UNREACHED_RATE_LIMITS,
+from loadtest.peak import stack
+from loadtest.peak.stack import (
     SeededVenue,
     access_token,
     seed_venues,
@@ -262,119 +258,28 @@ class Database:
 # The server -------------------------------------------------------------------------------------
 
 
-def listening_sockets(port: int) -> int:
-    """Sockets in LISTEN state on ``port`` (from /proc/net/tcp: state 0A)."""
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            count += state == "0A" and int(local.rsplit(":", 1)[1], 16) == port
-    return count
-
-
-def _children(pid: int) -> list[int]:
-    children = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError):
-            children += [int(c) for c in (task / "children").read_text().split()]
-    return children
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-class Server:
-    """``occupancy serve --workers N`` on one port for its whole life: stopped (SIGTERM) and
-    started again on the same port, its workers killed; one log file across restarts."""
+class Server(stack.Server):
+    """The stack's server, as a drill uses it: on one port for its whole life, stopped (SIGTERM)
+    and started again there, its workers killed; one log file across restarts; none of the
+    shell's OCCUPANCY_ settings."""
 
     def __init__(self, database_url: str, redis_url: str, workdir: Path, workers: int = 2,
                  env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.database_url = database_url
-        self.redis_url = redis_url
-        self.workdir = workdir
-        self.workers = workers
-        self.extra_env = env or {}
-        self.process: subprocess.Popen | None = None
-        self.log_path = workdir / "server.log"
-
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OCCUPANCY_")}
-        env.update(OCCUPANCY_DATABASE_URL=self.database_url, OCCUPANCY_REDIS_URL=self.redis_url,
-                   OCCUPANCY_SECRET_KEY=SECRET, OCCUPANCY_PUBLIC_URL=self.url,
-                   OCCUPANCY_HEALTH_OFFICE_PUBLIC_KEY=OFFICE_PUBLIC_KEY, **UNREACHED_RATE_LIMITS)
-        env.update(self.extra_env)  # last: a drill may override anything
-        return env
+        super().__init__(database_url, redis_url, workdir, workers, env, log_name="server.log",
+                         clean_env=True)
 
     def start(self, timeout: float = 300) -> "Server":
         # The drill migrated the database already.
-        command = [sys.executable, "-m", "occupancy.cli", "serve", "--port", str(self.port),
-                   "--workers", str(self.workers), "--no-migrate"]
-        with open(self.log_path, "a") as log:
-            # The working folder is a temporary one so that no developer's .env is picked up.
-            self.process = subprocess.Popen(command, env=self.env(), cwd=self.workdir, stdout=log,
-                                            stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited:\n{self.log()[-3000:]}")
-            if self.ready() and listening_sockets(self.port) >= self.workers:
-                return self
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not become ready:\n{self.log()[-3000:]}")
-
-    def ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as response:
-                return response.status == 200
-        except OSError:
-            return False
-
-    def terminate(self) -> None:
-        """SIGTERM, as an orchestrator stops a process: it drains and exits."""
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-
-    def wait(self, timeout: float = 60) -> int | None:
-        if not self.process:
-            return None
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
-
-    def stop(self) -> int | None:
-        self.terminate()
-        return self.wait()
-
-    def pids(self) -> list[int]:
-        if not self.process or self.process.poll() is not None:
-            return []
-        found, frontier = [self.process.pid], [self.process.pid]
-        while frontier:
-            for child in _children(frontier.pop()):
-                found.append(child)
-                frontier.append(child)
-        return found
+        return super().start(timeout, migrate=False, all_workers=True)
 
     def worker_pids(self) -> list[int]:
-        return [pid for pid in self.pids()[1:]
-                if "spawn_main" in _cmdline(pid) and "resource_tracker" not in _cmdline(pid)]
+        return super().worker_pids() if self.pids()[1:] else []
 
     def kill_worker(self, rng: random.Random) -> int:
         """``kill -9`` one worker process (uvicorn's supervisor starts another in its place)."""
         pid = rng.choice(self.worker_pids())
         os.kill(pid, signal.SIGKILL)
         return pid
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
 # The whole stack --------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The soak: 1,000 dashboards (WebSockets, ``loadtest.dashboards``) and a steady crowd checking
+"""The soak: 1,000 dashboards (WebSockets, ``loadtest.peak.dashboards``) and a steady crowd checking
 in and out for N minutes, sampling the server's processes every 10 s: resident memory, open files
 (/proc/PID/fd), and the check-in latency median of each minute. Flat means the last minute is
 within a margin of the first full one (memory +20 %, open files +10 %, latency x2)."""
@@ -15,7 +15,7 @@ from pathlib import Path
 from loadtest.drills.harness import Stack
 from loadtest.drills.load import Crowd, Load
 from loadtest.drills.verdict import judge
-from loadtest.stack import access_token
+from loadtest.peak.stack import access_token
 
 SAMPLE_EVERY = 10.0
 
@@ -40,7 +40,7 @@ def _rss(pids: list[int]) -> int:
 
 async def _open_dashboards(stack: Stack, count: int, seconds: float, workdir: Path) -> subprocess.Popen:
     token = await access_token(stack.database.url, "official")
-    command = [sys.executable, "-m", "loadtest.dashboards", "--http", stack.server.url, "--token", token,
+    command = [sys.executable, "-m", "loadtest.peak.dashboards", "--http", stack.server.url, "--token", token,
                "--venues", ",".join(str(v.id) for v in stack.venues), "--probes", "",
                "--count", str(count), "--duration", str(seconds), "--acks", str(workdir / "acks.txt")]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

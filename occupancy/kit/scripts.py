@@ -4,7 +4,7 @@ Each request awaits its own result, but every call made during one event-loop ti
 in a single write: one round trip (and one syscall pair) for many requests. The calls are packed
 by hiredis (C) and the replies read straight from a pooled redis-py connection: redis-py's own
 Pipeline packs in Python and wraps each batch in more machinery, about a third of the client's
-CPU per call (``python -m loadtest.script_calls``).
+CPU per call (``python -m loadtest.micro.script_calls``).
 """
 
 import asyncio

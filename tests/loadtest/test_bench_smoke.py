@@ -1,6 +1,6 @@
 """The benchmark harness keeps working: a few seconds of real load, invariants checked.
 
-The harness runs as its own process (``python -m loadtest.bench --smoke``): it starts
+The harness runs as its own process (``python -m loadtest.peak.bench --smoke``): it starts
 ``occupancy serve`` with two workers, a private Redis and SQLite, drives check-ins and check-outs
 with wrk, calls the check-in script raw with redis-benchmark, and checks the invariants at rest.
 """
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(
 
 def test_smoke_run_serves_check_ins_durably_and_prints_its_table():
     run = subprocess.run(
-        [sys.executable, "-m", "loadtest.bench", "--smoke"],
+        [sys.executable, "-m", "loadtest.peak.bench", "--smoke"],
         cwd=ROOT, capture_output=True, text=True, timeout=150,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -42,4 +42,4 @@ def test_smoke_run_serves_check_ins_durably_and_prints_its_table():
     summary = re.search(r"(\d+) acked check-ins and (\d+) check-outs all in SQL", out)
     assert summary and int(summary[1]) > 0, out
     assert "invariants: checked in all 1 runs, none broken" in out
-    assert "command: uv run --group loadtest python -m loadtest.bench --smoke" in out
+    assert "command: uv run --group loadtest python -m loadtest.peak.bench --smoke" in out

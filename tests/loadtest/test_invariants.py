@@ -3,7 +3,7 @@ every venue over its capacity, across more venues than one script call reads."""
 
 import redis
 
-from loadtest.invariants import CapacitySampler, Verdict
+from loadtest.peak.invariants import CapacitySampler, Verdict
 from occupancy import redis_keys as keys
 
 

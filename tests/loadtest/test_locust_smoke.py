@@ -1,6 +1,6 @@
 """The locust scenarios keep working: a few seconds of every kind of user against a real server.
 
-Locust runs as its own process, as documented in ``loadtest/locustfile.py``; the test reads its
+Locust runs as its own process, as documented in ``loadtest/locust/locustfile.py``; the test reads its
 CSV statistics.
 """
 
@@ -20,7 +20,7 @@ async def test_every_scenario_runs_headless_without_failures(live_server, make_v
     operator = (await issue_token("operator"))["Authorization"].removeprefix("Bearer ")
 
     run = subprocess.run(
-        [sys.executable, "-m", "locust", "-f", "loadtest/locustfile.py", "--headless",
+        [sys.executable, "-m", "locust", "-f", "loadtest/locust/locustfile.py", "--headless",
          "-u", "24", "-r", "24", "-t", "12s", "--host", live_server.url,
          "--csv", str(tmp_path / "smoke"), "--only-summary"],
         cwd=ROOT, env={**os.environ, "OCC_TOKEN": operator},

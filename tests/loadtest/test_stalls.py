@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from loadtest import stalls
+from loadtest.peak import stalls
 
 PROGRAM = """
 import asyncio, time

@@ -1,7 +1,7 @@
 -- wrk script: each connection checks a party in at a random venue, then checks a party out.
 --
--- Usage (loadtest/bench.py builds this command):
---   wrk -t1 -c64 -d20s -s loadtest/wrk_checkins.lua http://127.0.0.1:PORT -- VENUES_FILE ACK_DIR [in]
+-- Usage (loadtest/peak/bench.py builds this command):
+--   wrk -t1 -c64 -d20s -s loadtest/peak/wrk_checkins.lua http://127.0.0.1:PORT -- VENUES_FILE ACK_DIR [in]
 -- VENUES_FILE holds one signed venue code per line. Every acknowledged check-in (201) is written
 -- to ACK_DIR/acks-<thread>.txt as "i <visit_id> <ticket>", every acknowledged check-out (200) as
 -- "o <visit_id>", so the harness can prove each one reached SQL. A thread keeps the tickets it

@@ -1,6 +1,6 @@
 """The cost of SQLite's ``PRAGMA synchronous=FULL`` against NORMAL, side by side.
 
-    uv run python -m loadtest.sqlite_sync --rounds 3 --commits 400
+    uv run python -m loadtest.micro.sqlite_sync --rounds 3 --commits 400
 
 Writes group-commit batches (each batch one transaction, as the journal does) into a WAL
 database in a temporary folder on the disk given by ``--dir``, alternating FULL and NORMAL

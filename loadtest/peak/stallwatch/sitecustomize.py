@@ -1,4 +1,4 @@
-"""Stall watch for benchmark servers (``python -m loadtest.bench --stalls DIR``), loaded by every
+"""Stall watch for benchmark servers (``python -m loadtest.peak.bench --stalls DIR``), loaded by every
 Python process that has this folder on its PYTHONPATH (the bench sets it for the server only).
 
 A thread samples the main thread's stack every 2 ms. While one task step (the same outermost

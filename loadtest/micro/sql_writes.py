@@ -1,6 +1,6 @@
 """Cost of one SQL write of the journal on a grown SQLite table, by the layout of the visits table.
 
-    uv run python -m loadtest.sql_writes
+    uv run python -m loadtest.micro.sql_writes
 
 Batches as the journal commits them at 10,000 venues (8 check-ins and 8 check-outs per
 transaction, WAL, synchronous=NORMAL), after 300,000 past visits. Three layouts, alternating,
@@ -86,7 +86,7 @@ def main(rounds: int = 2) -> None:
     for _ in range(rounds):
         for name, (ordered, index) in LAYOUTS.items():
             figures[name].append(per_write(ordered, index))
-    print("uv run python -m loadtest.sql_writes  (10,000 venues, 300,000 past visits, SQLite WAL)")
+    print("uv run python -m loadtest.micro.sql_writes  (10,000 venues, 300,000 past visits, SQLite WAL)")
     for name, runs in figures.items():
         cpu = statistics.median(c for c, _ in runs)
         wall = statistics.median(w for _, w in runs)

@@ -1,6 +1,6 @@
 """Peak benchmark: the durable check-in path under load, side by side with raw Redis.
 
-    uv run --group loadtest python -m loadtest.bench --duration 20 --runs 3
+    uv run --group loadtest python -m loadtest.peak.bench --duration 20 --runs 3
 
 For each database (SQLite, then PostgreSQL) it starts a real Redis, ``occupancy serve --workers 2``
 and seeds venues; then, for each configuration (1, 100, 10,000 loaded venues; 0, 1,000, 5,000
@@ -26,10 +26,10 @@ from pathlib import Path
 
 import httpx
 
-from loadtest import profile, report, stalls
-from loadtest.invariants import CapacitySampler, Verdict, check_at_rest, read_acks
-from loadtest.load import HttpLoad, check_out_leftovers, run_redis_benchmark, run_wrk
-from loadtest.stack import Database, SeededVenue, Server, access_token, cpu_seconds, seed_venues
+from loadtest.peak import profile, report, stalls
+from loadtest.peak.invariants import CapacitySampler, Verdict, check_at_rest, read_acks
+from loadtest.peak.load import HttpLoad, check_out_leftovers, run_redis_benchmark, run_wrk
+from loadtest.peak.stack import Database, SeededVenue, Server, access_token, cpu_seconds, seed_venues
 from occupancy.embedded_redis import EmbeddedRedis
 
 PROBE_VENUES = 4  # more rounds: their p99 is less of a maximum
@@ -109,7 +109,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="folder: py-spy samples one worker during each database's first run")
     parser.add_argument("--stalls", default="",
                         help="folder: a thread in each worker writes what holds its event loop "
-                             "over 40 ms (loadtest/stallwatch); summed up at the end")
+                             "over 40 ms (loadtest/peak/stallwatch); summed up at the end")
     parser.add_argument("--smoke", action="store_true",
                         help="a few seconds, small load, SQLite, no plot (the test suite runs this)")
     args = parser.parse_args(argv)
@@ -272,12 +272,12 @@ class Bench:
         reading thousands of frames would delay the probes' own frames and be timed as the
         server's delay. Returns the processes (probes first), a note, and what opened."""
         def start(probe_list: str, n: int, acks: str):
-            command = [sys.executable, "-m", "loadtest.dashboards", "--http", server.url,
+            command = [sys.executable, "-m", "loadtest.peak.dashboards", "--http", server.url,
                        "--token", token, "--venues", ",".join(str(v.id) for v in loaded),
                        "--probes", probe_list, "--count", str(n),
                        "--duration", str(self.args.duration), "--acks", str(run_dir / "main" / acks)]
             process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                       text=True, cwd=Path(__file__).resolve().parent.parent)
+                                       text=True, cwd=Path(__file__).resolve().parents[2])
             line = process.stdout.readline().strip()
             if line.startswith("READY "):
                 return process, json.loads(line[6:]), ""
@@ -410,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # thousands of sockets, inherited
-    command = "uv run --group loadtest python -m loadtest.bench " + shlex.join(
+    command = "uv run --group loadtest python -m loadtest.peak.bench " + shlex.join(
         argv if argv is not None else sys.argv[1:])
     started = datetime.now(UTC)
     print(f"# {command}\n# {started:%Y-%m-%d %H:%M} UTC, {machine()}", flush=True)

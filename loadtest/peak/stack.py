@@ -167,10 +167,12 @@ async def access_token(database_url: str, role: str) -> str:
 
 
 class Server:
-    """``occupancy serve --workers N`` on a free port, with its own log file."""
+    """``occupancy serve --workers N`` on a free port of its own (kept across restarts), with one
+    log file; the peak harness starts it once, the drills stop, start and kill it."""
 
-    def __init__(self, database_url: str, redis_url: str, workdir: Path, workers: int,
-                 extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, database_url: str, redis_url: str, workdir: Path, workers: int = 2,
+                 extra_env: dict[str, str] | None = None, log_name: str | None = None,
+                 clean_env: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.database_url = database_url
@@ -178,37 +180,47 @@ class Server:
         self.workdir = workdir
         self.workers = workers
         self.extra_env = extra_env or {}
+        self.clean_env = clean_env  # none of this shell's OCCUPANCY_ settings
         self.process: subprocess.Popen | None = None
-        self.log_path = workdir / f"server-{self.port}.log"
+        self.log_path = workdir / (log_name or f"server-{self.port}.log")
 
-    def start(self, timeout: float = 60) -> "Server":
-        env = self.env()
+    def start(self, timeout: float = 60, migrate: bool = True,
+              all_workers: bool = False) -> "Server":
+        """Start and wait until ready (``all_workers``: until every worker listens, too)."""
         command = [sys.executable, "-m", "occupancy.cli", "serve", "--port", str(self.port),
-                   "--workers", str(self.workers)]
-        self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop())
-        # The working folder is a temporary one so that no developer's .env is picked up.
-        self.process = subprocess.Popen(command, env=env, cwd=self.workdir, stdout=self._log,
-                                        stderr=subprocess.STDOUT)
+                   "--workers", str(self.workers), *([] if migrate else ["--no-migrate"])]
+        with open(self.log_path, "a") as log:
+            # The working folder is a temporary one so that no developer's .env is picked up.
+            self.process = subprocess.Popen(command, env=self.env(), cwd=self.workdir, stdout=log,
+                                            stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/readyz", timeout=1) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                pass
+                raise RuntimeError(f"server exited:\n{self.log()[-3000:]}")
+            if self.ready() and (not all_workers or listening_sockets(self.port) >= self.workers):
+                return self
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"server did not become ready:\n{self.log_path.read_text()[-3000:]}")
+        raise RuntimeError(f"server did not become ready:\n{self.log()[-3000:]}")
 
     def env(self) -> dict[str, str]:
-        # --server-env comes last: it may override anything, the rate limits included.
-        return {**os.environ, "OCCUPANCY_DATABASE_URL": self.database_url,
+        base = {k: v for k, v in os.environ.items()
+                if not (self.clean_env and k.startswith("OCCUPANCY_"))}
+        # The extra environment comes last: it may override anything, the rate limits included.
+        return {**base, "OCCUPANCY_DATABASE_URL": self.database_url,
                 "OCCUPANCY_REDIS_URL": self.redis_url, "OCCUPANCY_SECRET_KEY": SECRET,
                 "OCCUPANCY_HEALTH_OFFICE_PUBLIC_KEY": OFFICE_PUBLIC_KEY, **UNREACHED_RATE_LIMITS,
                 "OCCUPANCY_PUBLIC_URL": self.url, **self.extra_env}
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def expire_everyone(self) -> None:
         """``occupancy expire`` as if days had passed: every open visit is checked out ('auto')."""
@@ -217,12 +229,11 @@ class Server:
 
     def pids(self) -> list[int]:
         """The serve process and its worker processes."""
-        if not self.process:
+        if not self.process or self.process.poll() is not None:
             return []
         found, frontier = [self.process.pid], [self.process.pid]
         while frontier:
-            parent = frontier.pop()
-            for child in _children(parent):
+            for child in _children(frontier.pop()):
                 found.append(child)
                 frontier.append(child)
         return found
@@ -244,17 +255,33 @@ class Server:
                 pass
         return total
 
-    def stop(self) -> int | None:
+    def terminate(self) -> None:
+        """SIGTERM, as an orchestrator stops a process: it drains and exits."""
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if hasattr(self, "_log"):
-            self._log.close()
-        return self.process.returncode if self.process else None
+
+    def wait(self, timeout: float = 60) -> int | None:
+        if not self.process:
+            return None
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def stop(self) -> int | None:
+        self.terminate()
+        return self.wait()
+
+
+def listening_sockets(port: int) -> int:
+    """Sockets in LISTEN state on ``port`` (from /proc/net/tcp: state 0A)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            count += state == "0A" and int(local.rsplit(":", 1)[1], 16) == port
+    return count
 
 
 def cpu_seconds(pids: list[int]) -> float:

@@ -1,7 +1,7 @@
 """CPU per check-in script call on the client side, the ScriptRunner in use against redis-py's
 Pipeline doing the same batches, alternating in one process (so machine noise hits both alike).
 
-    uv run python -m loadtest.script_calls
+    uv run python -m loadtest.micro.script_calls
 
 Each round: 64 concurrent CapacityStore.admit calls (as under 64 connections of load), 200 rounds;
 the figure is process CPU time per call (client only: Redis is another process).

@@ -4,7 +4,7 @@ Run it as its own process (locust monkey-patches with gevent; the app and the te
 it). Against a running server whose city was seeded with ``occupancy demo --venues N``:
 
     OCC_TOKEN=<operator token printed by occupancy demo> \\
-    uv run --group loadtest locust -f loadtest/locustfile.py --headless \\
+    uv run --group loadtest locust -f loadtest/locust/locustfile.py --headless \\
         -u 300 -r 50 -t 2m --host http://127.0.0.1:8000 --csv loadtest-out
 
 - shoppers open the venue page, check in with a realistic party size (some retry the same

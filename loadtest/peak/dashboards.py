@@ -1,7 +1,7 @@
 """Open dashboards: N manager WebSockets held open while the load runs, plus probes that measure
 the delay from a check-in of their own to the update on their dashboard.
 
-Run by bench.py as its own process (``python -m loadtest.dashboards ...``). Protocol on stdout:
+Run by bench.py as its own process (``python -m loadtest.peak.dashboards ...``). Protocol on stdout:
 ``READY {...}`` once the sockets are open (or ``UNAVAILABLE reason``); the harness then writes
 ``GO`` on stdin; after ``--duration`` seconds the process prints ``RESULT {...}`` and exits.
 Probe venues get no other traffic, so the first update after a probe's check-in is its own.

@@ -1,0 +1,1 @@
+"""The locust scenarios (run with `locust -f loadtest/locust/locustfile.py`)."""

@@ -1,0 +1,1 @@
+"""Micro-benchmarks: one mechanism measured alone (script calls, SQL writes, SQLite sync)."""

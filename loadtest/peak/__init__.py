@@ -1,0 +1,1 @@
+"""The peak harness: wrk against `occupancy serve`, dashboards, invariants, report."""
