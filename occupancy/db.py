@@ -2,7 +2,6 @@
 
 import os
 import weakref
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from sqlalchemy import URL, DateTime, Engine, MetaData, create_engine, event, make_url
@@ -139,7 +138,3 @@ def journal_engine(engine: AsyncEngine, connections: int) -> AsyncEngine:
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
-
-async def session_scope(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    async with sessionmaker() as session:
-        yield session

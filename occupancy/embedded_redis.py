@@ -59,10 +59,6 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"unix://{self.socket_path}"
 
-    @property
-    def tcp_url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
     def start(self, timeout: float = 10.0) -> "EmbeddedRedis":
         try:
             self._launch(timeout)

@@ -201,6 +201,7 @@ class OwnSocketWorkers(Multiprocess):
 def limits(settings: Settings) -> dict:
     """uvicorn's options against slow and huge clients (occupancy.kit.limits)."""
     return {"http": RequestDeadline, "limit_concurrency": settings.max_connections_per_process,
+            "proxy_headers": True, "forwarded_allow_ips": settings.trusted_proxies,
             "ws_max_size": settings.socket_max_message_bytes,
             "h11_max_incomplete_event_size": 16384}
 

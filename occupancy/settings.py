@@ -25,9 +25,7 @@ class Settings(BaseSettings):
     development: bool = False
     public_url: str = "http://127.0.0.1:8000"
 
-    default_capacity: int = 100
-    default_max_party: int = 10
-    default_max_stay_minutes: int = 240
+    # The demo city's door thermometers refuse from this temperature.
     default_fever_threshold: float = 37.5
 
     # Group commit: a batch is written as soon as the previous one is done, at most this many rows.
@@ -50,6 +48,10 @@ class Settings(BaseSettings):
     # A request must arrive whole (headers and body) this long after it begins, and a new
     # connection must begin one this soon (occupancy.kit.limits).
     request_timeout_seconds: float = Field(10.0, gt=0)
+    # The balancers whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated
+    # addresses, or * where only the balancer can reach the service): the client address the
+    # rate limits count, and the https that makes cookies Secure.
+    trusted_proxies: str = "127.0.0.1"
     # Open connections and sockets per worker process; past it, new requests get 503.
     max_connections_per_process: int = Field(10000, gt=0)
     # The largest message a client may send on a socket (clients send next to nothing).
@@ -113,10 +115,6 @@ class Settings(BaseSettings):
                 f"OCCUPANCY_SQL_TIMEOUT_SECONDS ({self.sql_timeout_seconds:g}): a reservation's "
                 "SQL write must have succeeded or failed before its lease runs out")
         return self
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
 
     @property
     def web_dir(self) -> Path:

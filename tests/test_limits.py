@@ -77,3 +77,26 @@ async def test_sockets_outlive_the_deadline_and_refuse_a_huge_message(server, ma
             for _ in range(10):
                 await asyncio.wait_for(ws.recv(), 10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+async def test_behind_a_trusted_balancer_each_client_address_has_its_own_allowance(
+        settings, services, make_venue):
+    """The rate limits count the address the balancer forwards (believed from 127.0.0.1)."""
+    import httpx
+
+    from tests.visits.helpers import visitor
+
+    _, code = await make_venue(capacity=100)
+    live = LiveServer(settings, workers=1, OCCUPANCY_CHECK_INS_PER_ADDRESS="2").start()
+    try:
+        async with httpx.AsyncClient(base_url=live.url, timeout=30) as http:
+            async def from_address(address: str) -> int:
+                answer = await http.post(f"/api/venues/{code}/check-ins", json=visitor(),
+                                         headers={"X-Forwarded-For": address})
+                return answer.status_code
+
+            first = [await from_address("203.0.113.7") for _ in range(3)]
+            second = [await from_address("203.0.113.8") for _ in range(2)]
+    finally:
+        live.stop()
+    assert first == [201, 201, 429] and second == [201, 201]

@@ -28,6 +28,7 @@ ALLOWED = {
     "venue staff or official (page)": STAFF_A | {"official"},
     "venue staff (page)": STAFF_A,
     "official (page)": {"official", "operator"},
+    "health official (page)": {"official"},
     "venue staff or official (socket)": STAFF_A | {"official"},
     "official (socket)": {"official", "operator"},
 }

@@ -224,7 +224,16 @@ async def official_page(request: Request, svc: ServicesDep) -> Principal:
     return who
 
 
+@rule("health official (page)")
+async def health_official_page(request: Request, svc: ServicesDep) -> Principal:
+    who = await _page_signed_in(request, svc)
+    if who.role != "official":
+        raise PageRefused(Forbidden())
+    return who
+
+
 VenueWatcherPage = Annotated[Principal, Depends(venue_watcher_page)]
+HealthOfficialPage = Annotated[Principal, Depends(health_official_page)]
 DoorStaffPage = Annotated[VenueInfo, Depends(door_staff_page)]
 OfficialPage = Annotated[Principal, Depends(official_page)]
 

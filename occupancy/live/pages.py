@@ -19,6 +19,7 @@ from occupancy.accounts import login_attempts, users
 from occupancy.accounts.guard import COOKIE as TOKEN_COOKIE
 from occupancy.accounts.permissions import (
     DoorStaffPage,
+    HealthOfficialPage,
     OfficialPage,
     PageRefused,
     Public,
@@ -214,6 +215,15 @@ async def door_display(
     return _render(request, "display.html", {
         "venue_name": venue.name, "page": {"signed_code": signed_code, "capacity": venue.capacity},
     })
+
+
+@router.get("/tracing", response_class=HTMLResponse)
+async def tracing_page(request: Request, _: HealthOfficialPage) -> Response:
+    """Contact tracing for health officials: the form posts to the API with the private key
+    (read from a file in the browser, sent in the body, kept nowhere)."""
+    today = local_date(time.time(), ZoneInfo(request.app.state.settings.timezone))
+    return _render(request, "tracing.html", {"page": {
+        "from": (today - timedelta(days=13)).isoformat(), "to": today.isoformat()}})
 
 
 @router.get("/city", response_class=HTMLResponse)

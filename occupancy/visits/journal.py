@@ -66,7 +66,6 @@ class Journal:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task | None = None
         self._committing: set[asyncio.Task] = set()
-        self.batches = 0  # for tests: how well writes are grouped
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="journal")
@@ -116,7 +115,6 @@ class Journal:
                 self._queue.task_done()
 
     async def _commit_batch(self, batch: list[_Pending], tries: int = 3) -> None:
-        self.batches += 1
         metrics.SQL_BATCHES.inc()
         metrics.SQL_BATCH_ROWS.inc(len(batch))
         # Rows in one fixed order (by ticket), so that the batches of several processes lock

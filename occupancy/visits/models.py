@@ -7,9 +7,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from occupancy.db import Base, UTCDateTime
 
-CHECKOUT_REASONS = ("visitor", "staff", "auto", "fever")
-# A "walkin" is counted by door staff for someone without a phone: no personal data at all.
-KINDS = ("visitor", "walkin")
+# checkout_reason: visitor, staff, auto or fever. kind: visitor, or walkin (counted by door staff
+# for someone without a phone: no personal data at all).
 
 
 # Only open visits are in this index: it stays the size of the crowd inside, not of all history,

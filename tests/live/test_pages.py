@@ -625,3 +625,31 @@ async def test_failed_logins_from_one_address_are_slowed(client, issue_token):
     refused = await client.post("/login", data={"token": token})  # even the right one, for now
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
     assert "set-cookie" not in refused.headers
+
+
+async def test_an_official_traces_a_case_from_the_page_with_the_key_file(
+        live_server, make_venue, issue_token, context, tmp_path):
+    from tests.conftest import OFFICE_PRIVATE_KEY
+
+    venue, signed = await make_venue(capacity=10, name="Pasar Tracing")
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=10) as http:
+        for name, phone in (("Kasus Satu", "0811 1111 1111"), ("Kontak Dua", "0822 2222 2222")):
+            answer = await http.post(f"/api/venues/{signed}/check-ins", json={
+                "name": name, "phone": phone, "party_size": 1})
+            assert answer.status_code == 201
+    key_file = tmp_path / "office.key"
+    key_file.write_text(OFFICE_PRIVATE_KEY + "\n")
+    await log_in(context, live_server.url, await issue_token("official"))
+    page = await context.new_page()
+    await page.goto(f"{live_server.url}/tracing")
+
+    await page.fill("#phone", "0811 1111 1111")
+    await page.set_input_files("#key-file", str(key_file))
+    await page.click("#trace")
+
+    await expect(page.locator("#cases tbody tr")).to_have_count(1)
+    await expect(page.locator("#cases")).to_contain_text("Kasus Satu")
+    await expect(page.locator("#contacts")).to_contain_text("Kontak Dua")
+    await expect(page.locator("#contacts")).to_contain_text("082222222222")
+    await expect(page.locator("#tracing-status")).to_contain_text("2")
+    await expect(page.locator("#download")).to_be_visible()
