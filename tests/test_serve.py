@@ -1,6 +1,7 @@
 """The README's first command: `occupancy serve` on a fresh folder starts its own Redis and SQLite."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -51,6 +52,41 @@ def test_serve_with_no_configuration_starts_and_stops_its_own_redis(tmp_path):
     for pid in redis_children:
         status = Path(f"/proc/{pid}/status")
         assert not status.exists() or "zombie" in status.read_text()
+
+
+def test_the_quick_start_command_serves_a_demo_city(tmp_path):
+    """The README's quick start, as a newcomer types it in an empty folder: `occupancy serve
+    --demo`, then a check-in at one of the visitor URLs it prints."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCCUPANCY_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "occupancy.cli", "serve", "--demo", "--port", str(port),
+         "--workers", "1"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    printed = []
+    try:
+        # The demo city is printed before the server says where it is.
+        while not any(line.startswith("occupancy on http") for line in printed):
+            line = process.stdout.readline()
+            assert line, "".join(printed)
+            printed.append(line)
+        deadline = time.monotonic() + 120
+        while (answer := _readyz(f"http://127.0.0.1:{port}")) is None or answer.status_code != 200:
+            assert time.monotonic() < deadline, "not ready"
+            time.sleep(0.2)
+        url = re.findall(rf"(http://127\.0\.0\.1:{port}/v/\S+)", "".join(printed))[0]
+        signed_code = url.rsplit("/", 1)[1]
+        checked_in = httpx.post(f"http://127.0.0.1:{port}/api/venues/{signed_code}/check-ins",
+                                json={"name": "Budi Santoso", "phone": "0812 3456 7890",
+                                      "party_size": 2}, timeout=30)
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+    output = "".join(printed) + rest
+    assert process.returncode == 0, output
+    assert checked_in.status_code == 201, checked_in.text
+    assert "access tokens" in output and "demo accounts" in output
 
 
 def test_serve_refuses_the_development_secret_outside_development_mode(tmp_path):
