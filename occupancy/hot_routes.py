@@ -22,7 +22,7 @@ from occupancy.errors import as_domain_error, error_response
 from occupancy.visits import endpoints
 
 # By the router's own path templates: their compiled patterns and parameter names are used here.
-HOT_PATHS = ("/api/venues/{code}/check-ins", "/api/tickets/{ticket}/check-out")
+HOT_PATHS = ("/api/venues/{code}/check-ins", "/api/check-outs", "/api/tickets/{ticket}/check-out")
 
 
 class Unplannable(RuntimeError):

@@ -98,6 +98,7 @@ def test_the_hot_routes_call_what_their_routes_declare_and_refuse_what_they_cann
     calls = {path: [call.__name__ for call, _ in plan(route)] for path, route in hot.items()}
     assert calls == {
         "/api/venues/{code}/check-ins": ["get_services", "public", "check_in"],
+        "/api/check-outs": ["get_services", "caller", "check_out_visit"],
         "/api/tickets/{ticket}/check-out": ["get_services", "caller", "check_out"],
     }
     app = FastAPI()

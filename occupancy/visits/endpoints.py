@@ -15,6 +15,7 @@ from occupancy.visits.crowd import crowd_level
 from occupancy.visits.schemas import (
     CheckInBody,
     ScreeningBody,
+    TicketBody,
     validate_check_in,
     validate_temperature,
 )
@@ -69,8 +70,20 @@ def _checked_out(visit: CheckedOut) -> dict:
     }
 
 
-@router.post("/tickets/{ticket}/check-out", summary="Check a visit out (idempotent)")
+@router.post("/check-outs", summary="Check a visit out (idempotent); the ticket in the body",
+             openapi_extra=openapi_body(TicketBody))
+async def check_out_visit(request: Request, svc: ServicesDep, who: Caller) -> Response:
+    body = await read_json(request, TicketBody, svc.settings.max_body_bytes)
+    return await _check_out(svc, body.ticket, who)
+
+
+@router.post("/tickets/{ticket}/check-out", deprecated=True,
+             summary="Check a visit out (idempotent); the ticket in the path: use POST /api/check-outs")
 async def check_out(ticket: Ticket, svc: ServicesDep, who: Caller) -> Response:
+    return await _check_out(svc, ticket, who)
+
+
+async def _check_out(svc: Services, ticket: str, who) -> Response:
     venue_id = tickets.venue_of(ticket)
     # Anyone holding the ticket may check it out; the venue's staff doing it is recorded as such.
     staff = who is not None and who.may_staff(venue_id)
@@ -139,13 +152,28 @@ async def check_out_by_code(
     return json_response(_checked_out(visit))
 
 
+@router.post(
+    "/ticket-qr",
+    summary="The ticket (in the body) as a QR code (SVG), for the visitor's ticket screen",
+    response_class=Response, openapi_extra=openapi_body(TicketBody),
+    responses={200: {"content": {"image/svg+xml": {}}}, 400: {"description": "malformed_ticket"}},
+)
+async def ticket_qr(request: Request, svc: ServicesDep, _: Public) -> Response:
+    body = await read_json(request, TicketBody, svc.settings.max_body_bytes)
+    return _qr_response(body.ticket)
+
+
 @router.get(
-    "/tickets/{ticket}/qr.svg",
-    summary="The ticket as a QR code (SVG), for the visitor's ticket screen",
+    "/tickets/{ticket}/qr.svg", deprecated=True,
+    summary="The ticket as a QR code (SVG); the ticket in the path: use POST /api/ticket-qr",
     response_class=Response,
     responses={200: {"content": {"image/svg+xml": {}}}, 400: {"description": "malformed_ticket"}},
 )
 async def ticket_qr_code(ticket: Ticket, _: Public) -> Response:
+    return _qr_response(ticket)
+
+
+def _qr_response(ticket: str) -> Response:
     tickets.venue_of(ticket)
     return Response(qr.svg(ticket), media_type="image/svg+xml", headers={
         "Cache-Control": "no-store",

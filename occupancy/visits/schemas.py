@@ -22,6 +22,12 @@ class CheckInBody(msgspec.Struct, forbid_unknown_fields=True):
     door_code: str | None = None  # from the door screen's QR code, where the venue requires it
 
 
+class TicketBody(msgspec.Struct, forbid_unknown_fields=True):
+    """A ticket in a request body: never in a URL, which proxies and servers log."""
+
+    ticket: str
+
+
 class ScreeningBody(msgspec.Struct, forbid_unknown_fields=True):
     temperature: float
 

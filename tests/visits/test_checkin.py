@@ -172,3 +172,20 @@ async def test_reusing_an_idempotency_key_for_a_new_visit_is_refused(client, ser
     assert response.json()["error"]["code"] == "idempotency_key_reused"
     assert await live_count(services, venue.id) == 0
     assert len(await visit_rows(services, venue.id)) == 1
+
+
+async def test_a_ticket_in_the_body_checks_out_and_draws_its_qr(client, services, make_venue):
+    venue, code = await make_venue(capacity=10)
+    ticket = (await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=2))
+              ).json()["ticket"]
+
+    qr = await client.post("/api/ticket-qr", json={"ticket": ticket})
+    out = await client.post("/api/check-outs", json={"ticket": ticket})
+    again = await client.post("/api/check-outs", json={"ticket": ticket})
+    bad = await client.post("/api/check-outs", json={"ticket": "not-a-ticket"})
+
+    assert qr.status_code == 200 and qr.headers["content-type"] == "image/svg+xml"
+    assert out.status_code == 200 and out.json()["occupancy"]["count"] == 0
+    assert again.status_code == 200 and again.json()["replayed"] is True
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "malformed_ticket"
+    assert await live_count(services, venue.id) == 0

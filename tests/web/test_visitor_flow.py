@@ -59,6 +59,8 @@ async def test_check_in_show_ticket_reload_and_check_out(live_server, make_venue
     venue, signed = await make_venue(
         capacity=10, max_party=6, name="Grand Mall Tangerang", category="mall", district="Karawaci"
     )
+    requested: list[str] = []
+    phone.on("request", lambda request: requested.append(request.url))
     await phone.goto(f"{live_server.url}/v/{signed}")
 
     await expect(phone.locator("h1")).to_have_text("Grand Mall Tangerang")
@@ -107,9 +109,12 @@ async def test_check_in_show_ticket_reload_and_check_out(live_server, make_venue
     await expect(phone.locator("#check-out")).to_be_visible()
     await snap(phone, "4-ticket-after-reload")
 
+    await expect(phone.locator("#ticket-qr")).to_be_visible()
     await phone.tap("#check-out")
     await expect(phone.locator("#view-done")).to_be_visible()
     await expect(phone.locator("#done-title")).to_have_text("Anda sudah check out. Terima kasih!")
+    # The ticket travelled in request bodies only, never in a URL that proxies and servers log.
+    assert not [url for url in requested if kept["ticket"] in url], requested
     await expect(phone.locator("#done-body")).to_contain_text("Grand Mall Tangerang")
     assert await stored_ticket(phone, venue.code) is None
     assert await count(live_server, signed) == 0

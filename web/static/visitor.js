@@ -16,8 +16,9 @@
   var api = {
     occupancy: "/api/venues/" + encodeURIComponent(page.signed_code) + "/occupancy",
     checkIn: "/api/venues/" + encodeURIComponent(page.signed_code) + "/check-ins",
-    checkOut: function (ticket) { return "/api/tickets/" + encodeURIComponent(ticket) + "/check-out"; },
-    qr: function (ticket) { return "/api/tickets/" + encodeURIComponent(ticket) + "/qr.svg"; },
+    // The ticket travels in request bodies, never in a URL that a proxy or server would log.
+    checkOut: "/api/check-outs",
+    qr: "/api/ticket-qr",
   };
 
   var form = $("check-in-form");
@@ -137,11 +138,23 @@
     }, function () { return null; });
   }
 
+  function postTicket(url, ticket) {
+    return fetch(url, {
+      method: "POST", cache: "no-store", credentials: "same-origin",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify({ ticket: ticket }),
+    });
+  }
+
   function showDoorCodes(t, knownCode) {
     var qr = $("ticket-qr");
     qr.hidden = false;
     qr.onerror = function () { qr.hidden = true; };
-    qr.src = api.qr(t.ticket);
+    postTicket(api.qr, t.ticket).then(function (response) {
+      if (!response.ok) throw new Error("qr");
+      return response.text();
+    }).then(function (svg) {
+      if (current === t) qr.src = "data:image/svg+xml;base64," + btoa(svg);
+    }, function () { qr.hidden = true; });
     $("ticket-door-code").hidden = true;
     shortCodeOf(t.ticket, knownCode).then(function (code) {
       if (current !== t || !code) return;
@@ -322,7 +335,7 @@
     checkOutButton.textContent = T.checking_out;
     $("check-out-error").hidden = true;
     var t = current;
-    fetch(api.checkOut(t.ticket), { method: "POST", cache: "no-store", credentials: "same-origin" })
+    postTicket(api.checkOut, t.ticket)
       .then(function (response) {
         return response.json().catch(function () { return null; }).then(function (data) {
           busy = false;
