@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         # The youngest generation is collected every 10,000 allocations instead of 700: most of a
         # request's objects are gone by then, so far fewer reach the oldest generation, whose
-        # full passes took 40-70 ms each with 1,000 dashboards open (docs/benchmarks.md).
+        # full passes took 40-70 ms each with 1,000 dashboards open (docs/benchmarks/history/2026-11.md).
         gc.set_threshold(10_000, 10, 10)
         try:
             yield

@@ -1,8 +1,8 @@
-"""The two routes a crowd hits, check-in and check-out, served before FastAPI's own machinery.
+"""The routes a crowd hits, check-in and check-out, served before FastAPI's own machinery.
 
 Routing, the dependency solver and the middleware stack took about a quarter of a worker's CPU
-on a check-in (docs/benchmarks.md); the middleware stack alone about 5 % after that. Here those
-two paths are matched by the routes' own compiled patterns and go to the very endpoints of the
+on a check-in (docs/benchmarks/history/2026-11.md); the middleware stack alone about 5 % after
+that. Here those paths are matched by the routes' own compiled patterns and go to the very endpoints of the
 FastAPI routes, which stay registered for the OpenAPI description. Answers, errors and the
 latency metric are the same as through the stack (``OccupancyApp`` in ``occupancy.app`` calls this).
 

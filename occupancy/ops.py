@@ -77,6 +77,6 @@ async def prometheus(svc: ServicesDep, _: MetricsReader) -> Response:
     # Every venue's headcount and the city's totals: more than the public counts show.
     rows = await _occupancy_rows(svc)
     # A city of 10,000 venues is 20,000 samples: rendering them held a worker's event loop for
-    # about 180 ms a scrape (docs/benchmarks.md, fifth session), so it runs in a thread.
+    # about 180 ms a scrape (docs/benchmarks/history/2026-11.md), so it runs in a thread.
     body = await asyncio.to_thread(metrics.render, rows)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

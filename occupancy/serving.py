@@ -3,7 +3,7 @@
 uvicorn's workers share one listening socket, and the worker that wakes first accepts a whole
 burst of new connections (uvloop accepts until the queue is empty). When a load generator or a
 proxy opened its connection pool, one worker took nearly all of them while the other idled
-(docs/benchmarks.md). With one SO_REUSEPORT socket per worker, the kernel spreads new
+(docs/benchmarks/history/2026-11.md). With one SO_REUSEPORT socket per worker, the kernel spreads new
 connections over the workers. uvicorn's supervisor (health checks, restarts, signals) is kept;
 only which socket a worker gets changes: worker i, and whatever replaces it, gets socket i.
 

@@ -137,7 +137,7 @@ FIELDS = (*COUNTERS, "p", "f")
 _FIELDS = frozenset(name.encode() for name in FIELDS)
 # Venues read per Redis round trip. One pipeline for a whole city (10,000 venues, two hours of
 # minutes asked field by field) kept Redis and the worker's event loop busy for seconds: check-in
-# and check-out calls waiting behind it timed out (docs/benchmarks.md, fourth session).
+# and check-out calls waiting behind it timed out (docs/benchmarks/history/2026-11.md).
 CHUNK_VENUES = 200
 
 

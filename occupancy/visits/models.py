@@ -13,7 +13,7 @@ from occupancy.db import Base, UTCDateTime
 
 # Only open visits are in this index: it stays the size of the crowd inside, not of all history,
 # and a check-out removes its entry. Every query for open visits says "checked_out_at IS NULL".
-# At 10,000 venues it took a third off each SQL write (docs/benchmarks.md).
+# At 10,000 venues it took a third off each SQL write (docs/benchmarks/history/2026-11.md).
 _OPEN = text("checked_out_at IS NULL")
 
 

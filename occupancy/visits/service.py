@@ -48,7 +48,7 @@ def new_visit_id(random: bytes | None = None) -> str:
 
     Ids that grow with time go in at the end of the visits table's primary-key index instead of
     on a random page of it: a third less time per SQL batch on a grown SQLite table (see
-    docs/benchmarks.md). They say when the visit began, which its record says anyway.
+    docs/benchmarks/history/2026-11.md). They say when the visit began, which its record says anyway.
     """
     random = random or os.urandom(10)
     return f"{time.time_ns() // 1_000_000:012x}{random[:10].hex()}"
