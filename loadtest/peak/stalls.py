@@ -8,7 +8,7 @@ from pathlib import Path
 
 WATCH_DIR = Path(__file__).resolve().parent / "stallwatch"  # goes on the server's PYTHONPATH
 # Stacks with these are a process starting (imports, migrations, the first venue read).
-_START_UP = ("importlib", "lifespan", "/occupancy/cli.py")
+_START_UP = ("importlib", "lifespan", "/occupancy/cli/")
 _FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
 
 
