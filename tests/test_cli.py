@@ -67,3 +67,9 @@ def test_people_are_added_granted_listed_and_removed(tmp_path):
     assert "at least 10 characters" in short.stderr
     assert "removed sari" in cli(tmp_path, "user", "remove", "sari").stdout
     assert "sari" not in cli(tmp_path, "user", "list").stdout
+
+
+def test_rollup_refuses_when_no_server_holds_the_counters(tmp_path):
+    cli(tmp_path, "db", "upgrade")
+    refused = cli(tmp_path, "rollup", ok=False)
+    assert "No `occupancy serve` is running on this database" in refused.stderr

@@ -45,7 +45,7 @@ def rollup(
     async def go():
         settings = get_settings()
         tz = ZoneInfo(settings.timezone)
-        async with services_for_command(settings) as svc:
+        async with services_for_command(settings, live=True) as svc:
             today = datetime.now(tz).date()
             days = [date.fromisoformat(day)] if day else [today - timedelta(days=1), today]
             return sum([await stats_rollup.rollup_day(svc.redis, svc.sessionmaker, tz, d)
