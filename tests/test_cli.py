@@ -49,10 +49,13 @@ def test_purge_and_tokens_on_the_embedded_default(tmp_path):
     assert "no active token" in cli(tmp_path, "token", "revoke", token_id, ok=False).stderr
 
 
-def test_reconcile_refuses_when_no_server_holds_the_live_counts(tmp_path):
+def test_reconcile_and_expire_refuse_when_no_server_holds_the_live_counts(tmp_path):
     cli(tmp_path, "db", "upgrade")
-    refused = cli(tmp_path, "reconcile", ok=False)
-    assert "No `occupancy serve` is running on this database" in refused.stderr
+    for command in ("reconcile", "expire"):
+        refused = cli(tmp_path, command, ok=False)
+        assert refused.returncode == 1
+        assert "No `occupancy serve` is running on this database" in refused.stderr
+        assert "Traceback" not in refused.stderr
 
 
 def test_people_are_added_granted_listed_and_removed(tmp_path):

@@ -62,7 +62,8 @@ def expire(
     from occupancy.visits.expiry import auto_check_out
 
     async def go():
-        async with services_for_command(get_settings()) as svc:
+        # Checking out moves the live counts: on a throwaway Redis it would act on nothing live.
+        async with services_for_command(get_settings(), live=True) as svc:
             now = datetime.now(UTC) + timedelta(hours=hours_ahead)
             return await auto_check_out(svc.visits, svc.sessionmaker, now)
 
