@@ -85,7 +85,8 @@ async def test_with_redis_killed_every_kind_of_route_answers_503_in_json(sqlite_
             ws_url = server.url.replace("http://", "ws://")
             # A venue id out of range, on a socket: refused at the handshake, not dropped.
             with pytest.raises(Exception) as refused:
-                async with connect(f"{ws_url}/ws/venues/{2**63}?token={token}") as ws:
+                async with connect(f"{ws_url}/ws/venues/{2**63}",
+                                   additional_headers={"Authorization": f"Bearer {token}"}) as ws:
                     await asyncio.wait_for(ws.recv(), 30)
             assert "HTTP 403" in str(refused.value), repr(refused.value)
 

@@ -177,12 +177,14 @@ async def test_every_guarded_route_refuses_without_a_token_or_with_one_that_does
     for template in sockets:
         path = _fill(template, venue.id, signed_code)
         assert await socket_answer(app, path) == ["websocket.accept", ("websocket.close", 4401)]
-        assert await socket_answer(app, path, f"token={token}") == [
+        assert await socket_answer(app, path, token) == [
             "websocket.accept", ("websocket.close", 4403)]
 
 
-async def socket_answer(app, path: str, query: str = "") -> list:
-    """What the app sends to a WebSocket client that connects to ``path`` and waits."""
+async def socket_answer(app, path: str, token: str = "") -> list:
+    """What the app sends to a WebSocket client that connects to ``path`` (with ``token`` in a
+    bearer header) and waits."""
+    headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
     sent, inbox = [], [{"type": "websocket.connect"}]
 
     async def receive():
@@ -193,7 +195,7 @@ async def socket_answer(app, path: str, query: str = "") -> list:
         sent.append((kind, message.get("code")) if kind == "websocket.close" else kind)
 
     scope = {"type": "websocket", "path": path, "raw_path": path.encode(), "root_path": "",
-             "query_string": query.encode(), "headers": [], "scheme": "ws", "subprotocols": [],
+             "query_string": b"", "headers": headers, "scheme": "ws", "subprotocols": [],
              "server": ("testserver", 80), "client": ("127.0.0.1", 50000), "asgi": {"version": "3.0"}}
     await app(scope, receive, send)
     return sent

@@ -146,10 +146,11 @@ class Manager(FastHttpUser):
 
     def on_start(self) -> None:
         self.venue = random.choice(city)
-        ws_url = self.host.replace("http", "ws", 1) + f"/ws/venues/{self.venue['id']}?token={TOKEN}"
+        ws_url = self.host.replace("http", "ws", 1) + f"/ws/venues/{self.venue['id']}"
         self.frames: Queue = Queue()
         self.stack = ExitStack()
-        self.socket = self.stack.enter_context(connect(ws_url, open_timeout=30))
+        self.socket = self.stack.enter_context(connect(
+            ws_url, open_timeout=30, additional_headers={"Authorization": f"Bearer {TOKEN}"}))
         snapshot = json.loads(self.socket.recv(timeout=30))
         assert snapshot["type"] == "snapshot", snapshot
         self.reader = gevent.spawn(self._read)

@@ -73,8 +73,9 @@ class Dashboard:
 
 async def open_dashboard(base: str, venue_id: int, token: str, lags: list[float],
                          event_lags: list[float], probe: bool = False) -> Dashboard:
-    url = f"{base}/ws/venues/{venue_id}?token={token}"
-    socket = await websockets.connect(url, open_timeout=30, max_queue=4, ping_interval=None)
+    socket = await websockets.connect(f"{base}/ws/venues/{venue_id}", open_timeout=30, max_queue=4,
+                                      ping_interval=None,
+                                      additional_headers={"Authorization": f"Bearer {token}"})
     dashboard = Dashboard(venue_id, socket, lags, event_lags, probe)
     first = _decode(await asyncio.wait_for(socket.recv(), 30))
     if first.get("type") != "snapshot":

@@ -6,7 +6,7 @@ does not allow this). Every dependency that decides who may is registered in ``R
 can walk the app's routes and fail on one that declares none (``tests/test_route_rules.py``).
 
 Where the token comes from follows the client: the JSON API reads ``Authorization: Bearer`` or
-the pages' cookie; the pages read their cookie only; the sockets their cookie or ``?token=``.
+the pages' cookie; the pages read their cookie only; the sockets their cookie or a bearer header.
 A page is refused with a page (the login page, the forbidden page) and a socket with a close
 code: their permissions raise ``PageRefused`` or ``SocketRefused``, answered by those layers.
 """
@@ -81,7 +81,7 @@ async def _principal(svc, token: str | None) -> Principal | None:
 @rule("open (reads a token if sent)")
 async def caller(request: Request, svc: ServicesDep) -> Principal | None:
     """Anyone may call the route; a bearer token or the pages' cookie, if sent, says who."""
-    return await _principal(svc, token_from(request.headers, request.cookies, {}))
+    return await _principal(svc, token_from(request.headers, request.cookies))
 
 
 Caller = Annotated[Principal | None, Depends(caller)]
@@ -268,7 +268,7 @@ async def _socket_signed_in(websocket: WebSocket, svc) -> Principal:
     if _cross_site(websocket, svc.settings.public_url):
         raise SocketRefused(CLOSE_FORBIDDEN, "sockets from another site are refused")
     try:
-        who = await _principal(svc, token_from({}, websocket.cookies, websocket.query_params))
+        who = await _principal(svc, token_from(websocket.headers, websocket.cookies))
     except DomainError as exc:  # tokens cannot be checked just now: 1013, try again
         raise SocketRefused(close_code(exc), "service unavailable: reconnect in a moment") from exc
     if who is None:
@@ -280,7 +280,7 @@ async def still_allowed(websocket: WebSocket, svc, allows: Callable[[Principal],
     """Whether the token a socket opened with still allows it (revoked and expired tokens do
     not): sockets ask again every few seconds and close when it no longer does."""
     try:
-        who = await _principal(svc, token_from({}, websocket.cookies, websocket.query_params))
+        who = await _principal(svc, token_from(websocket.headers, websocket.cookies))
     except DomainError:
         return True  # tokens cannot be checked just now: no reason to cut a watcher off
     return who is not None and allows(who)

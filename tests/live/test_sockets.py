@@ -19,9 +19,14 @@ from tests.visits.helpers import visitor
 PERSON = {"name": "Siti Rahayu Wulandari", "phone": "0857 1122 3344", "email": "siti.rahayu@example.id"}
 
 
-def ws_url(server, path: str, token: str | None = None) -> str:
-    url = server.url.replace("http://", "ws://") + path
-    return f"{url}?token={token}" if token else url
+def ws_url(server, path: str) -> str:
+    return server.url.replace("http://", "ws://") + path
+
+
+def open_socket(server, path: str, token: str | None = None, **options):
+    """A socket as scripts open one: the token in a bearer header, never in the URL."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return connect(ws_url(server, path), additional_headers=headers, **options)
 
 
 def token_of(headers: dict) -> str:
@@ -40,8 +45,8 @@ async def frame_where(ws, predicate, timeout: float = 10.0) -> dict:
             return frame
 
 
-async def close_code(url: str) -> int:
-    async with connect(url) as ws:
+async def close_code(server, path: str, token: str | None = None) -> int:
+    async with open_socket(server, path, token) as ws:
         with pytest.raises(ConnectionClosed):
             while True:
                 await asyncio.wait_for(ws.recv(), 5)
@@ -80,7 +85,7 @@ async def test_snapshot_on_connect(live_server, make_venue, issue_token):
     await check_ins(live_server, code, 3, party_size=2)
     manager = token_of(await issue_token("manager", venue.id))
 
-    async with connect(ws_url(live_server, f"/ws/venues/{venue.id}", manager)) as ws:
+    async with open_socket(live_server, f"/ws/venues/{venue.id}", manager) as ws:
         snapshot = await next_frame(ws)
 
     assert snapshot["type"] == "snapshot"
@@ -99,8 +104,8 @@ async def test_a_burst_of_connections_is_spread_over_both_workers(live_server, m
     # With one shared listening socket, the worker that woke first took a whole burst.
     venue, _ = await make_venue()
     official = token_of(await issue_token("official"))
-    url = ws_url(live_server, f"/ws/venues/{venue.id}", official)
-    sockets = await asyncio.gather(*[connect(url) for _ in range(20)])
+    path = f"/ws/venues/{venue.id}"
+    sockets = await asyncio.gather(*[open_socket(live_server, path, official) for _ in range(20)])
     try:
         per_worker = Counter(ws.response.headers["x-occupancy-worker"] for ws in sockets)
     finally:
@@ -112,13 +117,13 @@ async def test_a_burst_of_connections_is_spread_over_both_workers(live_server, m
 async def test_a_check_in_reaches_dashboards_on_every_worker(live_server, make_venue, issue_token):
     venue, code = await make_venue(capacity=100)
     official = token_of(await issue_token("official"))
-    url = ws_url(live_server, f"/ws/venues/{venue.id}", official)
+    path = f"/ws/venues/{venue.id}"
     sockets, workers = [], set()
     try:
         # Connections opened one by one on an idle server all go to whichever worker accepts
         # first; opened in bursts, both workers take some.
         while len(workers) < 2 and len(sockets) < 200:
-            burst = await asyncio.gather(*[connect(url) for _ in range(20)])
+            burst = await asyncio.gather(*[open_socket(live_server, path, official) for _ in range(20)])
             sockets += burst
             workers |= {ws.response.headers["x-occupancy-worker"] for ws in burst}
         assert len(workers) == 2, "all sockets landed on one worker process"
@@ -145,7 +150,7 @@ async def test_coalescing_bounds_the_rate_under_a_burst_of_1000_check_ins(live_s
     official = token_of(await issue_token("official"))
     received: list[tuple[float, dict]] = []
 
-    async with connect(ws_url(live_server, f"/ws/venues/{venue.id}", official)) as ws:
+    async with open_socket(live_server, f"/ws/venues/{venue.id}", official) as ws:
         await next_frame(ws)
 
         async def read():
@@ -182,8 +187,8 @@ async def test_pacing_is_per_venue_a_quiet_venue_is_not_held_behind_a_busy_one(
         busy, busy_code = await make_venue(capacity=100)
         quiet, quiet_code = await make_venue(capacity=100)
         official = token_of(await issue_token("official"))
-        async with (connect(ws_url(server, f"/ws/venues/{busy.id}", official)) as busy_ws,
-                    connect(ws_url(server, f"/ws/venues/{quiet.id}", official)) as quiet_ws):
+        async with (open_socket(server, f"/ws/venues/{busy.id}", official) as busy_ws,
+                    open_socket(server, f"/ws/venues/{quiet.id}", official) as quiet_ws):
             await next_frame(busy_ws), await next_frame(quiet_ws)
             await check_ins(server, busy_code, 1, party_size=1)
             await frame_where(busy_ws, lambda f: f["count"] == 1)
@@ -217,14 +222,15 @@ async def test_a_stuck_client_does_not_grow_server_memory(live_server, make_venu
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect((host, port))
         key = "dGhlIHNhbXBsZSBub25jZQ=="
-        sock.sendall((f"GET /ws/venues/{venue.id}?token={official} HTTP/1.1\r\nHost: {host}\r\n"
+        sock.sendall((f"GET /ws/venues/{venue.id} HTTP/1.1\r\nHost: {host}\r\n"
+                      f"Authorization: Bearer {official}\r\n"
                       f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                       f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
         stuck.append(sock)
     await check_ins(live_server, code, 50, party_size=1)  # warm up: code paths, buffers
     before = sum(rss_kib(pid) for pid in workers)
 
-    async with connect(ws_url(live_server, f"/ws/venues/{venue.id}", official)) as ws:
+    async with open_socket(live_server, f"/ws/venues/{venue.id}", official) as ws:
         await next_frame(ws)
         await check_ins(live_server, code, 1000, concurrency=64, party_size=1)
         last = await frame_where(ws, lambda f: f["count"] == 1050, 10)
@@ -246,14 +252,15 @@ async def test_wrong_or_missing_token_closes_with_4401_or_4403(live_server, make
     staff_of_other = token_of(await issue_token("staff", other.id))
     manager = token_of(await issue_token("manager", venue.id))
 
-    assert await close_code(ws_url(live_server, f"/ws/venues/{venue.id}")) == 4401
-    assert await close_code(ws_url(live_server, f"/ws/venues/{venue.id}", "occ_not-a-token")) == 4401
-    assert await close_code(ws_url(live_server, f"/ws/venues/{venue.id}", staff_of_other)) == 4403
-    assert await close_code(ws_url(live_server, "/ws/city", manager)) == 4403
-    assert await close_code(ws_url(live_server, "/ws/city")) == 4401
-    assert await close_code(ws_url(live_server, "/ws/display/grand-mall.aaaaaaaaaaaaa")) == 4404
+    assert await close_code(live_server, f"/ws/venues/{venue.id}") == 4401
+    assert await close_code(live_server, f"/ws/venues/{venue.id}", "occ_not-a-token") == 4401
+    assert await close_code(live_server, f"/ws/venues/{venue.id}", staff_of_other) == 4403
+    assert await close_code(live_server, "/ws/city", manager) == 4403
+    assert await close_code(live_server, "/ws/city") == 4401
+    assert await close_code(live_server, "/ws/display/grand-mall.aaaaaaaaaaaaa") == 4404
 
-    # The page cookie works as well as ?token=.
+    # The page cookie works as well as a bearer header; a token in the query string does not.
+    assert await close_code(live_server, f"/ws/venues/{venue.id}?token={manager}") == 4401
     url = ws_url(live_server, f"/ws/venues/{venue.id}")
     async with connect(url, additional_headers={"Cookie": f"occupancy_token={manager}"}) as ws:
         assert (await next_frame(ws))["type"] == "snapshot"
@@ -299,7 +306,7 @@ async def test_the_city_socket_gets_totals_and_changed_venues(live_server, make_
     park, _ = await make_venue(capacity=20, district="Cipondoh", category="park")
     official = token_of(await issue_token("official"))
 
-    async with connect(ws_url(live_server, "/ws/city", official)) as ws:
+    async with open_socket(live_server, "/ws/city", official) as ws:
         snapshot = await next_frame(ws)
         await check_ins(live_server, mall_code, 1, party_size=9)
         update = await frame_where(ws, lambda f: f["totals"]["count"] == 9)
@@ -321,7 +328,7 @@ async def test_the_hub_resubscribes_after_losing_its_redis_connection(live_serve
     venue, code = await make_venue(capacity=10)
     official = token_of(await issue_token("official"))
 
-    async with connect(ws_url(live_server, f"/ws/venues/{venue.id}", official)) as ws:
+    async with open_socket(live_server, f"/ws/venues/{venue.id}", official) as ws:
         await next_frame(ws)
         killed = await services.redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
         assert killed >= 1  # one subscription per (started) worker process
@@ -344,7 +351,7 @@ async def test_revoking_a_token_closes_its_open_socket_within_seconds(live_serve
     venue, _ = await make_venue()
     async with services.sessionmaker() as session:
         token = await issue_token(session, "manager", venue.id)
-    async with connect(ws_url(live_server, f"/ws/venues/{venue.id}", token)) as ws:
+    async with open_socket(live_server, f"/ws/venues/{venue.id}", token) as ws:
         assert (await next_frame(ws))["type"] == "snapshot"
         async with services.sessionmaker() as session:
             row = (await session.execute(select(AccessToken).where(
