@@ -96,9 +96,9 @@ async def test_with_redis_killed_every_kind_of_route_answers_503_in_json(sqlite_
             needs_redis = [
                 http.get(f"/api/venues/{code}/occupancy"),
                 http.post(f"/api/venues/{code}/check-ins", json=visitor(name="Ani")),  # hot
-                http.post(f"/api/tickets/{ticket}/check-out"),  # hot
-                http.post(f"/api/tickets/{ticket}/screening", json={"temperature": 36.6},
-                          headers=operator),
+                http.post("/api/check-outs", json={"ticket": ticket}),  # hot
+                http.post(f"/api/venues/{venue.id}/screenings", headers=operator,
+                          json={"ticket": ticket, "temperature": 36.6}),
                 http.post(f"/api/venues/{venue.id}/walk-ins", json={"delta": 1}, headers=operator),
                 http.get(f"/api/venues/{venue.id}/today", headers=operator),
                 http.patch(f"/api/venues/{venue.id}", json={"capacity": 60}, headers=operator),

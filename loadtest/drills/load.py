@@ -107,7 +107,7 @@ class Load:
             async def leave(ticket: str) -> bool:
                 for _ in range(20):
                     with contextlib.suppress(httpx.HTTPError):
-                        response = await http.post(f"/api/tickets/{ticket}/check-out")
+                        response = await http.post("/api/check-outs", json={"ticket": ticket})
                         if response.status_code in (200, 404, 409):
                             return True
                     await asyncio.sleep(0.5)
@@ -169,7 +169,8 @@ class Load:
             await self._sleep(rng.uniform(*self.crowd.stay))
             if self.stopping:
                 return  # the last visitors stay inside: at rest, the counts must include them
-            out = await self._request("check-out", "POST", f"/api/tickets/{answer['ticket']}/check-out")
+            out = await self._request("check-out", "POST", "/api/check-outs",
+                                      json={"ticket": answer["ticket"]})
             if out is not None and out.status_code == 200:
                 self.answers.check_outs.add(answer["visit_id"])
                 self.inside.pop(answer["visit_id"], None)

@@ -93,7 +93,7 @@ class Shopper(FastHttpUser):
             return
         inside.append(ticket)
         gevent.sleep(random.uniform(2, 20))  # the stay
-        with self.client.post(f"/api/tickets/{ticket}/check-out", name="/api/tickets/[t]/check-out",
+        with self.client.post("/api/check-outs", json={"ticket": ticket},
                               catch_response=True) as response:
             if response.status_code != 200:
                 response.failure(f"check-out: {response.status_code} {response.text[:200]}")
@@ -128,8 +128,10 @@ class DoorStaff(FastHttpUser):
         except IndexError:
             return
         temperature = 38.2 if random.random() < 0.03 else round(random.uniform(35.8, 37.2), 1)
-        with self.client.post(f"/api/tickets/{ticket}/screening", json={"temperature": temperature},
-                              headers=AUTH, name="/api/tickets/[t]/screening",
+        venue_id = ticket.split(".", 1)[0]  # a ticket starts with its venue's id
+        with self.client.post(f"/api/venues/{venue_id}/screenings",
+                              json={"ticket": ticket, "temperature": temperature},
+                              headers=AUTH, name="/api/venues/[id]/screenings",
                               catch_response=True) as response:
             # The visitor may have left already: the visit has ended (409) is a fair answer.
             if response.status_code == 409:
@@ -194,7 +196,7 @@ class Manager(FastHttpUser):
             response_length=0, exception=None if seen else TimeoutError("no update within 5 s"),
             context={},
         )
-        self.client.post(f"/api/tickets/{visit['ticket']}/check-out", name="/api/tickets/[t]/check-out")
+        self.client.post("/api/check-outs", json={"ticket": visit["ticket"]})
 
 
 class Official(FastHttpUser):

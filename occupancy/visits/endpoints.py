@@ -12,10 +12,12 @@ from occupancy.services import Services
 from occupancy.venues import door
 from occupancy.visits import tickets
 from occupancy.visits.crowd import crowd_level
+from occupancy.visits.errors import TicketOfAnotherVenue
 from occupancy.visits.schemas import (
     CheckInBody,
     ScreeningBody,
     TicketBody,
+    TicketScreeningBody,
     validate_check_in,
     validate_temperature,
 )
@@ -91,18 +93,58 @@ async def _check_out(svc: Services, ticket: str, who) -> Response:
     return json_response(_checked_out(visit))
 
 
+_DOOR_ERRORS = {
+    400: {"description": "malformed_ticket"},
+    404: {"description": "unknown_ticket"},
+    409: {"description": "other_venue (the ticket is another venue's) or visit_ended"},
+}
+
+
+def _ticket_here(ticket: str, venue_id: int) -> str:
+    """The hash of a ticket scanned at this venue's door; another venue's ticket is refused."""
+    if tickets.venue_of(ticket) != venue_id:
+        raise TicketOfAnotherVenue()
+    return tickets.digest(ticket)
+
+
 @router.post(
-    "/tickets/{ticket}/screening",
-    summary="Record a door temperature (door staff); a fever ends the visit",
+    "/venues/{venue_id}/screenings",
+    summary="Record a door temperature for a scanned ticket (door staff); a fever ends the visit",
+    openapi_extra=openapi_body(TicketScreeningBody), responses=_DOOR_ERRORS,
+)
+async def screening_at_door(
+    venue_id: VenueId, request: Request, svc: ServicesDep, _: VenueStaff,
+) -> Response:
+    body = await read_json(request, TicketScreeningBody, svc.settings.max_body_bytes)
+    return await _screen(svc, venue_id, _ticket_here(body.ticket, venue_id), body.temperature)
+
+
+@router.post(
+    "/venues/{venue_id}/door-check-outs",
+    summary="Check a scanned ticket's visit out at this venue's door (door staff; idempotent)",
+    openapi_extra=openapi_body(TicketBody), responses=_DOOR_ERRORS,
+)
+async def check_out_at_door(
+    venue_id: VenueId, request: Request, svc: ServicesDep, _: VenueStaff,
+) -> Response:
+    body = await read_json(request, TicketBody, svc.settings.max_body_bytes)
+    visit = await svc.visits.end_visit(venue_id, _ticket_here(body.ticket, venue_id), "staff")
+    return json_response(_checked_out(visit))
+
+
+@router.post(
+    "/tickets/{ticket}/screening", deprecated=True,
+    summary="Record a door temperature (door staff); the ticket in the path: use "
+            "POST /api/venues/{venue_id}/screenings",
     openapi_extra=openapi_body(ScreeningBody),
 )
 async def screening(ticket: Ticket, request: Request, svc: ServicesDep, _: TicketStaff) -> Response:
-    return await _screen(request, svc, tickets.venue_of(ticket), tickets.digest(ticket))
-
-
-async def _screen(request: Request, svc: Services, venue_id: int, ticket_hash: str) -> Response:
     body = await read_json(request, ScreeningBody, svc.settings.max_body_bytes)
-    temperature = validate_temperature(body.temperature)
+    return await _screen(svc, tickets.venue_of(ticket), tickets.digest(ticket), body.temperature)
+
+
+async def _screen(svc: Services, venue_id: int, ticket_hash: str, temperature: float) -> Response:
+    temperature = validate_temperature(temperature)
     venue = await svc.venues.by_id(venue_id)
     result = await svc.visits.screen(venue, ticket_hash, temperature)
     return json_response({
@@ -136,7 +178,8 @@ async def screening_by_code(
     venue_id: VenueId, short_code: ShortCode, request: Request, svc: ServicesDep, _: VenueStaff,
 ) -> Response:
     ticket_hash = await _ticket_hash_by_code(svc, venue_id, short_code)
-    return await _screen(request, svc, venue_id, ticket_hash)
+    body = await read_json(request, ScreeningBody, svc.settings.max_body_bytes)
+    return await _screen(svc, venue_id, ticket_hash, body.temperature)
 
 
 @router.post(

@@ -44,6 +44,12 @@ class UnknownTicket(DomainError):
     message = "There is no visit with this ticket."
 
 
+class TicketOfAnotherVenue(DomainError):
+    status = 409
+    code = "other_venue"
+    message = "This ticket is for another venue: the visitor checked in somewhere else."
+
+
 class IdempotencyKeyReused(DomainError):
     status = 409
     code = "idempotency_key_reused"

@@ -32,6 +32,13 @@ class ScreeningBody(msgspec.Struct, forbid_unknown_fields=True):
     temperature: float
 
 
+class TicketScreeningBody(msgspec.Struct, forbid_unknown_fields=True):
+    """Door staff's screening of a scanned ticket: the ticket in the body, never in a URL."""
+
+    ticket: str
+    temperature: float
+
+
 class ValidCheckIn(msgspec.Struct, frozen=True):
     name: str
     phone: str

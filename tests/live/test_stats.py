@@ -29,8 +29,8 @@ async def _day(client, services, make_venue, issue_token):
     assert (first.status_code, second.status_code, refused.status_code) == (201, 201, 409)
     out = await client.post(f"/api/tickets/{first.json()['ticket']}/check-out")
     assert out.status_code == 200
-    fever = await client.post(f"/api/tickets/{second.json()['ticket']}/screening",
-                              json={"temperature": 38.4}, headers=staff)
+    fever = await client.post(f"/api/venues/{venue.id}/screenings", headers=staff,
+                              json={"ticket": second.json()["ticket"], "temperature": 38.4})
     assert fever.json()["result"] == "refused_fever"
     return venue, code
 

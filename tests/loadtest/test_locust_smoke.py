@@ -33,8 +33,8 @@ async def test_every_scenario_runs_headless_without_failures(live_server, make_v
     assert int(rows["Aggregated"]["Failure Count"]) == 0
     assert int(rows["/api/venues/[venue]/check-ins"]["Request Count"]) > 0
     print({name: row["Request Count"] for name, row in rows.items()})
-    for scenario in ("/api/venues/[venue]/check-ins", "/api/tickets/[t]/check-out",  # shoppers
-                     "/api/tickets/[t]/screening",  # door staff
+    for scenario in ("/api/venues/[venue]/check-ins", "/api/check-outs",  # shoppers
+                     "/api/venues/[id]/screenings",  # door staff
                      "own check-in -> dashboard update",  # managers
                      "/api/city/now"):  # officials
         assert int(rows[scenario]["Request Count"]) > 0, scenario

@@ -35,3 +35,10 @@ async def visit_rows(services, venue_id: int) -> list[Visit]:
     async with services.sessionmaker() as session:
         query = select(Visit).where(Visit.venue_id == venue_id).order_by(Visit.checked_in_at)
         return list((await session.execute(query)).scalars())
+
+
+async def screen(client, ticket: str, temperature, headers: dict):
+    """Door staff screening a scanned ticket at its venue's door."""
+    venue_id = ticket.split(".", 1)[0]
+    return await client.post(f"/api/venues/{venue_id}/screenings",
+                             json={"ticket": ticket, "temperature": temperature}, headers=headers)

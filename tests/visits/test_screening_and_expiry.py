@@ -11,7 +11,7 @@ from occupancy.visits import expiry, unconfirmed
 from occupancy.visits.expiry import auto_check_out
 from occupancy.visits.models import Visit
 
-from .helpers import live_count, open_people_in_sql, visit_rows, visitor
+from .helpers import live_count, open_people_in_sql, screen, visit_rows, visitor
 
 
 async def test_fever_refuses_the_visit_and_releases_its_places_at_once(
@@ -21,8 +21,7 @@ async def test_fever_refuses_the_visit_and_releases_its_places_at_once(
     staff = await issue_token("staff", venue.id)
     ticket = (await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=4))).json()["ticket"]
     assert (await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=1))).status_code == 409
-    response = await client.post(f"/api/tickets/{ticket}/screening", json={"temperature": 38.2},
-                                 headers=staff)
+    response = await screen(client, ticket, 38.2, staff)
     assert response.status_code == 200
     assert response.json()["result"] == "refused_fever"
     assert response.json()["occupancy"]["count"] == 0
@@ -31,8 +30,7 @@ async def test_fever_refuses_the_visit_and_releases_its_places_at_once(
     # The places are free again for the next party.
     assert (await client.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=4))).status_code == 201
     # Screening the same ticket again is idempotent.
-    again = await client.post(f"/api/tickets/{ticket}/screening", json={"temperature": 38.2},
-                              headers=staff)
+    again = await screen(client, ticket, 38.2, staff)
     assert again.json()["result"] == "refused_fever"
     assert await live_count(services, venue.id) == 4
 
@@ -41,12 +39,11 @@ async def test_threshold_is_the_venues_and_inclusive(client, services, make_venu
     venue, code = await make_venue(fever_threshold=37.5)
     staff = await issue_token("staff", venue.id)
     ticket = (await client.post(f"/api/venues/{code}/check-ins", json=visitor())).json()["ticket"]
-    ok = await client.post(f"/api/tickets/{ticket}/screening", json={"temperature": 37.4}, headers=staff)
+    ok = await screen(client, ticket, 37.4, staff)
     assert ok.json()["result"] == "admitted"
     [row] = await visit_rows(services, venue.id)
     assert row.temperature == 37.4 and row.checked_out_at is None
-    refused = await client.post(f"/api/tickets/{ticket}/screening", json={"temperature": 37.5},
-                                headers=staff)
+    refused = await screen(client, ticket, 37.5, staff)
     assert refused.json()["result"] == "refused_fever"
     assert await live_count(services, venue.id) == 0
 
@@ -55,11 +52,30 @@ async def test_screening_needs_this_venues_staff(client, make_venue, issue_token
     venue, code = await make_venue()
     other, _ = await make_venue()
     ticket = (await client.post(f"/api/venues/{code}/check-ins", json=visitor())).json()["ticket"]
-    path = f"/api/tickets/{ticket}/screening"
-    assert (await client.post(path, json={"temperature": 36.6})).status_code == 401
+    assert (await screen(client, ticket, 36.6, {})).status_code == 401
     other_staff = await issue_token("staff", other.id)
+    denied = await screen(client, ticket, 36.6, other_staff)
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "forbidden"
+    # The deprecated form, with the ticket in the path, holds the same rule.
+    path = f"/api/tickets/{ticket}/screening"
     denied = await client.post(path, json={"temperature": 36.6}, headers=other_staff)
     assert denied.status_code == 403 and denied.json()["error"]["code"] == "forbidden"
+
+
+async def test_a_ticket_of_another_venue_is_named_as_such_at_the_door(
+        client, make_venue, issue_token):
+    venue, code = await make_venue()
+    other, _ = await make_venue()
+    ticket = (await client.post(f"/api/venues/{code}/check-ins", json=visitor())).json()["ticket"]
+    staff_of_both = await issue_token("operator")
+    for path, body in ((f"/api/venues/{other.id}/screenings", {"ticket": ticket, "temperature": 36.6}),
+                       (f"/api/venues/{other.id}/door-check-outs", {"ticket": ticket})):
+        refused = await client.post(path, json=body, headers=staff_of_both)
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "other_venue"
+    # Nothing changed: the visit is still open at its own venue, and its door checks it out.
+    out = await client.post(f"/api/venues/{venue.id}/door-check-outs", json={"ticket": ticket},
+                            headers=await issue_token("staff", venue.id))
+    assert out.status_code == 200 and out.json()["reason"] == "staff"
 
 
 async def test_screening_an_ended_visit_is_refused(client, make_venue, issue_token):
@@ -67,8 +83,7 @@ async def test_screening_an_ended_visit_is_refused(client, make_venue, issue_tok
     staff = await issue_token("staff", venue.id)
     ticket = (await client.post(f"/api/venues/{code}/check-ins", json=visitor())).json()["ticket"]
     await client.post(f"/api/tickets/{ticket}/check-out")
-    response = await client.post(f"/api/tickets/{ticket}/screening", json={"temperature": 36.6},
-                                 headers=staff)
+    response = await screen(client, ticket, 36.6, staff)
     assert response.status_code == 409 and response.json()["error"]["code"] == "visit_ended"
 
 

@@ -22,16 +22,21 @@ function apply(message) {
 }
 
 /**
- * The API path of the visit named in `value`: a ticket (bare, or in a pasted text or link) or a
- * short code of this venue's visit; null for anything else.
+ * The requests that screen and check out the visit named in `value`: a ticket (bare, or in a
+ * pasted text or link) travels in the body, never in a URL; a short code of this venue's visit
+ * in the path. Null for anything else.
  */
-function visitPath(value) {
+function visitRequests(value) {
   const text = value.trim();
   const ticket = TICKET.exec(text);
-  if (ticket) return `/api/tickets/${encodeURIComponent(ticket[1])}`;
+  if (ticket) {
+    const door = `/api/venues/${venue.id}`;
+    return { screening: `${door}/screenings`, checkOut: `${door}/door-check-outs`, body: { ticket: ticket[1] } };
+  }
   const short = SHORT_CODE.exec(text);
-  if (short) return `/api/venues/${venue.id}/visits/by-code/${(short[1] + short[2]).toUpperCase()}`;
-  return null;
+  if (!short) return null;
+  const visit = `/api/venues/${venue.id}/visits/by-code/${(short[1] + short[2]).toUpperCase()}`;
+  return { screening: `${visit}/screening`, checkOut: `${visit}/check-out`, body: {} };
 }
 
 function show(kind, title, detail) {
@@ -54,12 +59,12 @@ function fail(err) {
 
 document.getElementById("ticket-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const visit = visitPath(ticketInput.value);
+  const visit = visitRequests(ticketInput.value);
   if (!visit) { show("bad", T.ticket_needed); ticketInput.focus(); return; }
   const temperature = Number.parseFloat(temperatureInput.value.replace(",", "."));
   if (!Number.isFinite(temperature)) { show("bad", T.temperature_needed); temperatureInput.focus(); return; }
   try {
-    const answer = await api("POST", `${visit}/screening`, { temperature });
+    const answer = await api("POST", visit.screening, { ...visit.body, temperature });
     const detail = `${number(answer.temperature, 1)} °C`;
     if (answer.result === "admitted") show("ok", T.admitted, detail);
     else show("bad", T.refused_fever_result, `${detail} ≥ ${number(answer.threshold, 1)} °C`);
@@ -70,10 +75,10 @@ document.getElementById("ticket-form").addEventListener("submit", async (event) 
 });
 
 document.getElementById("checkout-button").addEventListener("click", async () => {
-  const visit = visitPath(ticketInput.value);
+  const visit = visitRequests(ticketInput.value);
   if (!visit) { show("bad", T.ticket_needed); ticketInput.focus(); return; }
   try {
-    const answer = await api("POST", `${visit}/check-out`);
+    const answer = await api("POST", visit.checkOut, visit.body);
     show("neutral", T.checked_out, format(T.party_of, { n: answer.party_size }));
     ticketInput.value = "";
     ticketInput.focus();
