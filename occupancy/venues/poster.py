@@ -47,6 +47,13 @@ STEPS = (
     ("Tunjukkan tiket hijau ke petugas", "Show the green ticket at the door"),
     ("Jangan lupa check-out saat keluar", "Remember to check out when you leave"),
 )
+# A venue that requires the rotating door code: this poster's QR only shows the venue (a photo of
+# it admits nobody); the check-in is from the code on the screen at the door.
+DOOR_CODE_STEPS = (
+    ("Pindai kode QR di layar pintu", "Scan the QR code on the door screen"),
+    ("Tunjukkan tiket hijau ke petugas", "Show the green ticket at the door"),
+    ("Jangan lupa check-out saat keluar", "Remember to check out when you leave"),
+)
 
 
 class VenueLike(Protocol):
@@ -54,6 +61,7 @@ class VenueLike(Protocol):
     name: str
     district: str
     category: str
+    door_code_required: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +174,7 @@ def layout(venue: VenueLike, visitor_url: str) -> list[Text | Box | Circle | QR]
     items.append(Box(0, 0, WIDTH, 190, GREEN))
     items.append(Text(centre, 110, "CHECK-IN", 84, WHITE, bold=True))
     items.append(Text(centre, 162, "Wajib check-in sebelum masuk · Check in before you enter", 30, WHITE))
+    steps = DOOR_CODE_STEPS if venue.door_code_required else STEPS
 
     # Venue name and what it is.
     size, lines = fit_name(venue.name, inner)
@@ -189,9 +198,9 @@ def layout(venue: VenueLike, visitor_url: str) -> list[Text | Box | Circle | QR]
     items.append(Text(centre, HEIGHT - 50 - url_size - 14,
                       "Tidak bisa memindai? Buka alamat ini · Cannot scan? Open this address:", 24, GREY))
     step_height = 92
-    steps_top = HEIGHT - 50 - url_size - 14 - 24 - 40 - step_height * len(STEPS)
-    items.append(Box(MARGIN - 20, steps_top - 20, inner + 40, step_height * len(STEPS) + 20, PALE, 24))
-    for i, (indonesian, english) in enumerate(STEPS):
+    steps_top = HEIGHT - 50 - url_size - 14 - 24 - 40 - step_height * len(steps)
+    items.append(Box(MARGIN - 20, steps_top - 20, inner + 40, step_height * len(steps) + 20, PALE, 24))
+    for i, (indonesian, english) in enumerate(steps):
         row = steps_top + i * step_height
         items.append(Circle(MARGIN + 34, row + 38, 30, GREEN))
         items.append(Text(MARGIN + 34, row + 52, str(i + 1), 40, WHITE, bold=True))

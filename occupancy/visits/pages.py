@@ -58,4 +58,6 @@ async def venue_page(code: SignedCode, request: Request, svc: ServicesDep, _: Pu
         "category": texts.category(language.choose(request), venue.category),
         "occupancy": state,
         "page": page,
+        # Opened from the poster rather than the door screen: say where the check-in happens.
+        "door_screen_needed": venue.door_code_required and "door" not in request.query_params,
     })

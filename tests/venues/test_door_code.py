@@ -71,3 +71,31 @@ async def test_the_door_screen_qr_opens_the_visitor_page_with_a_code_that_admits
     answer = await client.post(f"/api/venues/{code}/check-ins",
                                json=visitor(party_size=1) | {"door_code": door_code})
     assert answer.status_code == 201 and await live_count(services, venue.id) == 1
+
+
+async def test_the_poster_and_the_page_send_visitors_of_such_a_venue_to_the_door_screen(
+        client, services, make_venue, issue_token):
+    import xml.etree.ElementTree as ET
+
+    from occupancy.venues.poster import render_poster
+
+    venue, code = await make_venue(capacity=10)
+    manager = await issue_token("manager", venue.id)
+    before = await client.get(f"/api/venues/{venue.id}/poster.svg", headers=manager)
+    await require_door_code(client, venue.id, manager)
+    after = await client.get(f"/api/venues/{venue.id}/poster.svg", headers=manager)
+
+    def texts(svg: bytes) -> list[str]:
+        return [t.text for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")]
+
+    assert "Scan to check in" in texts(before.content)
+    assert "Scan the QR code on the door screen" in texts(after.content)
+    assert "Scan to check in" not in texts(after.content)
+    assert render_poster(venue, "http://testserver/v/x", "png")  # every format draws both
+    # The page opened from the poster says where the check-in happens; opened from the screen
+    # (its QR carries the door code), it does not.
+    from_poster = await client.get(f"/v/{code}?lang=en")
+    from_screen = await client.get(
+        f"/v/{code}?lang=en&door={door.current(SECRET, venue.id, time.time())}")
+    assert "scan the QR code shown on it" in from_poster.text
+    assert "door-screen-needed" not in from_screen.text

@@ -40,6 +40,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "party_people": "{n} orang",
         "ticket_code": "Kode tiket",
         "door_code": "Kode untuk petugas",
+        "door_screen_needed": ("Cek-in di sini dari layar di pintu masuk: pindai kode QR yang "
+                               "tampil di layar itu (foto poster tidak cukup)."),
         "ticket_qr_alt": "Kode QR tiket Anda, untuk dipindai petugas",
         "now": "Sekarang",
         "check_out": "Check out / Keluar",
@@ -116,6 +118,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "party_people": "{n} people",
         "ticket_code": "Ticket code",
         "door_code": "Code for the staff",
+        "door_screen_needed": ("Check-in here is from the screen at the entrance: scan the QR code "
+                               "shown on it (a photo of the poster is not enough)."),
         "ticket_qr_alt": "Your ticket's QR code, for the staff to scan",
         "now": "Now",
         "check_out": "Check out / Keluar",
