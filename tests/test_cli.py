@@ -76,3 +76,17 @@ def test_rollup_refuses_when_no_server_holds_the_counters(tmp_path):
     cli(tmp_path, "db", "upgrade")
     refused = cli(tmp_path, "rollup", ok=False)
     assert "No `occupancy serve` is running on this database" in refused.stderr
+
+
+def test_audit_verify_prints_the_head_and_fails_loudly_on_a_record_outside_the_chain(tmp_path):
+    import sqlite3
+
+    cli(tmp_path, "db", "upgrade")
+    assert "the audit log's 0 records are intact" in cli(tmp_path, "audit", "verify").stdout
+    # Rows cannot be edited, but one can be inserted straight into the file: it links to nothing.
+    with sqlite3.connect(tmp_path / "occupancy.db") as db:
+        db.execute("INSERT INTO trace_audit (at, asked_by, question, cases, revealed, outcome,"
+                   " previous, digest) VALUES ('2026-12-01 10:00:00', 'nobody', 'x', 0, 0,"
+                   " 'answered', 'forged', 'forged')")
+    failed = cli(tmp_path, "audit", "verify", ok=False)
+    assert "record 1 does not follow" in failed.stderr

@@ -61,3 +61,38 @@ async def test_city_hours_start_from_what_the_history_showed(empty_database_url)
     finally:
         await engine.dispose()
     assert [(str(at)[:19], peak) for at, peak in rows] == [("2026-11-01 10:00:00", 7)]
+
+
+async def test_audit_records_written_before_the_chain_are_linked_into_it(empty_database_url):
+    """Revision 0010 links the audit records already there, in order, and keeps them append-only."""
+    import pytest
+    from sqlalchemy.exc import DBAPIError
+
+    from occupancy.privacy import audit_chain
+
+    await asyncio.to_thread(migrate.upgrade, empty_database_url, "0009")
+    engine = create_async_engine(empty_database_url)
+    try:
+        async with engine.begin() as conn:
+            for minute in (1, 2):
+                await conn.execute(text(
+                    "INSERT INTO trace_audit (at, asked_by, question, cases, revealed, outcome)"
+                    " VALUES (:at, 'official:dinkes', 'phone abc from 2026-12-01 to 2026-12-01',"
+                    " 1, 3, 'answered')"), {"at": datetime(2026, 12, 1, 10, minute, 0, 123456)})
+        await asyncio.to_thread(migrate.upgrade, empty_database_url)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT * FROM trace_audit ORDER BY id"))).all()
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with engine.begin() as conn:
+                await conn.execute(text("UPDATE trace_audit SET revealed = 0"))
+    finally:
+        await engine.dispose()
+
+    class Row:  # as the model reads it: an aware UTC time
+        def __init__(self, row) -> None:
+            self.__dict__.update(row._mapping)
+            at = self.at if isinstance(self.at, datetime) else datetime.fromisoformat(self.at)
+            self.at = at.replace(tzinfo=audit_chain.UTC)
+
+    check = audit_chain.check([Row(r) for r in rows])
+    assert check.intact and check.records == 2 and check.head == rows[1].digest

@@ -53,3 +53,26 @@ def purge(
 
     done = run(go())
     typer.echo(f"purged the personal data of {done.visits} visits and {done.data_keys} data keys")
+
+
+audit_app = typer.Typer(help="The contact-tracing audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain; print its head digest to note down elsewhere."""
+    from occupancy.privacy.tracing import check_audit_chain
+
+    settings = get_settings()
+
+    async def go():
+        async with services_for_command(settings) as svc:
+            return await check_audit_chain(svc.sessionmaker)
+
+    check = run(go())
+    if not check.intact:
+        typer.secho(f"error: the audit log was changed outside the service: record "
+                    f"{check.broken_at} does not follow from the one before", fg="red", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"the audit log's {check.records} records are intact; head {check.head}")

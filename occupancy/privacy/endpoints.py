@@ -11,7 +11,7 @@ from occupancy.accounts.service import Principal
 from occupancy.deps import ServicesDep
 from occupancy.kit.downloads import csv_response
 from occupancy.kit.http import json_response
-from occupancy.privacy.tracing import Question, Trace, TracedVisit, audit_log
+from occupancy.privacy.tracing import Question, Trace, TracedVisit, audit_log, check_audit_chain
 
 router = APIRouter(prefix="/api/city/tracing", tags=["contact tracing"])
 # Personal data: no cache anywhere may keep the answer.
@@ -62,6 +62,14 @@ async def audit(svc: ServicesDep, _: AuditReader) -> Response:
     return json_response([{"id": r.id, "at": r.at.isoformat(), "asked_by": r.asked_by,
                            "question": r.question, "cases": r.cases, "revealed": r.revealed,
                            "outcome": r.outcome} for r in records])
+
+
+@router.get("/audit/chain", summary="Whether every audit record follows from the one before "
+            "(the hash chain); the head digest to note down elsewhere")
+async def audit_chain(svc: ServicesDep, _: AuditReader) -> Response:
+    check = await check_audit_chain(svc.sessionmaker)
+    return json_response({"intact": check.intact, "records": check.records, "head": check.head,
+                          "broken_at": check.broken_at})
 
 
 def _visit(v: TracedVisit) -> dict:

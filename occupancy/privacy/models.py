@@ -41,3 +41,7 @@ class TraceAudit(Base):
     cases: Mapped[int] = mapped_column(Integer)  # visits of the case found
     revealed: Mapped[int] = mapped_column(Integer)  # people whose personal data was opened
     outcome: Mapped[str] = mapped_column(String(20))  # "answered", "wrong_key", "not_found"
+    # The hash chain (privacy.audit_chain): the digest of the record before (unique, so two
+    # queries at once cannot both follow the same record) and of this one.
+    previous: Mapped[str] = mapped_column(String(64), unique=True)
+    digest: Mapped[str] = mapped_column(String(64))

@@ -47,3 +47,13 @@ async def data_keys(session: AsyncSession, key_ids: set[str]) -> list[DataKey]:
 async def audit_records(session: AsyncSession, limit: int) -> list[TraceAudit]:
     query = select(TraceAudit).order_by(TraceAudit.id.desc()).limit(limit)
     return list((await session.execute(query)).scalars())
+
+
+async def audit_head(session: AsyncSession) -> str | None:
+    """The digest of the newest audit record (None before the first)."""
+    query = select(TraceAudit.digest).order_by(TraceAudit.id.desc()).limit(1)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def all_audit_records(session: AsyncSession) -> list[TraceAudit]:
+    return list((await session.execute(select(TraceAudit).order_by(TraceAudit.id))).scalars())

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from occupancy import metrics
-from occupancy.errors import InvalidInput
-from occupancy.privacy import repository
+from occupancy.errors import InvalidInput, ServiceUnavailable
+from occupancy.privacy import audit_chain, repository
 from occupancy.privacy.blind_index import normalise_phone, phone_index
 from occupancy.privacy.models import TraceAudit
 from occupancy.privacy.sealing import Opener, Personal, Sealed, WrongKey, private_key_from
@@ -22,6 +23,12 @@ from occupancy.visits import tickets
 
 log = logging.getLogger(__name__)
 MAX_DAYS = 31
+_CHAIN_ATTEMPTS = 20
+
+
+class AuditBusy(ServiceUnavailable):
+    code = "audit_busy"
+    message = "The audit log is busy with other queries; nothing was revealed. Try again."
 
 
 @dataclass(frozen=True)
@@ -139,10 +146,20 @@ class Tracer:
         what = (f"phone {phone_index(self.index_key, question.phone)[:16]}"
                 if question.phone is not None else
                 f"ticket {tickets.digest(question.ticket)[:16]}")
-        session.add(TraceAudit(at=datetime.now(UTC), asked_by=asked_by[:120],
-                               question=f"{what} from {question.start} to {question.end}",
-                               cases=cases, revealed=revealed, outcome=outcome))
-        await session.commit()
+        for _ in range(_CHAIN_ATTEMPTS):
+            record = TraceAudit(at=datetime.now(UTC), asked_by=asked_by[:120],
+                                question=f"{what} from {question.start} to {question.end}",
+                                cases=cases, revealed=revealed, outcome=outcome,
+                                previous=await repository.audit_head(session) or audit_chain.GENESIS)
+            record.digest = audit_chain.digest(record)
+            session.add(record)
+            try:
+                await session.commit()
+                break
+            except IntegrityError:  # another query linked to the same head first: link to it
+                await session.rollback()
+        else:
+            raise AuditBusy()
         metrics.TRACING_QUERIES.labels(outcome).inc()
         log.info("contact tracing by %s: %s, %d people revealed", asked_by, outcome, revealed)
 
@@ -151,3 +168,9 @@ async def audit_log(sessionmaker: async_sessionmaker[AsyncSession], limit: int =
     """The newest audit records first."""
     async with sessionmaker() as session:
         return await repository.audit_records(session, limit)
+
+
+async def check_audit_chain(sessionmaker: async_sessionmaker[AsyncSession]) -> audit_chain.ChainCheck:
+    """Whether every audit record follows from the one before (the whole log is read)."""
+    async with sessionmaker() as session:
+        return audit_chain.check(await repository.all_audit_records(session))

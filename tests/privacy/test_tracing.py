@@ -144,3 +144,34 @@ async def test_a_bad_question_is_refused_and_changes_nothing(client, services, i
         assert answer.status_code == 422, body
         assert answer.json()["error"]["code"] in ("invalid_input", "wrong_key")
     assert [r.outcome for r in await audit_log(services.sessionmaker)] == []
+
+
+async def test_the_audit_log_is_one_hash_chain_and_an_edit_behind_the_triggers_shows(
+        client, services, make_venue, tracer, issue_token):
+    import asyncio
+
+    venue, code = await make_venue(capacity=20)
+    await check_in(client, code, "Case Person", "0811 1111 1111")
+    day = today(services)
+    # Queries at the same moment each link to the one before: one chain, no fork.
+    await asyncio.gather(*[
+        tracer.trace(Question(day, day, phone="0811 1111 1111"), OFFICE_PRIVATE_KEY,
+                     asked_by=f"official:{n}") for n in range(8)])
+    official = await issue_token("official")
+    chain = (await client.get("/api/city/tracing/audit/chain", headers=official)).json()
+    assert chain["intact"] and chain["records"] == 8 and chain["broken_at"] is None
+    assert (await client.get("/api/city/tracing/audit/chain",
+                             headers=await issue_token("manager", venue.id))).status_code == 403
+
+    # The database's owner lifts the trigger and hides how much a query revealed.
+    async with services.sessionmaker() as session:
+        first = (await session.execute(select(TraceAudit).order_by(TraceAudit.id))).scalars().first()
+        if session.bind.dialect.name == "sqlite":
+            await session.execute(text("DROP TRIGGER trace_audit_no_update"))
+        else:
+            await session.execute(text(
+                "ALTER TABLE trace_audit DISABLE TRIGGER trace_audit_append_only"))
+        await session.execute(update(TraceAudit).where(TraceAudit.id == first.id).values(revealed=0))
+        await session.commit()
+    chain = (await client.get("/api/city/tracing/audit/chain", headers=official)).json()
+    assert not chain["intact"] and chain["broken_at"] == first.id
