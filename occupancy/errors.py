@@ -45,8 +45,9 @@ class InvalidInput(DomainError):
     status = 422
     code = "invalid_input"
 
-    def __init__(self, message: str, field: str | None = None, code: str | None = None) -> None:
-        super().__init__(message, **({"field": field} if field else {}))
+    def __init__(self, message: str, field: str | None = None, code: str | None = None,
+                 **details: object) -> None:
+        super().__init__(message, **({"field": field} if field else {}), **details)
         if code:
             self.code = code
 

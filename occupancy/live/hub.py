@@ -81,6 +81,8 @@ class Hub:
         self._dirty: set[int] = set()
         self._events: dict[int, list[dict]] = {}  # watched venue -> events since its last update
         self._needs_snapshot: set[int] = set()  # venues whose dashboards may have missed events
+        # venue -> visit id -> futures of the visitors' pages waiting for that visit to end
+        self._visit_ends: dict[int, dict[str, set[asyncio.Future]]] = {}
         self._changed = asyncio.Event()
         self._flusher: asyncio.Task | None = None
 
@@ -120,6 +122,22 @@ class Hub:
             self.subscriptions.acquire(target)
         await self.subscriptions.confirmed(target)
 
+    @contextlib.contextmanager
+    def visit_end(self, venue_id: int, visit_id: int):
+        """A future of the event that ends this visit (its check-out, by anyone, for any reason),
+        while inside. Only under a ``watch`` of the venue: that holds its subscription."""
+        ended = asyncio.get_running_loop().create_future()
+        waiting = self._visit_ends.setdefault(venue_id, {}).setdefault(str(visit_id), set())
+        waiting.add(ended)
+        try:
+            yield ended
+        finally:
+            waiting.discard(ended)
+            if not waiting:
+                del self._visit_ends[venue_id][str(visit_id)]
+                if not self._visit_ends[venue_id]:
+                    del self._visit_ends[venue_id]
+
     def refresh(self, venue_id: int) -> None:
         """An update soon: a flush read before the snapshot may have offered an older count."""
         self.pacing.prompt(venue_id)
@@ -153,10 +171,16 @@ class Hub:
     def _on_event(self, venue_id: int, data: bytes) -> None:
         try:
             watched = venue_id in self._sockets[VENUE]
-            # Only dashboards and the city table need the event's body; the channel names the venue.
-            event = _decode_event(data) if watched or self.city.table is not None else None
+            ends = self._visit_ends.get(venue_id)
+            # Only dashboards, visitors' tickets and the city table need the event's body; the
+            # channel names the venue.
+            event = _decode_event(data) if watched or ends or self.city.table is not None else None
             if watched and event["e"] != "undo":  # an undo is not in the venue's recent list either
                 self._remember(venue_id, recent_item(event))
+            if ends and event["e"] == "out":
+                for ended in ends.get(str(event.get("id")), ()):
+                    if not ended.done():
+                        ended.set_result(event)
             self.city.apply(venue_id, event)
         except (KeyError, TypeError, ValueError, AttributeError, msgspec.DecodeError):
             log.warning("ignored a malformed live message on venue %s", venue_id)

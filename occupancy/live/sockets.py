@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,8 @@ from occupancy.live import snapshots
 from occupancy.live.hub import CITY, DISPLAY, VENUE, Hub
 from occupancy.params import SignedCode, VenueId
 from occupancy.services import Services
+from occupancy.visits import repository, tickets
+from occupancy.visits.errors import MalformedTicket
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -32,6 +35,8 @@ log = logging.getLogger(__name__)
 CLOSE_NOT_FOUND = 4404
 # How often a signed-in socket asks whether its token still allows it.
 RECHECK_SECONDS = 3.0
+# The visits a visitor's page may follow on one socket (one after another).
+MAX_TICKETS_FOLLOWED = 20
 # Which process answered (a number, nothing personal): lets tests see both workers deliver.
 WORKER_HEADER = (b"x-occupancy-worker", str(os.getpid()).encode())
 
@@ -79,7 +84,8 @@ async def _accept(websocket: WebSocket, svc: Services) -> Hub | None:
 
 async def _serve(websocket: WebSocket, hub: Hub, kind: str, venue_id: int,
                  snapshot: Callable[[], Awaitable[dict]],
-                 allowed: Callable[[], Awaitable[bool]] | None = None) -> None:
+                 allowed: Callable[[], Awaitable[bool]] | None = None,
+                 receive: Callable[[], Awaitable[None]] | None = None) -> None:
     """Send a snapshot, then whatever the hub offers, until the client leaves or stalls.
 
     The outbox is registered, and the hub subscribed to its events, before the snapshot is read:
@@ -94,7 +100,7 @@ async def _serve(websocket: WebSocket, hub: Hub, kind: str, venue_id: int,
             if kind != CITY:
                 hub.refresh(venue_id)
             sender = asyncio.create_task(outbox.run())
-            receiver = asyncio.create_task(_drain(websocket))
+            receiver = asyncio.create_task(receive() if receive else _drain(websocket))
             watcher = asyncio.create_task(_while_allowed(websocket, allowed)) if allowed else None
             await asyncio.wait({t for t in (sender, receiver, watcher) if t},
                                return_when=asyncio.FIRST_COMPLETED)
@@ -153,7 +159,63 @@ async def display_socket(
     except DomainError as exc:
         await websocket.close(CLOSE_NOT_FOUND, exc.message[:120])
         return
-    await _serve(websocket, hub, DISPLAY, info.id, lambda: snapshots.display_snapshot(svc.today, info))
+    await _serve(websocket, hub, DISPLAY, info.id, lambda: snapshots.display_snapshot(svc.today, info),
+                 receive=lambda: tickets_followed(websocket, svc, hub, info.id))
+
+
+async def tickets_followed(websocket: WebSocket, svc: Services, hub: Hub, venue_id: int) -> None:
+    """The visitor's page on the venue's public socket may send its ticket (never in the URL):
+    it is told the visit's state at once and again when the visit ends, whoever ends it. A new
+    ticket (the next visit from the same page) replaces the one followed."""
+    follower, followed = None, []
+    try:
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                ticket = _ticket_in(message.get("text"))
+                if ticket is None or ticket in followed or len(followed) >= MAX_TICKETS_FOLLOWED:
+                    continue  # each read costs SQL: a page follows a few of its own visits
+                followed.append(ticket)
+                if follower is not None:
+                    follower.cancel()
+                follower = asyncio.create_task(_follow(websocket, svc, hub, venue_id, ticket))
+    finally:
+        if follower is not None:
+            follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
+
+
+def _ticket_in(text: str | None) -> str | None:
+    try:
+        ticket = json.loads(text or "").get("ticket")
+    except (ValueError, AttributeError):
+        return None
+    return ticket if isinstance(ticket, str) else None
+
+
+async def _follow(websocket: WebSocket, svc: Services, hub: Hub, venue_id: int, ticket: str) -> None:
+    try:
+        if tickets.venue_of(ticket) != venue_id:
+            raise MalformedTicket()
+    except MalformedTicket:
+        await websocket.send_json({"type": "visit", "state": "unknown"})
+        return
+    visit = await repository.find_by_ticket(svc.sessionmaker, tickets.digest(ticket))
+    if visit is None:
+        await websocket.send_json({"type": "visit", "state": "unknown"})
+        return
+    # Waiting before the visit is read: an end recorded after the read still arrives.
+    with hub.visit_end(venue_id, visit.id) as ended:
+        visit = await repository.find_by_ticket(svc.sessionmaker, tickets.digest(ticket))
+        if visit.checked_out_at is None:
+            await websocket.send_json({"type": "visit", "state": "open"})
+            event = await ended
+            reason, at = event.get("r"), event.get("t")
+        else:
+            reason, at = visit.checkout_reason, visit.checked_out_at.timestamp()
+    await websocket.send_json({"type": "visit", "state": "ended", "reason": reason, "at": at})
 
 
 @router.websocket("/ws/city")

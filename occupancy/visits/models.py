@@ -21,7 +21,11 @@ class Visit(Base):
     __tablename__ = "visits"
     __table_args__ = (
         Index("ix_visits_open", "venue_id", sqlite_where=_OPEN, postgresql_where=_OPEN),
-        Index("ix_visits_checked_in_at", "checked_in_at"),
+        # By time, then the phone's blind index: tracing reads a date range of this index and
+        # compares the blind index there. An index on the blind index alone put each new visit on
+        # a random page of it, which cost a tenth of a check-in's CPU (docs/benchmarks.md); this
+        # one only grows at its end.
+        Index("ix_visits_checked_in_at_phone", "checked_in_at", "phone_index"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -40,4 +44,4 @@ class Visit(Base):
     personal: Mapped[bytes | None] = mapped_column(LargeBinary, default=None, deferred=True)
     personal_key_id: Mapped[str | None] = mapped_column(String(32), default=None)
     # A keyed hash of the phone number (occupancy.privacy.blind_index), for tracing.
-    phone_index: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
+    phone_index: Mapped[str | None] = mapped_column(String(32), default=None)

@@ -30,8 +30,9 @@ redis.call('HSET', KEYS[3], 'state', 'closed', 'reason', reason, 'out', out)
 redis.call('EXPIRE', KEYS[3], tonumber(ARGV[3]))
 redis.call('SREM', KEYS[4], ARGV[8])
 redis.call('HINCRBY', KEYS[2], 'seq', 1)
+-- The visit id lets the visitor's own page see its ticket end (a number, nothing personal).
 local event = cjson.encode({v = tonumber(ARGV[5]), e = 'out', n = party, c = count,
-  cap = capacity, r = reason, t = tonumber(out)})
+  cap = capacity, r = reason, t = tonumber(out), id = t[1]})
 redis.call('PUBLISH', ARGV[4], event)
 local m = ARGV[6]
 local stay = math.max(0, math.floor(tonumber(out) - tonumber(t[3]) + 0.5))

@@ -15,7 +15,16 @@ from occupancy.web import language, texts
 
 @lru_cache
 def _templates(directory: Path) -> Jinja2Templates:
-    return Jinja2Templates(directory=directory)
+    templates = Jinja2Templates(directory=directory)
+    templates.env.filters["number"] = number
+    return templates
+
+
+def number(value: int, lang: str) -> str:
+    """A count as the reader's language writes it (4.000 in Indonesian, 4,000 in English), the
+    same as the pages' scripts (toLocaleString) write it."""
+    grouped = f"{value:,}"
+    return grouped.replace(",", ".") if lang == "id" else grouped
 
 
 @dataclass(frozen=True, slots=True)

@@ -173,7 +173,7 @@ async def test_coalescing_bounds_the_rate_under_a_burst_of_1000_check_ins(live_s
     # little, so the per-second check allows for jitter and the whole burst is held to the rate.
     span = times[-1] - times[0]
     assert len(received) <= 5 * span + 3, f"{len(received)} frames in {span:.1f}s"
-    assert busiest <= 8
+    assert busiest <= 10  # 5 a second, and frames a stalled client reads late land in one second
     assert len(received) < 100  # far fewer frames than events
     assert received[-1][1]["count"] == 1000 and received[-1][1]["today"]["entries"] == 1000
 
@@ -363,3 +363,47 @@ async def test_revoking_a_token_closes_its_open_socket_within_seconds(live_serve
                 await asyncio.wait_for(ws.recv(), 30)
     assert closed.value.rcvd.code == 4401
     assert time.monotonic() - started < 20  # the token cache (5 s) and the recheck (3 s)
+
+
+async def test_a_visitors_page_follows_its_ticket_on_the_public_socket(
+        live_server, make_venue, issue_token):
+    venue, code = await make_venue(capacity=10)
+    other, other_code = await make_venue(capacity=10)
+    staff = await issue_token("staff", venue.id)
+    [mine, ended] = [(await check_in_answer(live_server, code)) for _ in range(2)]
+    elsewhere = await check_in_answer(live_server, other_code)
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        assert (await http.post("/api/check-outs", json={"ticket": ended["ticket"]})).status_code == 200
+
+    async def follow(ticket: str) -> tuple:
+        ws = await connect(ws_url(live_server, f"/ws/display/{code}")).__aenter__()
+        assert (await next_frame(ws))["type"] == "snapshot"
+        await ws.send(json.dumps({"ticket": ticket}))
+        return ws, await frame_where(ws, lambda f: f.get("type") == "visit", 10)
+
+    ws, first = await follow(mine["ticket"])
+    try:
+        assert first == {"type": "visit", "state": "open"}
+        # Door staff refuse the visit for fever: the page hears of it without asking.
+        async with httpx.AsyncClient(base_url=live_server.url) as http:
+            refused = await http.post(f"/api/venues/{venue.id}/screenings", headers=staff,
+                                      json={"ticket": mine["ticket"], "temperature": 38.6})
+        assert refused.json()["result"] == "refused_fever"
+        last = await frame_where(ws, lambda f: f.get("type") == "visit", 10)
+        assert (last["state"], last["reason"]) == ("ended", "fever")
+    finally:
+        await ws.close()
+    # A visit already over is said to be at once; another venue's ticket, or garbage, is unknown.
+    for ticket, expected in ((ended["ticket"], "ended"), (elsewhere["ticket"], "unknown"),
+                             ("1.not-a-ticket", "unknown")):
+        ws, first = await follow(ticket)
+        await ws.close()
+        assert first["state"] == expected, (ticket, first)
+    assert first.get("reason") is None
+
+
+async def check_in_answer(server, code: str) -> dict:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        answer = await http.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=1))
+        assert answer.status_code == 201, answer.text
+        return answer.json()

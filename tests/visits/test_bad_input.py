@@ -158,3 +158,14 @@ async def test_unknown_route_and_method_get_json_errors(client):
     response = await client.get("/api/tickets/1.x/check-out")
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_every_bad_field_of_a_check_in_is_reported_at_once(client, services, make_venue):
+    venue, signed = await make_venue(capacity=50, max_party=10)
+    response = await client.post(f"/api/venues/{signed}/check-ins",
+                                 json={"name": "", "phone": "12", "email": "x", "party_size": 0})
+    error = response.json()["error"]
+    assert response.status_code == 422 and (error["code"], error["field"]) == ("invalid_input", "name")
+    assert [f["field"] for f in error["fields"]] == ["name", "phone", "email", "party_size"]
+    assert all(f["message"] for f in error["fields"])
+    assert await live_count(services, venue.id) == 0

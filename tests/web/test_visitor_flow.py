@@ -16,6 +16,8 @@ from tests.web.conftest import snap
 
 GREEN = "rgb(21, 128, 61)"
 RED = "rgb(220, 38, 38)"
+RED_TICKET = "rgb(185, 28, 28)"
+GREY_TICKET = "rgb(75, 85, 99)"
 VISITOR = {"name": "Siti Rahayu", "phone": "0812 3456 7890", "email": "siti@example.id"}
 
 
@@ -253,6 +255,18 @@ async def test_form_errors_show_next_to_the_field(live_server, make_venue, phone
     await expect(phone.locator("#name-error")).to_be_hidden()
     await snap(phone, "12-party-error-english")
 
+    # An empty form: every field's error at once, the first field focused.
+    await phone.goto(f"{live_server.url}/v/{signed}?lang=en")
+    await phone.fill("#party_size", "")
+    await phone.tap("#submit")
+    for field in ("name", "phone", "party_size"):
+        await expect(phone.locator(f"#{field}-error")).to_be_visible()
+        await expect(phone.locator(f"#{field}")).to_have_attribute("aria-invalid", "true")
+    await expect(phone.locator("#email-error")).to_be_hidden()  # optional, and empty
+    await expect(phone.locator("#name")).to_be_focused()
+    await snap(phone, "12b-every-error")
+
+    await fill_form(phone)
     await phone.fill("#party_size", "4")
     await phone.tap("#submit")
     await expect(phone.locator("#view-ticket")).to_be_visible()
@@ -301,7 +315,8 @@ async def test_crowd_level_refreshes_by_itself(live_server, make_venue, phone: P
     await phone.goto(f"{live_server.url}/v/{signed}")
     await expect(phone.locator("#crowd-level-text")).to_have_text("Sepi")
     await api_check_in(live_server, signed, 8)
-    await expect(phone.locator("#crowd-level-text")).to_have_text("Ramai", timeout=15_000)
+    # Pushed on the venue's public socket (the API is asked every 10 s only without it).
+    await expect(phone.locator("#crowd-level-text")).to_have_text("Ramai", timeout=3_000)
     await expect(phone.locator("#crowd-count")).to_have_text("8 dari 10 orang")
     await expect(phone.locator("#crowd")).to_have_class(re.compile(r"\blevel-busy\b"))
     await snap(phone, "14-busy")
@@ -334,3 +349,68 @@ async def test_landing_page(live_server, phone: Page):
     assert response.status == 200
     await expect(phone.locator("h1")).to_have_text("Cek-in di tempat tujuan Anda")
     await expect(phone.locator("a[href='/docs']")).to_be_visible()
+
+
+async def test_the_ticket_follows_the_visit_when_door_staff_refuse_it(
+        live_server, make_venue, issue_token, phone: Page):
+    import time
+
+    venue, signed = await make_venue(capacity=10, name="Taman Sempur")
+    staff = await issue_token("staff", venue.id)
+    await phone.goto(f"{live_server.url}/v/{signed}")
+    await fill_form(phone, party_size=2)
+    await phone.tap("#submit")
+    await expect(phone.locator(".ticket")).to_have_css("background-color", GREEN)
+    await expect(phone.locator("#ticket-stay")).to_have_text("0 j 00 m")
+    kept = await stored_ticket(phone, venue.code)
+    await phone.wait_for_timeout(300)  # the page has sent its ticket on the socket
+
+    started = time.monotonic()
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        refused = await http.post(f"/api/venues/{venue.id}/screenings", headers=staff,
+                                  json={"ticket": kept["ticket"], "temperature": 38.7})
+    assert refused.json()["result"] == "refused_fever"
+    ticket = phone.locator("#ticket")
+    await expect(ticket).to_have_class(re.compile(r"\bticket-fever\b"), timeout=5_000)
+    print(f"\nthe ticket turned red {1000 * (time.monotonic() - started):.0f} ms after the refusal")
+    await expect(ticket).to_have_css("background-color", RED_TICKET)
+    await expect(phone.locator("#ticket-ended-reason")).to_contain_text("suhu tubuh terlalu tinggi")
+    await expect(phone.locator("#check-out")).to_be_hidden()
+    await expect(phone.locator("#ticket-qr")).to_be_hidden()
+    await snap(phone, "15-ticket-refused")
+
+    await phone.reload()  # still void after a reload
+    await expect(ticket).to_have_class(re.compile(r"\bticket-fever\b"))
+    await phone.tap("#ticket-again")
+    await expect(phone.locator("#view-form")).to_be_visible()
+    assert await stored_ticket(phone, venue.code) is None
+
+
+async def test_a_ticket_checked_out_by_staff_turns_grey(live_server, make_venue, issue_token,
+                                                       phone: Page):
+    venue, signed = await make_venue(capacity=10)
+    staff = await issue_token("staff", venue.id)
+    await phone.goto(f"{live_server.url}/v/{signed}?lang=en")
+    await fill_form(phone)
+    await phone.tap("#submit")
+    kept = await stored_ticket(phone, venue.code)
+    await phone.wait_for_timeout(300)
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        out = await http.post(f"/api/venues/{venue.id}/door-check-outs", headers=staff,
+                              json={"ticket": kept["ticket"]})
+    assert out.status_code == 200
+    await expect(phone.locator("#ticket")).to_have_class(re.compile(r"\bticket-ended\b"), timeout=5_000)
+    await expect(phone.locator("#ticket-ended-reason")).to_have_text(
+        "The staff ended this visit. This ticket is no longer valid.")
+    await expect(phone.locator("#ticket")).to_have_css("background-color", GREY_TICKET)
+
+
+async def test_numbers_are_written_as_each_language_writes_them(live_server, make_venue, phone: Page):
+    _, signed = await make_venue(capacity=4000)
+    await api_check_in(live_server, signed, 2)
+    await phone.goto(f"{live_server.url}/v/{signed}")
+    await expect(phone.locator("#crowd-count")).to_have_text("2 dari 4.000 orang")
+    await phone.goto(f"{live_server.url}/v/{signed}?lang=en")
+    await expect(phone.locator("#crowd-count")).to_have_text("2 of 4,000 people")
+    await api_check_in(live_server, signed, 1)  # and as the socket's updates write them
+    await expect(phone.locator("#crowd-count")).to_have_text("3 of 4,000 people", timeout=3_000)

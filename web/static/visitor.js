@@ -43,6 +43,11 @@
     });
   }
 
+  // One number format per language, as the staff pages write it: 4.000 (id), 4,000 (en).
+  function number(value) {
+    return typeof value === "number" ? value.toLocaleString(locale) : String(value);
+  }
+
   function newKey() {
     var bytes = new Uint8Array(18);
     crypto.getRandomValues(bytes);
@@ -67,8 +72,9 @@
     crowd.className = "crowd level-" + level;
     $("crowd-level-text").textContent = T["level_" + level] || T.level_unknown;
     if (typeof o.count === "number" && o.capacity) {
-      $("crowd-count").textContent = fmt(T.people_inside, { count: o.count, capacity: o.capacity });
-      $("full-count").textContent = fmt(T.full_count, { count: o.count, capacity: o.capacity });
+      var numbers = { count: number(o.count), capacity: number(o.capacity) };
+      $("crowd-count").textContent = fmt(T.people_inside, numbers);
+      $("full-count").textContent = fmt(T.full_count, numbers);
       $("crowd-meter").style.width = Math.min(100, (100 * o.count) / o.capacity) + "%";
     }
     page.occupancy = o;
@@ -98,7 +104,85 @@
   }
 
   function poll() {
-    if (!document.hidden) refreshOccupancy();
+    // The socket keeps the numbers current; asking the API is the fallback without it.
+    if (!document.hidden && !liveOk) refreshOccupancy();
+  }
+
+  // ---- the venue's live socket: the numbers at once, and the end of this phone's visit ----
+
+  var socket = null;
+  var liveOk = false;
+  var reconnectMs = 1000;
+
+  function openSocket() {
+    if (!("WebSocket" in window)) return;
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var ws = new WebSocket(scheme + location.host + "/ws/display/" + encodeURIComponent(page.signed_code));
+    socket = ws;
+    ws.onopen = function () {
+      reconnectMs = 1000;
+      followTicket();
+    };
+    ws.onmessage = function (message) {
+      var frame;
+      try { frame = JSON.parse(message.data); } catch (e) { return; }
+      if (frame.type === "snapshot" || frame.type === "update") {
+        liveOk = true;
+        $("crowd-offline").hidden = true;
+        renderOccupancy(frame);
+        if (!submitted && (view === "full" || view === "paused") && roomNow(frame)) show("form");
+      } else if (frame.type === "visit") {
+        visitChanged(frame);
+      }
+    };
+    ws.onclose = function () {
+      liveOk = false;
+      if (socket !== ws) return;
+      socket = null;
+      setTimeout(openSocket, reconnectMs);
+      reconnectMs = Math.min(30000, reconnectMs * 2);
+    };
+  }
+
+  // The ticket goes in a message on the socket, never in its URL.
+  function followTicket() {
+    if (socket && socket.readyState === 1 && current && !current.ended) {
+      socket.send(JSON.stringify({ ticket: current.ticket }));
+    }
+  }
+
+  function visitChanged(frame) {
+    if (!current || current.ended) return;
+    if (frame.state === "ended" && frame.reason === "visitor") {
+      forgetTicket();
+      $("done-body").textContent = fmt(T.done_body, { venue: current.venue });
+      $("done-auto").hidden = true;
+      current = null;
+      show("done");
+    } else if (frame.state === "ended") {
+      current.ended = frame.reason || "staff";
+      saveTicket(current);  // a reload shows the ended ticket too, until "check in again"
+      showEnded(current);
+    } else if (frame.state === "unknown") {
+      forgetTicket();
+      current = null;
+      show("form");
+      formError(T.error_unknown_ticket);
+    }
+  }
+
+  function showEnded(t) {
+    var ticket = $("ticket");
+    ticket.classList.add("ticket-ended");
+    ticket.classList.toggle("ticket-fever", t.ended === "fever");
+    $("ticket-check").innerHTML = t.ended === "fever" ? "&#10005;" : "&#8212;";
+    $("ticket-ok").textContent = T.ended_title;
+    $("ticket-ended-reason").textContent = T["ended_" + t.ended] || T.ended_staff;
+    $("ticket-ended-reason").hidden = false;
+    $("ticket-door").hidden = true;
+    checkOutButton.hidden = true;
+    $("ticket-again").hidden = false;
+    stopClock();
   }
 
   // ---- the ticket kept on this phone ----
@@ -179,7 +263,16 @@
     $("check-out-error").hidden = true;
     checkOutButton.disabled = false;
     checkOutButton.textContent = T.check_out;
+    var ticket = $("ticket");
+    ticket.classList.remove("ticket-ended", "ticket-fever");
+    $("ticket-check").innerHTML = "&#10003;";
+    $("ticket-ok").textContent = T.ticket_ok;
+    $("ticket-ended-reason").hidden = true;
+    $("ticket-door").hidden = false;
+    checkOutButton.hidden = false;
+    $("ticket-again").hidden = true;
     show("ticket");
+    if (t.ended) showEnded(t); else followTicket();
   }
 
   // A ticking clock shows the guard a live screen, not a screenshot.
@@ -187,6 +280,10 @@
     $("ticket-clock").textContent = new Date().toLocaleTimeString(locale, {
       hour: "2-digit", minute: "2-digit", second: "2-digit", timeZone: page.timezone,
     });
+    if (current) {
+      var minutes = Math.max(0, Math.floor((Date.now() - new Date(current.checked_in_at).getTime()) / 60000));
+      $("ticket-stay").textContent = fmt(T.stay_hm, { h: Math.floor(minutes / 60), m: String(minutes % 60).padStart(2, "0") });
+    }
   }
 
   function startClock() {
@@ -209,14 +306,14 @@
     $("form-error").hidden = true;
   }
 
-  function fieldError(field, message) {
+  function fieldError(field, message, focus) {
     var input = $(field);
     var slot = $(field + "-error");
     if (!input || !slot) return formError(message);
     slot.textContent = message;
     slot.hidden = false;
     input.setAttribute("aria-invalid", "true");
-    input.focus();
+    if (focus !== false) input.focus();
   }
 
   function formError(message) {
@@ -240,7 +337,7 @@
       phone: form.elements.phone.value,
       party_size: parseInt(party.value, 10),
     };
-    if (isNaN(body.party_size)) body.party_size = null;
+    if (isNaN(body.party_size)) body.party_size = 0;  // empty: refused as a party size, with the rest
     var email = form.elements.email.value.trim();
     if (email) body.email = email;
     // The rotating code of the door screen's QR code, where the venue requires one.
@@ -298,7 +395,7 @@
     }
     var error = data.error || {};
     if (error.code === "venue_full") {
-      $("full-count").textContent = fmt(T.full_count, { count: error.count, capacity: error.capacity });
+      $("full-count").textContent = fmt(T.full_count, { count: number(error.count), capacity: number(error.capacity) });
       var minutes = Math.max(1, Math.ceil((error.retry_after_seconds || 60) / 60));
       $("full-retry").textContent = fmt(T.full_retry, { minutes: minutes });
       show("full");
@@ -306,9 +403,13 @@
     } else if (error.code === "venue_paused") {
       show("paused");
       refreshOccupancy();
-    } else if (error.code === "invalid_input" && T["error_field_" + error.field]) {
+    } else if (T["error_field_" + error.field]) {
+      // Every field's problem at once, not one per try.
       show("form");
-      fieldError(error.field, fmt(T["error_field_" + error.field], { max: page.venue.max_party }));
+      (error.fields || [error]).forEach(function (problem, i) {
+        var text = T["error_field_" + problem.field];
+        if (text) fieldError(problem.field, fmt(text, { max: page.venue.max_party }), i === 0);
+      });
     } else {
       formError(error.message || T.error_generic);
     }
@@ -396,6 +497,12 @@
     clearErrors();
     show("form");
   });
+  $("ticket-again").addEventListener("click", function () {
+    forgetTicket();
+    current = null;
+    clearErrors();
+    show("form");
+  });
   document.addEventListener("visibilitychange", poll);
 
   renderOccupancy(page.occupancy);
@@ -407,4 +514,5 @@
     show(initial);
   }
   setInterval(poll, POLL_MS);
+  openSocket();
 })();
