@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+import re
 
 import httpx
 import zxingcpp
@@ -58,6 +59,6 @@ async def test_ticket_screen_shows_the_qr_and_the_short_code(live_server, make_v
         response = await http.post(f"/api/venues/{venue.id}/visits/by-code/{shown}/check-out")
     assert response.status_code == 200, response.text
     assert response.json()["party_size"] == 2 and response.json()["occupancy"]["count"] == 0
-    await phone.tap("#check-out")
-    await expect(phone.locator("#view-done")).to_be_visible()
-    await expect(phone.locator("#done-auto")).to_be_visible()
+    await expect(phone.locator("#ticket")).to_have_class(re.compile(r"\bticket-ended\b"))
+    await expect(phone.locator("#ticket-qr")).to_be_hidden()
+    await expect(phone.locator("#ticket-ended-reason")).to_contain_text("Petugas telah mengakhiri")
