@@ -24,6 +24,7 @@ from occupancy.venues import endpoints as venue_endpoints
 from occupancy.venues import manage as venue_manage
 from occupancy.visits import endpoints as visit_endpoints
 from occupancy.visits import pages as visit_pages
+from occupancy.web import api_docs
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         # Prometheus is the metrics here; FastAPI's OpenTelemetry hooks would be checked per request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        docs_url=None, redoc_url=None,  # /docs is served by web.api_docs, without a CDN
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(live_pages.router)
     app.include_router(visit_pages.router)
+    api_docs.install(app)
     static = settings.web_dir / "static"
     if static.is_dir():
         app.mount("/static", StaticFiles(directory=static), name="static")

@@ -213,7 +213,9 @@ async def door_display(
     except (ForgedVenueCode, UnknownVenue) as exc:
         return _not_found(request, exc)
     return _render(request, "display.html", {
-        "venue_name": venue.name, "page": {"signed_code": signed_code, "capacity": venue.capacity},
+        "venue_name": venue.name,
+        "page": {"signed_code": signed_code, "capacity": venue.capacity, "venue_id": venue.id,
+                 "door_code_required": venue.door_code_required},
     })
 
 

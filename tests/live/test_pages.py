@@ -6,6 +6,7 @@ test-artifacts/ (and of any page open when a test fails).
 """
 
 import asyncio
+import io
 import re
 import subprocess
 import sys
@@ -238,10 +239,22 @@ async def test_manager_changes_capacity_and_pauses_entry(
     await expect(page.locator("#hero")).to_have_class(re.compile(r"\blevel-full\b"))
     settings = (await api(live_server.url, "GET", f"/api/venues/{venue.id}", header)).json()
     assert settings["capacity"] == 4
+    await expect(page.locator("#over-alert")).to_be_hidden()
+
+    # Lowered below the count: how many are over, the share above 100 %, and an alert.
+    await page.fill("#capacity-input", "3")
+    await page.click("#capacity-form button")
+    await expect(page.get_by_test_id("level")).to_have_text("Penuh · 133 % · 1 melebihi kapasitas")
+    await expect(page.locator("#over-alert")).to_be_visible()
+    await expect(page.locator("#over-alert")).to_contain_text("1 orang melebihi kapasitas")
+    await snap(page, "manager-over-capacity")
+    await page.fill("#capacity-input", "4")
+    await page.click("#capacity-form button")
+    await expect(page.locator("#over-alert")).to_be_hidden()
 
     await page.click("#pause-button")
     await expect(page.locator("#pause-button")).to_have_text("Buka masuk kembali")
-    await expect(page.get_by_test_id("level")).to_contain_text("Masuk ditutup sementara")
+    await expect(page.get_by_test_id("level")).to_have_text("Masuk ditutup sementara · 100 %")
     settings = (await api(live_server.url, "GET", f"/api/venues/{venue.id}", header)).json()
     assert settings["paused"] is True
     await snap(page, "manager-paused")
@@ -322,6 +335,7 @@ async def test_door_display_shows_count_light_and_message_live(
 
     await check_in(live_server.url, signed, party=2)
     await expect(page.get_by_test_id("count")).to_have_text("2", timeout=LIVE_MS)
+    await expect(page.get_by_test_id("left")).to_have_text("3 tempat tersisa · 3 places left")
     await snap(page, "display-enter")
 
     await check_in(live_server.url, signed, party=3)
@@ -658,3 +672,39 @@ async def test_an_official_traces_a_case_from_the_page_with_the_key_file(
     await expect(page.locator("#contacts")).to_contain_text("082222222222")
     await expect(page.locator("#tracing-status")).to_contain_text("2")
     await expect(page.locator("#download")).to_be_visible()
+
+
+async def test_the_door_totem_shows_everything_upright_and_the_door_code_to_staff_only(
+        live_server, make_venue, issue_token, browser, settings):
+    """A door totem (1080x1920 portrait): nothing cut off; the rotating check-in code shows when
+    a member of staff opened the display, and never on a display opened from afar."""
+    import zxingcpp
+    from PIL import Image
+
+    venue, signed = await make_venue(capacity=40, name="Stasiun Bogor")
+    manager = await issue_token("manager", venue.id)
+    await check_in(live_server.url, signed, party=3)  # before the venue requires the door code
+    await api(live_server.url, "PATCH", f"/api/venues/{venue.id}", manager,
+              json={"door_code_required": True})
+    totem = {"viewport": {"width": 1080, "height": 1920}, "locale": "id-ID"}
+    for signed_in in (False, True):
+        context = await browser.new_context(**totem)
+        if signed_in:
+            await log_in(context, live_server.url, await issue_token("staff", venue.id))
+        page = await open_live(context, f"{live_server.url}/display/{signed}")
+        await expect(page.get_by_test_id("left")).to_have_text("37 tempat tersisa · 37 places left")
+        qr = page.locator("#door-qr")
+        if signed_in:
+            await expect(qr).to_be_visible()
+            shot = await page.locator("#door-qr-img").screenshot()
+            [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(shot)))
+            assert f"/v/{signed}?door=" in found.text
+        else:
+            await page.wait_for_timeout(500)
+            await expect(qr).to_be_hidden()
+        for selector in ("#count", ".light", "#message", ".display-name"):
+            box = await page.locator(selector).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 1080, (selector, box)
+            assert box["y"] + box["height"] <= 1920, (selector, box)
+        await snap(page, f"display-totem-{'staff' if signed_in else 'public'}")
+        await context.close()

@@ -51,6 +51,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "level_low": "Longgar",
         "level_busy": "Hampir penuh",
         "level_full": "Penuh",
+        "over_by": "{n} melebihi kapasitas",
+        "over_alert": ("{n} orang melebihi kapasitas di dalam: jangan izinkan masuk sampai "
+                       "cukup banyak yang keluar."),
         "level_paused": "Masuk ditutup sementara",
         "entries_per_min": "Masuk / menit",
         "exits_per_min": "Keluar / menit",
@@ -192,6 +195,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "level_low": "Room to spare",
         "level_busy": "Nearly full",
         "level_full": "Full",
+        "over_by": "{n} over capacity",
+        "over_alert": "{n} people over capacity inside: admit nobody until enough have left.",
         "level_paused": "Entry paused",
         "entries_per_min": "Entries / minute",
         "exits_per_min": "Exits / minute",
@@ -289,7 +294,8 @@ TEXTS: dict[str, dict[str, str]] = {
 
 # What the pages' scripts need, handed over as JSON in the page.
 SCRIPT_KEYS = (
-    "people", "of", "level_low", "level_busy", "level_full", "level_paused", "minutes",
+    "people", "of", "level_low", "level_busy", "level_full", "level_paused", "minutes", "over_by",
+    "over_alert",
     "event_in", "event_out", "event_full", "event_fever", "event_walkin", "event_paused",
     "recent_empty", "saved", "failed", "network_error", "pause", "resume", "admitted",
     "refused_fever_result", "checked_out", "ticket_needed", "temperature_needed", "party_of",

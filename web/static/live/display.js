@@ -13,6 +13,9 @@ function apply(message) {
   const level = message.level;
   text("count", number(message.count));
   text("capacity", number(message.capacity));
+  const left = message.capacity - message.count;
+  text("left", message.paused || left <= 0 ? "\u00a0"
+    : `${number(left)} tempat tersisa · ${number(left)} ${left === 1 ? "place" : "places"} left`);
   setLevelClass(document.body, level, message.paused);
   const [id, en] = message.paused ? MESSAGES.paused : level === "full" ? MESSAGES.full : MESSAGES.enter;
   text("message-id", id);
@@ -20,3 +23,23 @@ function apply(message) {
 }
 
 connect(`/ws/display/${encodeURIComponent(page.signed_code)}`, apply);
+
+// The rotating door code changes every 30 s: drawn again every 5 s while this display may have
+// it (a data: URL: the page's policy allows no other image source than this site and data:).
+async function showDoorCode() {
+  const answer = await fetch(`/api/venues/${page.venue_id}/door-qr.svg`,
+                             { credentials: "same-origin", cache: "no-store" }).catch(() => null);
+  if (answer && (answer.status === 401 || answer.status === 403)) return false;  // not staff's
+  if (answer && answer.ok) {
+    const svg = await answer.text();
+    document.getElementById("door-qr-img").src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(svg);
+    document.getElementById("door-qr").hidden = false;
+  }
+  return true;
+}
+
+if (page.door_code_required) {
+  showDoorCode().then((mayShow) => {
+    if (mayShow) setInterval(showDoorCode, 5000);
+  });
+}

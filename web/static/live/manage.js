@@ -20,12 +20,19 @@ function renderHeadline() {
   text("capacity", number(state.capacity));
   const hero = document.getElementById("hero");
   setLevelClass(hero, level, state.paused);
-  const share = state.capacity ? Math.min(100, (100 * (state.count || 0)) / state.capacity) : 0;
-  document.getElementById("meter").style.width = share.toFixed(1) + "%";
-  const words = [T["level_" + level] || ""];
-  if (state.capacity && state.count !== null) words.push(`${Math.round(share)} %`);
-  if (state.paused) words.unshift(T.level_paused);
+  const share = state.capacity ? (100 * (state.count || 0)) / state.capacity : 0;
+  document.getElementById("meter").style.width = Math.min(100, share).toFixed(1) + "%";
+  // Paused says so instead of the crowd level; the share is rounded down (99.6 % is not "100 %"
+  // while nearly full) and goes above 100 % when a lowered capacity leaves more people inside.
+  const words = [state.paused ? T.level_paused : T["level_" + level] || ""];
+  if (state.capacity && state.count !== null) words.push(`${number(Math.floor(share))} %`);
+  const over = state.capacity && state.count !== null ? state.count - state.capacity : 0;
+  if (over > 0) words.push(format(T.over_by, { n: number(over) }));
   text("level", words.filter(Boolean).join(" · "));
+  hero.classList.toggle("over", over > 0);
+  const alert = document.getElementById("over-alert");
+  alert.hidden = over <= 0;
+  if (over > 0) text("over-alert-text", format(T.over_alert, { n: number(over) }));
   const input = document.getElementById("capacity-input");
   if (input && document.activeElement !== input && state.capacity) input.value = state.capacity;
   const pause = document.getElementById("pause-button");
