@@ -81,8 +81,9 @@ def _bounds(period: Period, tz: ZoneInfo) -> tuple[datetime, datetime]:
 
 
 def period_key(hour_start: datetime, by: str, tz: ZoneInfo) -> str:
+    """An hour as the city's clock shows it, with its offset (as every CSV writes times)."""
     if by == "hour":
-        return hour_start.isoformat()
+        return hour_start.astimezone(tz).isoformat()
     return hour_start.astimezone(tz).date().isoformat()
 
 

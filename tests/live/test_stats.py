@@ -103,6 +103,16 @@ async def test_rollup_writes_history_and_the_history_api_reads_it(client, servic
     [row] = [r for r in rows if r["venue_code"] == venue.code]
     assert row["entries"] == "2" and row["refused_fever"] == "1"
 
+    # Hours are written as the city's clock shows them, with the offset the venue's CSV uses.
+    hourly = await client.get("/api/city/history.csv?by=hour", headers=official)
+    visits = await client.get(f"/api/venues/{venue.id}/visits.csv",
+                              headers=await issue_token("manager", venue.id))
+    offset = datetime.now(services.capacity.tz).strftime("%z")
+    offset = f"{offset[:3]}:{offset[3:]}"
+    hour_start = next(csv.DictReader(io.StringIO(hourly.text)))["period_start"]
+    checked_in = next(csv.DictReader(io.StringIO(visits.text)))["checked_in_at"]
+    assert hour_start.endswith(offset) and checked_in.endswith(offset), (hour_start, checked_in)
+
 
 async def test_rollup_from_the_command_line(services, make_venue, client):
     import asyncio
@@ -286,7 +296,8 @@ async def test_the_city_peak_is_the_most_people_at_once_not_the_sum_of_the_venue
     days = f"from={local_date(hour, store.tz)}&to={local_date(hour + 7199, store.tz)}"
     answer = (await client.get(f"/api/city/history?by=hour&{days}", headers=official)).json()
     periods = {p["start"]: p for p in answer["periods"]}
-    first = datetime.fromtimestamp(hour, UTC).isoformat()  # hours are given as UTC instants
+    # Hours are given on the city's clock, with its offset.
+    first = datetime.fromtimestamp(hour, UTC).astimezone(store.tz).isoformat()
     assert periods[first]["peak_count"] == 6 and periods[first]["entries"] == 2
     assert {v["id"]: v["peak_count"] for v in answer["venues"]} == {mall.id: 6, stadium.id: 4}
     by_day = (await client.get(f"/api/city/history?by=day&{days}", headers=official)).json()

@@ -39,6 +39,26 @@ function visitRequests(value) {
   return { screening: `${visit}/screening`, checkOut: `${visit}/check-out`, body: {} };
 }
 
+/** A short tone: high for admitted or done, low for refused (heard at a noisy door). */
+let audio = null;
+function beep(good) {
+  try {
+    audio = audio || new AudioContext();
+    const tone = audio.createOscillator();
+    const volume = audio.createGain();
+    tone.frequency.value = good ? 880 : 220;
+    volume.gain.value = 0.15;
+    tone.connect(volume).connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + (good ? 0.15 : 0.45));
+  } catch (err) { /* no sound here: the screen says it */ }
+}
+
+function clearResult() {
+  result.hidden = true;
+  result.replaceChildren();
+}
+
 function show(kind, title, detail) {
   result.hidden = false;
   result.className = "result " + kind;
@@ -53,12 +73,20 @@ function show(kind, title, detail) {
   }
 }
 
+// What door staff must tell apart at a glance, by the API's error code.
+const OUTCOMES = { visit_ended: "already_ended", other_venue: "other_venue",
+                   unknown_ticket: "unknown_ticket", malformed_ticket: "unknown_ticket" };
+
 function fail(err) {
-  show("bad", format(T.failed, { message: err.message }));
+  const outcome = OUTCOMES[err.code];
+  if (outcome) show("bad", T["door_" + outcome], err.message);
+  else show("bad", format(T.failed, { message: err.message }));
+  beep(false);
 }
 
 document.getElementById("ticket-form").addEventListener("submit", async (event) => {
   event.preventDefault();
+  clearResult();  // no stale answer under the next one
   const visit = visitRequests(ticketInput.value);
   if (!visit) { show("bad", T.ticket_needed); ticketInput.focus(); return; }
   const temperature = Number.parseFloat(temperatureInput.value.replace(",", "."));
@@ -68,6 +96,7 @@ document.getElementById("ticket-form").addEventListener("submit", async (event) 
     const detail = `${number(answer.temperature, 1)} °C`;
     if (answer.result === "admitted") show("ok", T.admitted, detail);
     else show("bad", T.refused_fever_result, `${detail} ≥ ${number(answer.threshold, 1)} °C`);
+    beep(answer.result === "admitted");
     ticketInput.value = "";
     temperatureInput.value = "";
     ticketInput.focus();
@@ -75,6 +104,7 @@ document.getElementById("ticket-form").addEventListener("submit", async (event) 
 });
 
 document.getElementById("checkout-button").addEventListener("click", async () => {
+  clearResult();
   const visit = visitRequests(ticketInput.value);
   if (!visit) { show("bad", T.ticket_needed); ticketInput.focus(); return; }
   try {
@@ -96,24 +126,28 @@ for (const [id, delta] of [["walkin-plus", 1], ["walkin-minus", -1]]) {
   });
 }
 
-// --- scanning the visitor's QR (where the browser reads barcodes: Chrome on Android) ----------
+// --- scanning the visitor's QR with the camera, in any browser (jsQR, vendored) -------------
 
 const scanButton = document.getElementById("scan-button");
 const video = document.getElementById("scan-video");
 const SCAN_EVERY_MS = 150;
+const frame = document.createElement("canvas");
+const frameContext = frame.getContext("2d", { willReadFrequently: true });
 let scan = null;
 
-async function canScan() {
-  if (!("BarcodeDetector" in window) || !navigator.mediaDevices?.getUserMedia) return false;
-  try {
-    return (await window.BarcodeDetector.getSupportedFormats()).includes("qr_code");
-  } catch (err) {
-    return false;
-  }
+/** The text of a QR code in the video's current frame, or null. */
+function readFrame() {
+  if (!video.videoWidth || !window.jsQR) return null;
+  const scale = Math.min(1, 640 / video.videoWidth);  // enough pixels for a phone held near
+  frame.width = Math.round(video.videoWidth * scale);
+  frame.height = Math.round(video.videoHeight * scale);
+  frameContext.drawImage(video, 0, 0, frame.width, frame.height);
+  const pixels = frameContext.getImageData(0, 0, frame.width, frame.height);
+  const found = window.jsQR(pixels.data, pixels.width, pixels.height, { inversionAttempts: "dontInvert" });
+  return found ? found.data : null;
 }
 
 async function startScan() {
-  const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
   const stream = await navigator.mediaDevices.getUserMedia({
     video: { facingMode: "environment" }, audio: false,
   });
@@ -123,19 +157,18 @@ async function startScan() {
   video.hidden = false;
   scanButton.textContent = T.scan_stop;
   await video.play();
-  const look = async () => {
+  const look = () => {
     if (session.stopped) return;
-    try {
-      for (const found of await detector.detect(video)) {
-        // Only a ticket counts: a venue's poster in view is not what the staff are after.
-        if (TICKET.test(found.rawValue)) {
-          ticketInput.value = TICKET.exec(found.rawValue)[1];
-          stopScan();
-          temperatureInput.focus();
-          return;
-        }
-      }
-    } catch (err) { /* no frame yet: look again */ }
+    const text = readFrame();
+    // Only a ticket counts: a venue's poster in view is not what the staff are after.
+    if (text && TICKET.test(text)) {
+      ticketInput.value = TICKET.exec(text)[1];
+      stopScan();
+      clearResult();
+      beep(true);
+      temperatureInput.focus();
+      return;
+    }
     setTimeout(look, SCAN_EVERY_MS);
   };
   look();
@@ -155,6 +188,7 @@ scanButton.addEventListener("click", async () => {
   if (scan) { stopScan(); return; }
   scanButton.disabled = true;  // one camera request at a time
   try {
+    if (!navigator.mediaDevices?.getUserMedia) throw new Error(T.camera_missing);
     await startScan();
   } catch (err) {
     stopScan();
@@ -166,7 +200,10 @@ scanButton.addEventListener("click", async () => {
 // The camera is not left on behind another tab or a locked screen.
 document.addEventListener("visibilitychange", () => { if (document.hidden) stopScan(); });
 
-canScan().then((yes) => { scanButton.hidden = !yes; });
+// A new ticket typed or scanned: the last answer belongs to the last visitor.
+ticketInput.addEventListener("input", clearResult);
+// The full-screen answer goes away with a tap (the next visitor is waiting).
+result.addEventListener("click", clearResult);
 
 connect(`/ws/venues/${venue.id}`, apply);
 
