@@ -88,11 +88,13 @@ async def test_check_in_show_ticket_reload_and_check_out(live_server, make_venue
     await expect(phone.locator("#ticket-venue")).to_have_text("Grand Mall Tangerang")
     await expect(phone.locator("#ticket-party")).to_have_text("3 orang")
     await expect(phone.locator(".ticket")).to_have_css("background-color", GREEN)
-    await expect(phone.locator("#check-out")).to_have_text("Check out / Keluar")
+    await expect(phone.locator("#check-out")).to_have_text("Keluar (check out)")
     kept = await stored_ticket(phone, venue.code)
     assert set(kept) == {"ticket", "venue", "party_size", "checked_in_at", "short_code"}
     assert kept["party_size"] == 3
-    await expect(phone.locator("#ticket-code")).to_have_text(kept["short_code"])
+    # The code staff can type, once (under the QR code).
+    await expect(phone.locator("#ticket-short-code")).to_have_text(kept["short_code"])
+    await expect(phone.get_by_text(kept["short_code"])).to_have_count(1)
     assert len(kept["short_code"]) == 9 and kept["short_code"][4] == "-"  # as 3F9A-07C2
     # The city's time, as the guard's clock shows it, whatever the phone's time zone.
     await expect(phone.locator("#ticket-time")).to_have_text(
@@ -112,7 +114,15 @@ async def test_check_in_show_ticket_reload_and_check_out(live_server, make_venue
     await snap(phone, "4-ticket-after-reload")
 
     await expect(phone.locator("#ticket-qr")).to_be_visible()
+    # A check-out asks once more, naming the venue; "cancel" keeps the ticket.
     await phone.tap("#check-out")
+    await expect(phone.locator("#check-out-question")).to_have_text(
+        "Keluar dari Grand Mall Tangerang sekarang?")
+    await phone.tap("#check-out-no")
+    await expect(phone.locator("#check-out")).to_be_visible()
+    assert await count(live_server, signed) == 3
+    await phone.tap("#check-out")
+    await phone.tap("#check-out-yes")
     await expect(phone.locator("#view-done")).to_be_visible()
     await expect(phone.locator("#done-title")).to_have_text("Anda sudah check out. Terima kasih!")
     # The ticket travelled in request bodies only, never in a URL that proxies and servers log.
@@ -302,6 +312,7 @@ async def test_retry_after_network_error_reuses_the_key(live_server, make_venue,
 
     # A new check-in later is a new attempt with a fresh key.
     await phone.tap("#check-out")
+    await phone.tap("#check-out-yes")
     await phone.tap("#again")
     await fill_form(phone)
     await phone.tap("#submit")
@@ -414,3 +425,24 @@ async def test_numbers_are_written_as_each_language_writes_them(live_server, mak
     await expect(phone.locator("#crowd-count")).to_have_text("2 of 4,000 people")
     await api_check_in(live_server, signed, 1)  # and as the socket's updates write them
     await expect(phone.locator("#crowd-count")).to_have_text("3 of 4,000 people", timeout=3_000)
+
+
+async def test_checking_in_elsewhere_offers_to_end_the_open_visit_first(live_server, make_venue,
+                                                                      phone: Page):
+    mall, mall_code = await make_venue(capacity=10, name="Mal Ciputra")
+    _, park_code = await make_venue(capacity=10, name="Taman Kota")
+    await phone.goto(f"{live_server.url}/v/{mall_code}")
+    await fill_form(phone)
+    await phone.tap("#submit")
+    await expect(phone.locator("#view-ticket")).to_be_visible()
+
+    await phone.goto(f"{live_server.url}/v/{park_code}")
+    await expect(phone.locator("#elsewhere")).to_be_visible()
+    await expect(phone.locator("#elsewhere-text")).to_contain_text("Anda masih tercatat di Mal Ciputra")
+    await snap(phone, "16-still-elsewhere")
+    await phone.tap("#elsewhere-out")
+    await expect(phone.locator("#elsewhere")).to_be_hidden()
+    assert await count(live_server, mall_code) == 0
+    assert await stored_ticket(phone, mall.code) is None
+    await phone.reload()
+    await expect(phone.locator("#elsewhere")).to_be_hidden()

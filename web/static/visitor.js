@@ -181,6 +181,7 @@
     $("ticket-ended-reason").hidden = false;
     $("ticket-door").hidden = true;
     checkOutButton.hidden = true;
+    $("check-out-confirm").hidden = true;
     $("ticket-again").hidden = false;
     stopClock();
   }
@@ -258,7 +259,6 @@
     // One code for the guard to read or type: the staff short code (kept with the ticket, so it
     // shows after a reload on plain HTTP too, where Web Crypto cannot work it out again).
     knownCode = knownCode || t.short_code;
-    $("ticket-code").textContent = knownCode || t.ticket.slice(-6);
     showDoorCodes(t, knownCode);
     $("check-out-error").hidden = true;
     checkOutButton.disabled = false;
@@ -270,6 +270,7 @@
     $("ticket-ended-reason").hidden = true;
     $("ticket-door").hidden = false;
     checkOutButton.hidden = false;
+    $("check-out-confirm").hidden = true;
     $("ticket-again").hidden = true;
     show("ticket");
     if (t.ended) showEnded(t); else followTicket();
@@ -472,6 +473,50 @@
     }
   }
 
+  // ---- a visit still open at another venue (its ticket kept on this phone) ----
+
+  var PREFIX = "occupancy.ticket.";
+  var elsewhere = null;
+
+  function openElsewhere() {
+    for (var i = 0; i < localStorage.length; i++) {
+      var key = localStorage.key(i);
+      if (!key || key.indexOf(PREFIX) !== 0 || key === STORE) continue;
+      var t = null;
+      try { t = JSON.parse(localStorage.getItem(key) || "null"); } catch (e) { t = null; }
+      // A day old or ended: that visit is over (its venue's time limit checks it out).
+      if (t && t.ticket && !t.ended && Date.now() - new Date(t.checked_in_at).getTime() < 86400000) {
+        return { key: key, ticket: t };
+      }
+    }
+    return null;
+  }
+
+  function offerCheckOutElsewhere() {
+    try { elsewhere = openElsewhere(); } catch (e) { elsewhere = null; }
+    $("elsewhere").hidden = !elsewhere;
+    if (!elsewhere) return;
+    $("elsewhere-text").textContent = fmt(T.elsewhere, {
+      venue: elsewhere.ticket.venue,
+      time: new Date(elsewhere.ticket.checked_in_at).toLocaleTimeString(locale, {
+        hour: "2-digit", minute: "2-digit", timeZone: page.timezone }),
+    });
+  }
+
+  $("elsewhere-out").addEventListener("click", function () {
+    if (!elsewhere) return;
+    var other = elsewhere;
+    postTicket(api.checkOut, other.ticket.ticket).then(function (response) {
+      // Done, already ended, or unknown: that ticket is of no more use on this phone.
+      if (response.ok || response.status === 404 || response.status === 409 || response.status === 400) {
+        try { localStorage.removeItem(other.key); } catch (e) { /* nothing kept */ }
+        offerCheckOutElsewhere();
+      } else {
+        formError(T.error_server);
+      }
+    }, function () { formError(T.error_network); });
+  });
+
   // ---- party size picker ----
 
   function stepParty(delta) {
@@ -488,7 +533,23 @@
   });
   $("party-minus").addEventListener("click", function () { stepParty(-1); });
   $("party-plus").addEventListener("click", function () { stepParty(1); });
-  checkOutButton.addEventListener("click", checkOut);
+  checkOutButton.addEventListener("click", function () {
+    if (!current) return;
+    $("check-out-question").textContent = fmt(T.check_out_confirm, { venue: current.venue });
+    checkOutButton.hidden = true;
+    $("check-out-confirm").hidden = false;
+    $("check-out-yes").focus();
+  });
+  $("check-out-yes").addEventListener("click", function () {
+    $("check-out-confirm").hidden = true;
+    checkOutButton.hidden = false;
+    checkOut();
+  });
+  $("check-out-no").addEventListener("click", function () {
+    $("check-out-confirm").hidden = true;
+    checkOutButton.hidden = false;
+    checkOutButton.focus();
+  });
   $("full-retry-button").addEventListener("click", retry);
   $("paused-retry-button").addEventListener("click", retry);
   $("full-back").addEventListener("click", function () { show("form"); });
@@ -496,12 +557,14 @@
   $("again").addEventListener("click", function () {
     clearErrors();
     show("form");
+    offerCheckOutElsewhere();
   });
   $("ticket-again").addEventListener("click", function () {
     forgetTicket();
     current = null;
     clearErrors();
     show("form");
+    offerCheckOutElsewhere();
   });
   document.addEventListener("visibilitychange", poll);
 
@@ -512,6 +575,7 @@
   } else {
     var initial = page.occupancy.paused ? "paused" : (page.occupancy.level === "full" ? "full" : "form");
     show(initial);
+    offerCheckOutElsewhere();
   }
   setInterval(poll, POLL_MS);
   openSocket();

@@ -7,7 +7,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "html_lang": "id",
         "switch_label": "English",
         "switch_to": "en",
-        "app_name": "Okupansi",
+        "app_name": "Cek-in Aman",  # one name for visitors and staff
         "logout": "Keluar",
         "reconnecting": "Menyambung ulang…",
         "connecting": "Menyambung…",
@@ -155,7 +155,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "html_lang": "en",
         "switch_label": "Bahasa Indonesia",
         "switch_to": "id",
-        "app_name": "Occupancy",
+        "app_name": "Safe Check-in",
         "logout": "Log out",
         "reconnecting": "Reconnecting…",
         "connecting": "Connecting…",
