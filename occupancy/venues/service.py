@@ -113,6 +113,15 @@ async def enforced_limits(session: AsyncSession, venue_id: int | None = None) ->
 
 
 _INFO_COLUMNS = tuple(getattr(Venue, field.name) for field in fields(VenueInfo))
+
+
+async def same_kind(session: AsyncSession, venue: VenueInfo, limit: int = 50) -> list[VenueInfo]:
+    """Other venues of the venue's category, those of its district first: where a visitor can
+    go instead when it is full."""
+    query = (select(*_INFO_COLUMNS)
+             .where(Venue.category == venue.category, Venue.id != venue.id)
+             .order_by((Venue.district != venue.district), Venue.id).limit(limit))
+    return [VenueInfo(*row) for row in (await session.execute(query)).all()]
 # Venues per query of ``venue_infos``: the loop serves requests between pages.
 VENUE_PAGE = 1000
 

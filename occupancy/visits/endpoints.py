@@ -9,7 +9,8 @@ from occupancy.kit import qr
 from occupancy.kit.http import json_response, openapi_body, read_json
 from occupancy.params import ShortCode, SignedCode, Ticket, VenueId
 from occupancy.services import Services
-from occupancy.venues import door
+from occupancy.venues import door, signing
+from occupancy.venues import service as venue_service
 from occupancy.visits import tickets
 from occupancy.visits.crowd import crowd_level
 from occupancy.visits.errors import TicketOfAnotherVenue
@@ -224,6 +225,30 @@ def _qr_response(ticket: str) -> Response:
         "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff",
     })
+
+
+@router.get("/venues/{code}/alternatives",
+            summary="Venues of the same kind with room now, its district's first (public)")
+async def alternatives(venue: SignedVenue, svc: ServicesDep, _: Public) -> Response:
+    async with svc.sessionmaker() as session:
+        others = await venue_service.same_kind(session, venue)
+    counts = await svc.today.counts([v.id for v in others])
+    with_room = []
+    for other in others:
+        count, capacity, paused = counts[other.id]
+        capacity = capacity if capacity is not None else other.capacity
+        level = crowd_level(count, capacity)
+        if paused or level == "full":
+            continue
+        with_room.append({
+            "name": other.name, "district": other.district, "category": other.category,
+            "count": count, "capacity": capacity, "level": level,
+            "same_district": other.district == venue.district,
+            "url": f"/v/{signing.sign(svc.settings.secret_key, other.code)}",
+        })
+    # The district's first, then the emptiest.
+    with_room.sort(key=lambda v: (not v["same_district"], v["count"] / max(v["capacity"], 1)))
+    return json_response({"venues": with_room[:5]})
 
 
 @router.get("/venues/{code}/occupancy", summary="Live headcount of a venue (public)")

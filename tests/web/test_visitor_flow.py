@@ -142,7 +142,12 @@ async def test_check_in_show_ticket_reload_and_check_out(live_server, make_venue
 
 
 async def test_full_venue_shows_count_and_retry(live_server, make_venue, phone: Page):
-    _, signed = await make_venue(capacity=2, name="Pasar Baru")
+    _, signed = await make_venue(capacity=2, name="Pasar Baru", category="market", district="Karawaci")
+    _, near_code = await make_venue(capacity=10, name="Pasar Lama", category="market", district="Karawaci")
+    _, far_code = await make_venue(capacity=10, name="Pasar Anyar", category="market", district="Cibodas")
+    _, full_code = await make_venue(capacity=1, name="Pasar Penuh", category="market", district="Karawaci")
+    await make_venue(capacity=10, name="Taman Lain", category="park", district="Karawaci")
+    await api_check_in(live_server, full_code, 1)
     other = await api_check_in(live_server, signed, 2)
 
     # Opened while full: the full state at once, with the count.
@@ -154,6 +159,11 @@ async def test_full_venue_shows_count_and_retry(live_server, make_venue, phone: 
     await expect(phone.locator("#crowd")).to_have_class(re.compile(r"\blevel-full\b"))
     await expect(phone.locator("#crowd-level")).to_have_css("background-color", RED)
     await expect(phone.locator("#full-retry-button")).to_be_visible()
+    # Where else of the same kind has room: its district's first; full ones and parks not.
+    await expect(phone.locator("#alternatives-list li a")).to_have_text(["Pasar Lama", "Pasar Anyar"])
+    await expect(phone.locator("#alternatives-list li").first).to_contain_text("0 dari 10 orang")
+    assert near_code in await phone.locator("#alternatives-list a").first.get_attribute("href")
+    assert far_code not in await phone.locator("#alternatives-list a").first.get_attribute("href")
     await snap(phone, "6-full-on-open")
 
     # Room again: the form comes back by itself (the venue's socket says so).

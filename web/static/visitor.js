@@ -19,6 +19,7 @@
     // The ticket travels in request bodies, never in a URL that a proxy or server would log.
     checkOut: "/api/check-outs",
     qr: "/api/ticket-qr",
+    alternatives: "/api/venues/" + encodeURIComponent(page.signed_code) + "/alternatives",
   };
 
   var form = $("check-in-form");
@@ -56,7 +57,32 @@
     return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   }
 
+  // Full: where else of the same kind has room now (its district's first).
+  function showAlternatives() {
+    fetch(api.alternatives, { cache: "no-store", credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : { venues: [] }; })
+      .then(function (data) {
+        var list = $("alternatives-list");
+        list.replaceChildren();
+        data.venues.forEach(function (v) {
+          var link = document.createElement("a");
+          link.href = v.url;
+          link.textContent = v.name;
+          var where = document.createElement("span");
+          where.className = "alt-meta";
+          where.textContent = (v.district ? v.district + " · " : "") +
+            fmt(T.people_inside, { count: number(v.count), capacity: number(v.capacity) });
+          var item = document.createElement("li");
+          item.className = "level-" + v.level;
+          item.append(link, where);
+          list.append(item);
+        });
+        $("alternatives").hidden = data.venues.length === 0;
+      }, function () { $("alternatives").hidden = true; });
+  }
+
   function show(name) {
+    if (name === "full" && view !== "full") showAlternatives();
     view = name;
     VIEWS.forEach(function (v) { $("view-" + v).hidden = v !== name; });
     $("crowd").hidden = name === "ticket" || name === "done";
