@@ -252,6 +252,18 @@ async def test_manager_changes_capacity_and_pauses_entry(
     await page.click("#capacity-form button")
     await expect(page.locator("#over-alert")).to_be_hidden()
 
+    # Pausing asks first: dismissed, nothing changes; accepted, entry is paused.
+    asked = []
+
+    async def answer(dialog, accept: bool) -> None:
+        asked.append(dialog.message)
+        await (dialog.accept() if accept else dialog.dismiss())
+
+    page.once("dialog", lambda dialog: asyncio.ensure_future(answer(dialog, False)))
+    await page.click("#pause-button")
+    await expect(page.locator("#pause-button")).to_have_text("Tutup masuk sementara")
+    assert asked and "Tutup pintu masuk sekarang?" in asked[0]
+    page.once("dialog", lambda dialog: asyncio.ensure_future(answer(dialog, True)))
     await page.click("#pause-button")
     await expect(page.locator("#pause-button")).to_have_text("Buka masuk kembali")
     await expect(page.get_by_test_id("level")).to_have_text("Masuk ditutup sementara · 100 %")
@@ -711,3 +723,27 @@ async def test_the_door_totem_shows_everything_upright_and_the_door_code_to_staf
             assert box["y"] + box["height"] <= 1920, (selector, box)
         await snap(page, f"display-totem-{'staff' if signed_in else 'public'}")
         await context.close()
+
+
+async def test_manager_sets_alert_thresholds_and_sees_the_banner(live_server, make_venue,
+                                                                 issue_token, context):
+    venue, signed = await make_venue(capacity=10)
+    await log_in(context, live_server.url, await issue_token("manager", venue.id))
+    page = await open_live(context, f"{live_server.url}/manage/venues/{venue.id}")
+    await page.fill("#alert-warn", "50")
+    await page.fill("#alert-full", "80")
+    await page.click("#alerts-form button")
+    await check_in(live_server.url, signed, party=4)
+    await expect(page.get_by_test_id("count")).to_have_text("4", timeout=LIVE_MS)
+    await expect(page.get_by_test_id("level-alert")).to_be_hidden()
+    await check_in(live_server.url, signed, party=2)
+    await expect(page.get_by_test_id("level-alert")).to_have_text(
+        "60 % kapasitas tercapai (6 / 10)", timeout=LIVE_MS)
+    await expect(page.get_by_test_id("level-alert")).to_have_class(re.compile(r"\bwarn\b"))
+    await check_in(live_server.url, signed, party=2)
+    await expect(page.get_by_test_id("level-alert")).to_have_class(re.compile(r"\bfull\b"),
+                                                                  timeout=LIVE_MS)
+    await snap(page, "manager-alert-full")
+    await page.reload()  # kept on this screen
+    await expect(page.locator("#alert-warn")).to_have_value("50")
+    await expect(page.get_by_test_id("level-alert")).to_have_text("80 % kapasitas tercapai (8 / 10)")

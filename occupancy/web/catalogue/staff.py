@@ -52,6 +52,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "level_busy": "Hampir penuh",
         "level_full": "Penuh",
         "over_by": "{n} melebihi kapasitas",
+        "alert_warn": "Peringatan pada",
+        "alert_full": "Peringatan penuh pada",
+        "alert_sound": "Dengan suara",
+        "alert_reached": "{percent} % kapasitas tercapai ({count} / {capacity})",
+        "pause_confirm": "Tutup pintu masuk sekarang? Pengunjung tidak bisa check-in sampai dibuka lagi.",
         "over_alert": ("{n} orang melebihi kapasitas di dalam: jangan izinkan masuk sampai "
                        "cukup banyak yang keluar."),
         "level_paused": "Masuk ditutup sementara",
@@ -200,6 +205,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "level_busy": "Nearly full",
         "level_full": "Full",
         "over_by": "{n} over capacity",
+        "alert_warn": "Warn at",
+        "alert_full": "Full alert at",
+        "alert_sound": "With sound",
+        "alert_reached": "{percent} % of capacity reached ({count} / {capacity})",
+        "pause_confirm": "Pause entry now? Visitors cannot check in until you reopen it.",
         "over_alert": "{n} people over capacity inside: admit nobody until enough have left.",
         "level_paused": "Entry paused",
         "entries_per_min": "Entries / minute",
@@ -303,7 +313,7 @@ TEXTS: dict[str, dict[str, str]] = {
 # What the pages' scripts need, handed over as JSON in the page.
 SCRIPT_KEYS = (
     "people", "of", "level_low", "level_busy", "level_full", "level_paused", "minutes", "over_by",
-    "over_alert",
+    "over_alert", "alert_reached", "pause_confirm",
     "event_in", "event_out", "event_full", "event_fever", "event_walkin", "event_paused",
     "recent_empty", "saved", "failed", "network_error", "pause", "resume", "admitted",
     "refused_fever_result", "checked_out", "ticket_needed", "temperature_needed", "party_of",

@@ -33,6 +33,7 @@ function renderHeadline() {
   const alert = document.getElementById("over-alert");
   alert.hidden = over <= 0;
   if (over > 0) text("over-alert-text", format(T.over_alert, { n: number(over) }));
+  renderLevelAlert(share);
   const input = document.getElementById("capacity-input");
   if (input && document.activeElement !== input && state.capacity) input.value = state.capacity;
   const pause = document.getElementById("pause-button");
@@ -43,6 +44,60 @@ function renderHeadline() {
   }
   document.title = `${number(state.count)} / ${number(state.capacity)} · ${venue.name}`;
 }
+
+// --- alerts at the shares the manager picked (this screen, this venue) -----------------------
+
+const ALERTS_KEY = `occupancy.alerts.${venue.id}`;
+function loadAlerts() {
+  try {
+    const kept = JSON.parse(localStorage.getItem(ALERTS_KEY) || "null");
+    if (kept && kept.warn > 0 && kept.full > 0) return kept;
+  } catch (err) { /* nothing kept */ }
+  return { warn: 90, full: 100, sound: false };
+}
+let alerts = loadAlerts();
+let alerted = null;  // the threshold last alerted, so that a sound plays once per crossing
+
+function tone(high) {
+  try {
+    const audio = new AudioContext();
+    const beep = audio.createOscillator();
+    beep.frequency.value = high ? 880 : 660;
+    beep.connect(audio.destination);
+    beep.start();
+    beep.stop(audio.currentTime + 0.3);
+  } catch (err) { /* no sound here: the banner says it */ }
+}
+
+function renderLevelAlert(share) {
+  const banner = document.getElementById("level-alert");
+  const reached = state.count === null ? null
+    : share >= alerts.full ? "full" : share >= alerts.warn ? "warn" : null;
+  banner.hidden = !reached;
+  if (reached) {
+    banner.className = `level-alert ${reached}`;
+    banner.textContent = format(T.alert_reached, {
+      percent: number(Math.floor(share)), count: number(state.count), capacity: number(state.capacity) });
+    if (alerts.sound && reached !== alerted) tone(reached === "full");
+  }
+  alerted = reached;
+}
+
+const alertsForm = document.getElementById("alerts-form");
+document.getElementById("alert-warn").value = alerts.warn;
+document.getElementById("alert-full").value = alerts.full;
+document.getElementById("alert-sound").checked = alerts.sound;
+alertsForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const warn = Number(document.getElementById("alert-warn").value);
+  const full = Number(document.getElementById("alert-full").value);
+  if (!(warn > 0 && full > 0)) return;
+  alerts = { warn: Math.min(warn, full), full: Math.max(warn, full),
+             sound: document.getElementById("alert-sound").checked };
+  try { localStorage.setItem(ALERTS_KEY, JSON.stringify(alerts)); } catch (err) { /* this visit only */ }
+  flash("control-status", T.saved, "ok");
+  renderHeadline();
+});
 
 function renderToday() {
   const today = state.today;
@@ -133,6 +188,8 @@ if (capacityForm) {
 const pauseButton = document.getElementById("pause-button");
 if (pauseButton) {
   pauseButton.addEventListener("click", async () => {
+    // Pausing turns every visitor away: asked once more. Reopening is not.
+    if (!state.paused && !window.confirm(T.pause_confirm)) return;
     const changed = await act(api("PATCH", `/api/venues/${venue.id}`, { paused: !state.paused }));
     if (changed) {
       state.paused = changed.paused;
