@@ -747,3 +747,23 @@ async def test_manager_sets_alert_thresholds_and_sees_the_banner(live_server, ma
     await page.reload()  # kept on this screen
     await expect(page.locator("#alert-warn")).to_have_value("50")
     await expect(page.get_by_test_id("level-alert")).to_have_text("80 % kapasitas tercapai (8 / 10)")
+
+
+async def test_refusals_in_a_row_are_one_row_and_the_axis_fits_the_capacity(
+        live_server, make_venue, issue_token, context):
+    venue, signed = await make_venue(capacity=4000)
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=10) as http:
+        await api(live_server.url, "PATCH", f"/api/venues/{venue.id}",
+                  await issue_token("manager", venue.id), json={"capacity": 1})
+        await check_in(live_server.url, signed, party=1)
+        for _ in range(3):
+            refused = await http.post(f"/api/venues/{signed}/check-ins", json={
+                "name": "Budi", "phone": "0812 1111 2222", "party_size": 1})
+            assert refused.status_code == 409
+    await log_in(context, live_server.url, await issue_token("manager", venue.id))
+    page = await open_live(context, f"{live_server.url}/manage/venues/{venue.id}")
+    rows = page.locator("#recent li")
+    await expect(rows).to_have_count(2)  # the three refusals, then the check-in
+    await expect(rows.first).to_contain_text("Ditolak penuh")
+    await expect(rows.first).to_contain_text("3× dalam 1 menit")
+    await expect(page.locator(".stat .label").first).to_have_text("Rombongan masuk / menit")

@@ -1,5 +1,5 @@
 // Small canvas charts (no library): a day's line of counts, and per-minute entry/exit bars.
-import { cityMidnight, cityTime } from "./live.js";
+import { cityMidnight, cityTime, number } from "./live.js";
 
 const INK = "#5b6470";
 const GRID = "#e3e7ec";
@@ -32,6 +32,18 @@ function niceMax(value, parts = 1) {
   return niceStep(value, parts) * parts;
 }
 
+/** The y axis for values up to `value`: 4 to 6 round steps, as little room above as that allows
+ *  (a capacity of 4,000 gets an axis to 5,000, not 8,000). */
+function niceScale(value) {
+  let best = null;
+  for (const parts of [4, 5, 6]) {
+    const step = niceStep(value, parts);
+    const max = Math.ceil(value / step) * step;
+    if (!best || max < best.max) best = { max, step };
+  }
+  return best;
+}
+
 function hourLabel(epoch) {
   return String(cityTime(epoch).hour).padStart(2, "0") + ":00";
 }
@@ -49,16 +61,16 @@ export function drawSeries(canvas, series, { capacity = null, color = "#1769aa" 
   if (series.length && series[0][0] < start) start = series[0][0];
   const end = Math.max(now, series.length ? series[series.length - 1][0] + 60 : now, start + 3600);
   const peak = Math.max(capacity || 0, ...series.map((p) => p[1]), 1);
-  const yMax = niceMax(peak * 1.08, 4);
+  const scale = niceScale(peak * 1.05);
+  const yMax = scale.max;
   const x = (t) => left + ((t - start) / (end - start)) * plotW;
   const y = (v) => top + plotH - (v / yMax) * plotH;
 
   ctx.strokeStyle = GRID; ctx.fillStyle = INK; ctx.lineWidth = 1;
   ctx.textAlign = "right"; ctx.textBaseline = "middle";
-  for (let i = 0; i <= 4; i++) {
-    const v = (yMax / 4) * i;
+  for (let v = 0; v <= yMax; v += scale.step) {
     ctx.beginPath(); ctx.moveTo(left, y(v)); ctx.lineTo(width - right, y(v)); ctx.stroke();
-    ctx.fillText(Math.round(v).toLocaleString(), left - 6, y(v));
+    ctx.fillText(number(v), left - 6, y(v));  // as the page's language writes numbers
   }
   ctx.textAlign = "center"; ctx.textBaseline = "top";
   const hours = (end - start) / 3600;
@@ -107,7 +119,7 @@ export function drawMinuteBars(canvas, perMinute, minutes = 60) {
   const barW = Math.max(1, plotW / minutes - 1);
   ctx.strokeStyle = GRID; ctx.beginPath(); ctx.moveTo(left, mid); ctx.lineTo(width - right, mid); ctx.stroke();
   ctx.fillStyle = INK; ctx.textAlign = "right"; ctx.textBaseline = "middle";
-  ctx.fillText("+" + yMax, left - 6, top + 4); ctx.fillText("−" + yMax, left - 6, top + plotH - 4);
+  ctx.fillText("+" + number(yMax), left - 6, top + 4); ctx.fillText("−" + number(yMax), left - 6, top + plotH - 4);
   ctx.textAlign = "center"; ctx.textBaseline = "top";
   ctx.fillText("−60′", left + 10, height - bottom + 4); ctx.fillText("0′", width - right - 8, height - bottom + 4);
   for (const [minute, entries, exits] of perMinute) {
@@ -127,7 +139,7 @@ export function drawBars(canvas, labels, values, color = "#1769aa") {
   const yMax = niceMax(Math.max(1, ...values));
   const slot = plotW / Math.max(values.length, 1);
   ctx.fillStyle = INK; ctx.textAlign = "right"; ctx.textBaseline = "middle";
-  ctx.fillText(String(yMax), left - 6, top + 4); ctx.fillText("0", left - 6, top + plotH);
+  ctx.fillText(number(yMax), left - 6, top + 4); ctx.fillText("0", left - 6, top + plotH);
   ctx.textAlign = "center"; ctx.textBaseline = "top";
   const labelEvery = Math.ceil(values.length / Math.max(1, Math.floor(plotW / 70)));
   values.forEach((value, i) => {

@@ -114,13 +114,31 @@ function renderToday() {
     ? "–" : number(today.avg_stay_minutes, 0));
 }
 
+/** Refusals in a row (a crowd at a full door) become one row: "Refused full 12× in 3 min". */
+function grouped(events) {
+  const rows = [];
+  for (const event of events) {
+    const last = rows[rows.length - 1];
+    if (last && event.event === "full" && last.event === "full") {
+      last.times += 1;
+      last.first = event.at;
+    } else {
+      rows.push({ ...event, times: 1, first: event.at });
+    }
+  }
+  return rows;
+}
+
 function renderRecent() {
   const list = document.getElementById("recent");
-  const items = state.recent.slice().sort((a, b) => b.at - a.at).map((event) =>
-    el("li", { class: "event-" + event.event },
-      el("time", {}, clock(event.at, true)),
-      el("span", { class: "what" }, T["event_" + event.event] || event.event),
-      el("span", { class: "party" }, format(T.party_of, { n: event.party }))));
+  const newest = state.recent.slice().sort((a, b) => b.at - a.at);
+  const items = grouped(newest).map((row) =>
+    el("li", { class: "event-" + row.event },
+      el("time", {}, clock(row.at, true)),
+      el("span", { class: "what" }, T["event_" + row.event] || row.event),
+      el("span", { class: "party" }, row.times > 1
+        ? format(T.repeated, { n: row.times, minutes: Math.max(1, Math.ceil((row.at - row.first) / 60)) })
+        : format(T.party_of, { n: row.party }))));
   if (!items.length) items.push(el("li", { class: "empty" }, T.recent_empty));
   list.replaceChildren(...items);
 }
