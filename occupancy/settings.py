@@ -75,6 +75,8 @@ class Settings(BaseSettings):
 
     # Live dashboards and statistics: "today" and the hours of history are in this time zone.
     timezone: str = "Asia/Jakarta"
+    # The city's name, in the officials' page heading.
+    city_name: str = Field("", max_length=80)
     live_updates_per_second: float = Field(5.0, gt=0)
     # Each frame is a system call per socket: past this many frames a second (per process), the
     # busiest venues' updates are spaced further apart rather than the check-ins slowed down.

@@ -48,6 +48,7 @@ def serve(
     os.environ.setdefault("OCCUPANCY_PUBLIC_URL", f"http://{host}:{port}")
     if demo:  # a trial: the workers inherit it
         os.environ["OCCUPANCY_DEVELOPMENT"] = "1"
+        os.environ.setdefault("OCCUPANCY_CITY_NAME", "Tangerang")  # the demo city
     get_settings.cache_clear()
     settings = get_settings()
     try:

@@ -234,7 +234,7 @@ async def city_view(request: Request, _: OfficialPage) -> Response:
     # The history's default range, the last seven days, in the city's days (as the history API
     # reads them), not the browser's.
     today = local_date(time.time(), ZoneInfo(request.app.state.settings.timezone))
-    return _render(request, "city.html", {"page": {
+    return _render(request, "city.html", {"city_name": request.app.state.settings.city_name, "page": {
         "categories": texts.categories(lang),
         "history_from": (today - timedelta(days=6)).isoformat(), "history_to": today.isoformat(),
     }})

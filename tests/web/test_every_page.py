@@ -11,6 +11,7 @@ from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import BrowserContext, Page, expect
 
 from tests.browser import artifact, browser_zone
+from tests.conftest import LiveServer
 
 PHONE = {"width": 390, "height": 844}
 # What each page is waiting for before it is judged: its live data in, or its form drawn.
@@ -23,6 +24,13 @@ WIDEST = """() => [...document.querySelectorAll('body *')]
                       ? '.' + e.className.split(' ').join('.') : '')
                    + ' ' + Math.round(e.getBoundingClientRect().width) + 'px')"""
 READY = {"live": 'body[data-live="live"]', "visitor": "#crowd-count", "static": "h1"}
+
+
+@pytest.fixture
+def live_server(settings, services):
+    server = LiveServer(settings, OCCUPANCY_CITY_NAME="Tangerang").start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -97,6 +105,8 @@ async def test_every_page_fits_a_phone_has_one_heading_and_no_serious_accessibil
         headings = await page.locator("h1").count()
         if headings != 1:
             problems.append(f"{name}: {headings} level-one headings")
+        elif name == "city" and "Tangerang" not in await page.locator("h1").text_content():
+            problems.append("city: the heading does not name the city")
         results = await axe.run(page)
         for violation in results.response["violations"]:
             if violation["impact"] in ("serious", "critical"):
