@@ -187,6 +187,10 @@ async def manager_dashboard(
     signed_code = signing.sign(svc.settings.secret_key, venue.code)
     page = _venue_page_data(venue, signed_code)
     page["may_manage"] = principal.may_manage(venue_id)
+    # The history's quick ranges, in the city's days (not the browser's).
+    today = local_date(time.time(), ZoneInfo(request.app.state.settings.timezone))
+    page["days"] = {"today": today.isoformat(), "yesterday": (today - timedelta(days=1)).isoformat(),
+                    "week_ago": (today - timedelta(days=6)).isoformat()}
     return _render(request, "manage.html", {
         "venue": venue, "signed_code": signed_code, "may_manage": page["may_manage"],
         "may_staff": principal.may_staff(venue_id),

@@ -59,7 +59,9 @@ def _finish(total: dict) -> dict:
     return total
 
 
-async def venue_hours(session: AsyncSession, period: Period, tz: ZoneInfo) -> list[tuple[VenueHour, Venue]]:
+async def venue_hours(session: AsyncSession, period: Period, tz: ZoneInfo,
+                      venue_id: int | None = None) -> list[tuple[VenueHour, Venue]]:
+    """The hours of every venue in the period, or of one."""
     start, end = _bounds(period, tz)
     query = (
         select(VenueHour, Venue)
@@ -67,6 +69,8 @@ async def venue_hours(session: AsyncSession, period: Period, tz: ZoneInfo) -> li
         .where(VenueHour.hour_start >= start, VenueHour.hour_start < end)
         .order_by(VenueHour.hour_start, Venue.id)
     )
+    if venue_id is not None:
+        query = query.where(VenueHour.venue_id == venue_id)
     return [(hour, venue) for hour, venue in (await session.execute(query)).all()]
 
 

@@ -15,6 +15,7 @@ from occupancy.kit.downloads import csv_response
 from occupancy.kit.http import json_response
 from occupancy.live import snapshots
 from occupancy.params import VenueId
+from occupancy.stats import history
 from occupancy.stats.calendar import local_date
 from occupancy.visits import export
 
@@ -41,6 +42,25 @@ async def walk_ins(venue_id: VenueId, body: WalkIn, svc: ServicesDep, _: VenueSt
 async def today(venue_id: VenueId, svc: ServicesDep, _: VenueWatcher) -> Response:
     venue = await svc.venues.by_id(venue_id)
     return json_response(await snapshots.venue_snapshot(svc.today, venue, svc.settings.secret_key))
+
+
+@router.get("/{venue_id}/history", summary="The venue's past hours or days (entries, refusals, "
+            "peak, minutes full), from SQL; today's hours appear as the rollup writes them")
+async def venue_history(
+    venue_id: VenueId, svc: ServicesDep, _: VenueWatcher,
+    start: Annotated[str | None, Query(alias="from", max_length=10,
+                                       description="YYYY-MM-DD (local); today by default")] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=10,
+                                     description="YYYY-MM-DD (local, inclusive)")] = None,
+    by: Annotated[str, Query(max_length=10, description="hour or day")] = "day",
+) -> Response:
+    tz = ZoneInfo(svc.settings.timezone)
+    period = history.parse_period(start, end, by, local_date(time.time(), tz))
+    venue = await svc.venues.by_id(venue_id)
+    async with svc.sessionmaker() as session:
+        rows = await history.venue_hours(session, period, tz, venue.id)
+    return json_response({"from": period.start.isoformat(), "to": period.end.isoformat(),
+                          "by": period.by, "periods": history.venue_history_rows(rows, period, tz)})
 
 
 @router.get("/{venue_id}/visits.csv", summary="A day's visits as CSV: times, party size, reason, "

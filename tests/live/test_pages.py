@@ -767,3 +767,24 @@ async def test_refusals_in_a_row_are_one_row_and_the_axis_fits_the_capacity(
     await expect(rows.first).to_contain_text("Ditolak penuh")
     await expect(rows.first).to_contain_text("3× dalam 1 menit")
     await expect(page.locator(".stat .label").first).to_have_text("Rombongan masuk / menit")
+
+
+async def test_manager_reads_past_days_and_downloads_a_days_visits(live_server, services, make_venue,
+                                                                  issue_token, context):
+    from occupancy.stats import rollup
+
+    venue, signed = await make_venue(capacity=10)
+    await check_in(live_server.url, signed, party=3)
+    await rollup.rollup_recent(services.redis, services.sessionmaker, services.capacity.tz)
+    await log_in(context, live_server.url, await issue_token("manager", venue.id))
+    page = await open_live(context, f"{live_server.url}/manage/venues/{venue.id}")
+    today = local_date(time.time(), services.capacity.tz).isoformat()
+    rows = page.locator("#venue-history-table tbody tr")
+    await expect(rows).to_have_count(1)  # the last seven days: today only has visits
+    await expect(rows.first).to_contain_text(today)
+    await expect(rows.first.locator("td").nth(2)).to_have_text("3")  # visitors in
+    await page.click("#venue-history-form [data-range=yesterday]")
+    await expect(rows).to_have_count(0)
+    await expect(page.locator("#venue-history-status")).to_have_text("Tidak ada data untuk rentang ini.")
+    yesterday = (local_date(time.time(), services.capacity.tz) - timedelta(days=1)).isoformat()
+    assert (await page.locator("#venue-history-csv").get_attribute("href")).endswith(f"date={yesterday}")

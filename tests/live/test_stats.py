@@ -103,6 +103,17 @@ async def test_rollup_writes_history_and_the_history_api_reads_it(client, servic
     [row] = [r for r in rows if r["venue_code"] == venue.code]
     assert row["entries"] == "2" and row["refused_fever"] == "1"
 
+    # The venue's own history, for its manager (not another venue's).
+    manager = await issue_token("manager", venue.id)
+    own = await client.get(f"/api/venues/{venue.id}/history?by=hour", headers=manager)
+    assert own.status_code == 200, own.text
+    assert sum(p["entries"] for p in own.json()["periods"]) == 2
+    assert {p["venue_code"] for p in own.json()["periods"]} == {venue.code}
+    other, _ = await make_venue()
+    elsewhere = await client.get(f"/api/venues/{venue.id}/history",
+                                 headers=await issue_token("manager", other.id))
+    assert elsewhere.status_code == 403
+
     # Hours are written as the city's clock shows them, with the offset the venue's CSV uses.
     hourly = await client.get("/api/city/history.csv?by=hour", headers=official)
     visits = await client.get(f"/api/venues/{venue.id}/visits.csv",

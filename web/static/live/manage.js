@@ -227,3 +227,43 @@ setInterval(renderCharts, 30000);  // the x axis follows the clock between updat
 renderHeadline();
 renderCharts();
 connect(`/ws/venues/${venue.id}`, apply);
+
+// --- history: yesterday, the last week, or any range (the city's days) ----------------------
+
+const HISTORY_COLUMNS = ["period_start", "entries", "visitors_in", "peak_count", "refused_full",
+                         "refused_fever", "minutes_full", "avg_stay_minutes"];
+const historyFrom = document.getElementById("venue-history-from");
+const historyTo = document.getElementById("venue-history-to");
+
+async function showHistory() {
+  const query = new URLSearchParams({ from: historyFrom.value, to: historyTo.value, by: "day" });
+  const csv = document.getElementById("venue-history-csv");
+  if (csv) csv.href = `/api/venues/${venue.id}/visits.csv?date=${historyFrom.value}`;
+  try {
+    const answer = await api("GET", `/api/venues/${venue.id}/history?${query}`);
+    const rows = answer.periods;
+    text("venue-history-status", rows.length ? "" : T.history_empty);
+    const head = el("thead", {}, el("tr", {}, ...HISTORY_COLUMNS.map((c) =>
+      el("th", { scope: "col" }, T["col_" + (c === "period_start" ? "start" : c)] || c))));
+    const body = el("tbody", {}, ...rows.map((row) => el("tr", {}, ...HISTORY_COLUMNS.map((c) =>
+      el("td", {}, c === "period_start" ? row[c] : row[c] === null ? "–" : number(row[c], c === "avg_stay_minutes" ? 1 : 0))))));
+    document.getElementById("venue-history-table").replaceChildren(head, body);
+  } catch (err) {
+    text("venue-history-status", format(T.failed, { message: err.message }));
+  }
+}
+
+historyFrom.value = page.days.week_ago;
+historyTo.value = page.days.today;
+document.getElementById("venue-history-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  showHistory();
+});
+for (const button of document.querySelectorAll("#venue-history-form [data-range]")) {
+  button.addEventListener("click", () => {
+    historyFrom.value = button.dataset.range === "yesterday" ? page.days.yesterday : page.days.week_ago;
+    historyTo.value = button.dataset.range === "yesterday" ? page.days.yesterday : page.days.today;
+    showHistory();
+  });
+}
+showHistory();
