@@ -520,7 +520,18 @@ async def test_city_view_follows_every_venue_live(live_server, make_venue, issue
     await expect(page.locator("#by-district tr[data-group=Karawaci]")).to_contain_text("4 / 4")
     await expect(page.locator("#by-category tr[data-group=mall]")).to_contain_text("3 / 10")
     await expect(page.locator("#by-category tr[data-group=park]")).to_contain_text("Taman")
+    await expect(page.get_by_test_id("over-alert")).to_be_hidden()
     await snap(page, "city")
+
+    # The park's capacity lowered below its count: named in an alert on top, its tile marked.
+    await api(live_server.url, "PATCH", f"/api/venues/{park.id}",
+              await issue_token("manager", park.id), json={"capacity": 3})
+    await expect(page.get_by_test_id("over-alert")).to_have_text(
+        "1 tempat melebihi kapasitas: Taman Potret (+1)", timeout=LIVE_MS)
+    await expect(first).to_have_class(re.compile(r"\bover\b"))
+    await api(live_server.url, "PATCH", f"/api/venues/{park.id}",
+              await issue_token("manager", park.id), json={"capacity": 4})
+    await expect(page.get_by_test_id("over-alert")).to_be_hidden(timeout=LIVE_MS)
 
     # A tile opens the venue's dashboard: an official sees it live, without the manager's controls.
     await first.click()

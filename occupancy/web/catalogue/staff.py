@@ -52,6 +52,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "level_busy": "Hampir penuh",
         "level_full": "Penuh",
         "over_by": "{n} melebihi kapasitas",
+        "city_over": "{n} tempat melebihi kapasitas: {venues}",
         "alert_warn": "Peringatan pada",
         "alert_full": "Peringatan penuh pada",
         "alert_sound": "Dengan suara",
@@ -209,6 +210,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "level_busy": "Nearly full",
         "level_full": "Full",
         "over_by": "{n} over capacity",
+        "city_over": "{n} over capacity: {venues}",
         "alert_warn": "Warn at",
         "alert_full": "Full alert at",
         "alert_sound": "With sound",
@@ -321,7 +323,7 @@ TEXTS: dict[str, dict[str, str]] = {
 # What the pages' scripts need, handed over as JSON in the page.
 SCRIPT_KEYS = (
     "people", "of", "level_low", "level_busy", "level_full", "level_paused", "minutes", "over_by",
-    "over_alert", "alert_reached", "pause_confirm",
+    "over_alert", "alert_reached", "pause_confirm", "city_over",
     "event_in", "event_out", "event_full", "event_fever", "event_walkin", "event_paused",
     "recent_empty", "saved", "failed", "network_error", "pause", "resume", "admitted",
     "refused_fever_result", "checked_out", "ticket_needed", "temperature_needed", "party_of",

@@ -1,6 +1,6 @@
 // City view: totals, venue tiles (most loaded first) and the day's chart from /ws/city;
 // history by hour or day from /api/city/history.
-import { api, cityTime, connect, el, flash, mergePoint, number, page, setLevelClass, T, text } from "./live.js";
+import { api, cityTime, connect, el, flash, format, mergePoint, number, page, setLevelClass, T, text } from "./live.js";
 import { drawBars, drawSeries } from "./chart.js";
 
 const venues = new Map();
@@ -51,6 +51,22 @@ function renderTiles() {
   document.getElementById("tiles").replaceChildren(...tiles);
 }
 
+// Venues holding more people than their capacity (it was lowered below the count): named on top.
+function renderOverCapacity() {
+  const over = [...venues.values()].filter((v) => v.capacity && v.count > v.capacity)
+    .sort((a, b) => (b.count - b.capacity) - (a.count - a.capacity));
+  const banner = document.getElementById("over-alert");
+  banner.hidden = over.length === 0;
+  if (over.length) {
+    text("over-alert-text", format(T.city_over, { n: over.length,
+      venues: over.map((v) => `${v.name} (+${number(v.count - v.capacity)})`).join(", ") }));
+  }
+  for (const tile of document.querySelectorAll(".tile")) {
+    const v = [...venues.values()].find((x) => x.code === tile.dataset.venue);
+    tile.classList.toggle("over", Boolean(v && v.capacity && v.count > v.capacity));
+  }
+}
+
 let pending = false;
 function render() {
   if (pending) return;
@@ -59,6 +75,7 @@ function render() {
     pending = false;
     renderTotals();
     renderTiles();
+    renderOverCapacity();
     drawSeries(document.getElementById("chart-city"), state.series, {});
   });
 }
