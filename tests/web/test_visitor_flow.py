@@ -446,6 +446,12 @@ async def test_checking_in_elsewhere_offers_to_end_the_open_visit_first(live_ser
     await phone.tap("#submit")
     await expect(phone.locator("#view-ticket")).to_be_visible()
 
+    # The landing page offers the open ticket, one tap away.
+    await phone.goto(f"{live_server.url}/")
+    await expect(phone.locator("#open-tickets-list a")).to_have_text(["Mal Ciputra"])
+    await phone.locator("#open-tickets-list a").tap()
+    await expect(phone.locator("#view-ticket")).to_be_visible()
+
     await phone.goto(f"{live_server.url}/v/{park_code}")
     await expect(phone.locator("#elsewhere")).to_be_visible()
     await expect(phone.locator("#elsewhere-text")).to_contain_text("Anda masih tercatat di Mal Ciputra")

@@ -215,6 +215,7 @@
   // ---- the ticket kept on this phone ----
 
   function saveTicket(t) {
+    t.signed_code = page.signed_code;  // the landing page links back to this venue's page
     try { localStorage.setItem(STORE, JSON.stringify(t)); } catch (e) { /* private mode: memory only */ }
   }
 

@@ -13,6 +13,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "landing_body": "Pindai kode QR yang terpasang di pintu masuk tempat tujuan dengan kamera "
                         "ponsel Anda. Halaman cek-in akan terbuka; tidak perlu memasang aplikasi.",
         "landing_api": "Untuk pengembang: dokumentasi API",
+        "open_tickets": "Tiket Anda yang masih terbuka",
+        "open_since": "sejak {time}",
         "crowd": "Keramaian sekarang",
         "level_low": "Sepi",
         "level_busy": "Ramai",
@@ -104,6 +106,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "landing_body": "Scan the QR code at the entrance of the venue with your phone's camera. "
                         "The check-in page opens; there is no app to install.",
         "landing_api": "For developers: the API documentation",
+        "open_tickets": "Your open tickets",
+        "open_since": "since {time}",
         "crowd": "Crowd right now",
         "level_low": "Quiet",
         "level_busy": "Busy",
