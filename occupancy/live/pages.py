@@ -8,7 +8,7 @@ and logout forms refuse posts from other sites.
 """
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, quote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -188,9 +188,13 @@ async def manager_dashboard(
     page = _venue_page_data(venue, signed_code)
     page["may_manage"] = principal.may_manage(venue_id)
     # The history's quick ranges, in the city's days (not the browser's).
-    today = local_date(time.time(), ZoneInfo(request.app.state.settings.timezone))
+    tz = ZoneInfo(request.app.state.settings.timezone)
+    today = local_date(time.time(), tz)
     page["days"] = {"today": today.isoformat(), "yesterday": (today - timedelta(days=1)).isoformat(),
+                    "tomorrow": (today + timedelta(days=1)).isoformat(),
                     "week_ago": (today - timedelta(days=6)).isoformat()}
+    offset = datetime.now(tz).strftime("%z")  # a time picked on the page is the city's
+    page["utc_offset"] = f"{offset[:3]}:{offset[3:]}"
     return _render(request, "manage.html", {
         "venue": venue, "signed_code": signed_code, "may_manage": page["may_manage"],
         "may_staff": principal.may_staff(venue_id),

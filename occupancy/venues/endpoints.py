@@ -1,9 +1,10 @@
 """Thin HTTP routes for venue management (manager or operator token)."""
 
+from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from occupancy.accounts.permissions import VenueManager, VenueStaff, VenueWatcher
@@ -30,6 +31,8 @@ class VenueOut(BaseModel):
     fever_threshold: float
     paused: bool
     door_code_required: bool
+    pause_note: str | None
+    reopens_at: datetime | None
     visitor_url: str
 
 
@@ -38,6 +41,18 @@ class VenueChange(BaseModel):
     paused: bool | None = None
     door_code_required: bool | None = Field(
         default=None, description="check-ins need the rotating QR code of the door screen")
+    pause_note: str | None = Field(default=None, max_length=200,
+                                   description="while paused: what the visitors' page says")
+    reopens_at: AwareDatetime | None = Field(
+        default=None, description="while paused: when entry should reopen (shown to visitors)")
+
+    @field_validator("pause_note")
+    @classmethod
+    def _plain_text(cls, note: str | None) -> str | None:
+        note = " ".join(note.split()) if note is not None else None
+        if note is not None and not note.isprintable():
+            raise ValueError("the note is plain text on one line")
+        return note or None
 
 
 def venue_out(venue, settings) -> VenueOut:
@@ -48,6 +63,7 @@ def venue_out(venue, settings) -> VenueOut:
         max_party=venue.max_party, max_stay_minutes=venue.max_stay_minutes,
         fever_threshold=venue.fever_threshold, paused=venue.paused,
         door_code_required=venue.door_code_required,
+        pause_note=venue.pause_note, reopens_at=venue.reopens_at,
         visitor_url=f"{settings.public_url.rstrip('/')}/v/{signed}",
     )
 
@@ -64,7 +80,8 @@ async def change_venue(
 ) -> VenueOut:
     changes = change.model_dump(exclude_none=True)
     if not changes:
-        raise InvalidInput("Give capacity, paused and/or door_code_required to change.")
+        raise InvalidInput("Give capacity, paused, pause_note, reopens_at and/or door_code_required "
+                           "to change.")
     async with svc.sessionmaker() as session:
         venue = await service.get_venue(session, id=venue_id)
         venue = await service.update_venue(session, svc.redis, venue, **changes)

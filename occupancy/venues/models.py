@@ -23,4 +23,7 @@ class Venue(Base):
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     # Check-ins need the rotating code of the screen at the door (occupancy.venues.door).
     door_code_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # While paused: what visitors are told, and when entry should reopen (both cleared on reopening).
+    pause_note: Mapped[str | None] = mapped_column(String(200), default=None)
+    reopens_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=lambda: datetime.now(UTC))

@@ -1,6 +1,7 @@
 """Venue operations shared by the CLI, the API and the demo seed."""
 
 from dataclasses import dataclass, fields
+from datetime import datetime
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -32,6 +33,8 @@ class VenueInfo:
     fever_threshold: float
     paused: bool
     door_code_required: bool = False
+    pause_note: str | None = None
+    reopens_at: datetime | None = None
 
     @classmethod
     def of(cls, venue: Venue) -> "VenueInfo":
@@ -40,6 +43,7 @@ class VenueInfo:
             category=venue.category, capacity=venue.capacity, max_party=venue.max_party,
             max_stay_minutes=venue.max_stay_minutes, fever_threshold=venue.fever_threshold,
             paused=venue.paused, door_code_required=venue.door_code_required,
+            pause_note=venue.pause_note, reopens_at=venue.reopens_at,
         )
 
 
@@ -144,6 +148,8 @@ async def update_venue(session: AsyncSession, redis: Redis, venue: Venue, **chan
     """Change capacity, paused and the like; Redis enforces the new values at once."""
     if "capacity" in changes:
         validate_capacity(changes["capacity"])
+    if changes.get("paused") is False:  # reopened: the note and the time said while paused go
+        changes |= {"pause_note": None, "reopens_at": None}
     for name, value in changes.items():
         setattr(venue, name, value)
     await session.commit()

@@ -5,6 +5,8 @@ browser; a bad or unknown venue code gets a friendly page, not JSON.
 """
 
 import logging
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -58,6 +60,18 @@ async def venue_page(code: SignedCode, request: Request, svc: ServicesDep, _: Pu
         "category": texts.category(language.choose(request), venue.category),
         "occupancy": state,
         "page": page,
+        "reopens": _reopens(venue.reopens_at, request) if venue.paused else None,
         # Opened from the poster rather than the door screen: say where the check-in happens.
         "door_screen_needed": venue.door_code_required and "door" not in request.query_params,
     })
+
+
+def _reopens(at, request: Request) -> str | None:
+    """When a paused venue expects to reopen, on the city's clock, as the page's language writes
+    times (14.00 / 14:00); with the date when it is not within the day."""
+    if at is None:
+        return None
+    local = at.astimezone(ZoneInfo(request.app.state.settings.timezone))
+    clock = local.strftime("%H.%M" if language.choose(request) == "id" else "%H:%M")
+    soon = local - datetime.now(local.tzinfo) < timedelta(hours=20)
+    return clock if soon else f"{local:%d/%m} {clock}"

@@ -264,8 +264,15 @@ async def test_manager_changes_capacity_and_pauses_entry(
     await expect(page.locator("#pause-button")).to_have_text("Tutup masuk sementara")
     assert asked and "Tutup pintu masuk sekarang?" in asked[0]
     page.once("dialog", lambda dialog: asyncio.ensure_future(answer(dialog, True)))
+    await page.fill("#pause-note", "Sedang dibersihkan")
+    await page.fill("#reopen-time", "14:30")
     await page.click("#pause-button")
     await expect(page.locator("#pause-button")).to_have_text("Buka masuk kembali")
+    told = (await api(live_server.url, "GET", f"/api/venues/{venue.id}", header)).json()
+    assert told["pause_note"] == "Sedang dibersihkan"
+    reopens = datetime.fromisoformat(told["reopens_at"]).astimezone(ZoneInfo(live_server.settings.timezone))
+    assert (reopens.hour, reopens.minute) == (14, 30)
+    assert timedelta(0) < reopens - datetime.now(reopens.tzinfo) <= timedelta(days=1)
     await expect(page.get_by_test_id("level")).to_have_text("Masuk ditutup sementara · 100 %")
     settings = (await api(live_server.url, "GET", f"/api/venues/{venue.id}", header)).json()
     assert settings["paused"] is True

@@ -187,6 +187,26 @@ async def test_full_venue_shows_count_and_retry(live_server, make_venue, phone: 
     assert await count(live_server, signed) == 2
 
 
+async def test_paused_venue_shows_the_managers_note_and_reopening_time(live_server, make_venue,
+                                                                       issue_token, phone: Page):
+    venue, signed = await make_venue(capacity=10, name="Taman Sempur")
+    manager = await issue_token("manager", venue.id)
+    async with httpx.AsyncClient(base_url=live_server.url, headers=manager) as http:
+        paused = await http.patch(f"/api/venues/{venue.id}", json={
+            "paused": True, "pause_note": "Sedang dibersihkan  ", "reopens_at": "2099-01-01T14:00:00+07:00"})
+        assert paused.status_code == 200, paused.text
+        assert paused.json()["pause_note"] == "Sedang dibersihkan"
+        bad = await http.patch(f"/api/venues/{venue.id}", json={"pause_note": "a\u0000b"})
+        assert bad.status_code == 422
+    await phone.goto(f"{live_server.url}/v/{signed}")
+    await expect(phone.locator("#view-paused")).to_be_visible()
+    await expect(phone.locator("#pause-note")).to_have_text("Sedang dibersihkan")
+    await expect(phone.locator("#reopens")).to_have_text("Dibuka lagi sekitar pukul 01/01 14.00.")
+    async with httpx.AsyncClient(base_url=live_server.url, headers=manager) as http:
+        reopened = await http.patch(f"/api/venues/{venue.id}", json={"paused": False})
+    assert (reopened.json()["pause_note"], reopened.json()["reopens_at"]) == (None, None)
+
+
 async def test_paused_venue_says_entry_paused(live_server, make_venue, services, phone: Page):
     venue, signed = await make_venue(capacity=50, name="Taman Kota")
     async with services.sessionmaker() as session:

@@ -208,7 +208,18 @@ if (pauseButton) {
   pauseButton.addEventListener("click", async () => {
     // Pausing turns every visitor away: asked once more. Reopening is not.
     if (!state.paused && !window.confirm(T.pause_confirm)) return;
-    const changed = await act(api("PATCH", `/api/venues/${venue.id}`, { paused: !state.paused }));
+    const change = { paused: !state.paused };
+    if (change.paused) {
+      const note = document.getElementById("pause-note").value.trim();
+      if (note) change.pause_note = note;
+      const at = document.getElementById("reopen-time").value;  // the city's clock, HH:MM
+      if (at) {
+        let reopens = `${page.days.today}T${at}:00${page.utc_offset}`;
+        if (Date.parse(reopens) < Date.now()) reopens = `${page.days.tomorrow}T${at}:00${page.utc_offset}`;
+        change.reopens_at = reopens;
+      }
+    }
+    const changed = await act(api("PATCH", `/api/venues/${venue.id}`, change));
     if (changed) {
       state.paused = changed.paused;
       renderHeadline();
