@@ -134,3 +134,41 @@ async def test_the_api_documentation_renders_without_internet(live_server, phone
         await expect(page.get_by_role("heading", name=re.compile(r"^occupancy"))).to_be_visible()
         await expect(page.get_by_text("Check a party in").first).to_be_attached()
     assert not elsewhere, elsewhere
+
+
+async def serious(axe: Axe, page: Page, state: str) -> list[str]:
+    await page.screenshot(path=artifact(f"phone-{state}"), full_page=True)
+    results = await axe.run(page)
+    return [f"{state}: {v['impact']} {v['id']}: {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
+            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
+async def test_the_visitors_ticket_states_have_no_serious_accessibility_issue(
+        live_server, city, phone_context):
+    """Beyond each page's first state: the ticket, the ended ticket, the confirmation, a full venue."""
+    axe = Axe()
+    mall, mall_code = city["mall"]
+    park, park_code = city["park"]
+    page = await open_as(phone_context, live_server.url, None, f"/v/{mall_code}")
+    await page.fill("#name", "Siti Rahayu")
+    await page.fill("#phone", "0812 3456 7890")
+    await page.click("#submit")
+    await expect(page.locator("#view-ticket")).to_be_visible()
+    problems = await serious(axe, page, "ticket")
+    await page.click("#check-out")
+    problems += await serious(axe, page, "ticket-confirm")
+    await page.click("#check-out-no")
+    ticket = await page.evaluate(
+        "code => JSON.parse(localStorage.getItem('occupancy.ticket.' + code)).ticket", mall.code)
+    async with httpx.AsyncClient(base_url=live_server.url, headers=city["staff"]) as http:
+        await http.post(f"/api/venues/{mall.id}/screenings", json={"ticket": ticket, "temperature": 38.5})
+    await expect(page.locator("#ticket")).to_have_class(re.compile(r"\bticket-fever\b"))
+    problems += await serious(axe, page, "ticket-refused")
+    async with httpx.AsyncClient(base_url=live_server.url, headers=city["manager"]) as http:
+        await http.patch(f"/api/venues/{mall.id}", json={"capacity": 4})  # the 4 inside: full
+    await page.goto(f"{live_server.url}/v/{mall_code}")
+    await page.click("#ticket-again")
+    await page.goto(f"{live_server.url}/v/{mall_code}")
+    await expect(page.locator("#view-full")).to_be_visible()
+    problems += await serious(axe, page, "full")
+    assert not problems, "\n".join(problems)

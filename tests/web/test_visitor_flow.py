@@ -90,7 +90,7 @@ async def test_check_in_show_ticket_reload_and_check_out(live_server, make_venue
     await expect(phone.locator(".ticket")).to_have_css("background-color", GREEN)
     await expect(phone.locator("#check-out")).to_have_text("Keluar (check out)")
     kept = await stored_ticket(phone, venue.code)
-    assert set(kept) == {"ticket", "venue", "party_size", "checked_in_at", "short_code"}
+    assert set(kept) == {"ticket", "venue", "party_size", "checked_in_at", "short_code", "signed_code"}
     assert kept["party_size"] == 3
     # The code staff can type, once (under the QR code).
     await expect(phone.locator("#ticket-short-code")).to_have_text(kept["short_code"])
