@@ -1,28 +1,22 @@
 """Thin routes for officials and operators: the city now, and its history from SQL."""
 
 import time
-from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from occupancy.accounts.permissions import Official
 from occupancy.deps import ServicesDep
 from occupancy.kit.downloads import csv_response
 from occupancy.kit.http import json_response
 from occupancy.live import snapshots
+from occupancy.params import By, From, To
 from occupancy.services import Services
 from occupancy.stats import history
 from occupancy.stats.calendar import local_date
 
 router = APIRouter(prefix="/api/city", tags=["city"])
 
-
-From = Annotated[str | None, Query(alias="from", max_length=10,
-                                   description="YYYY-MM-DD (local); today by default")]
-To = Annotated[str | None, Query(alias="to", max_length=10,
-                                 description="YYYY-MM-DD (local, inclusive); 'from' by default")]
-By = Annotated[str, Query(max_length=10, description="hour or day")]
 
 
 @router.get("/now", summary="Every venue's count now, totals per district and category")

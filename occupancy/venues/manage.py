@@ -14,7 +14,7 @@ from occupancy.errors import InvalidInput
 from occupancy.kit.downloads import csv_response
 from occupancy.kit.http import json_response
 from occupancy.live import snapshots
-from occupancy.params import VenueId
+from occupancy.params import By, From, To, VenueId
 from occupancy.stats import history
 from occupancy.stats.calendar import local_date
 from occupancy.visits import export
@@ -48,11 +48,7 @@ async def today(venue_id: VenueId, svc: ServicesDep, _: VenueWatcher) -> Respons
             "peak, minutes full), from SQL; today's hours appear as the rollup writes them")
 async def venue_history(
     venue_id: VenueId, svc: ServicesDep, _: VenueWatcher,
-    start: Annotated[str | None, Query(alias="from", max_length=10,
-                                       description="YYYY-MM-DD (local); today by default")] = None,
-    end: Annotated[str | None, Query(alias="to", max_length=10,
-                                     description="YYYY-MM-DD (local, inclusive)")] = None,
-    by: Annotated[str, Query(max_length=10, description="hour or day")] = "day",
+    start: From = None, end: To = None, by: By = "day",
 ) -> Response:
     tz = ZoneInfo(svc.settings.timezone)
     period = history.parse_period(start, end, by, local_date(time.time(), tz))

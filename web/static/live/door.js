@@ -1,6 +1,6 @@
 // Door staff screen: screen a visit's temperature, check a visit out, count walk-ins. A visit is
 // named by its ticket (scanned from the visitor's QR or pasted) or by its short code (typed).
-import { api, connect, flash, format, number, page, setLevelClass, T, text } from "./live.js";
+import { api, connect, flash, format, number, page, setLevelClass, T, text, tone } from "./live.js";
 
 const venue = page.venue;
 const TICKET = /([1-9][0-9]{0,9}\.[A-Za-z0-9_-]{32})/;
@@ -39,19 +39,9 @@ function visitRequests(value) {
   return { screening: `${visit}/screening`, checkOut: `${visit}/check-out`, body: {} };
 }
 
-/** A short tone: high for admitted or done, low for refused (heard at a noisy door). */
-let audio = null;
+/** High and short for admitted or done, low and long for refused (heard at a noisy door). */
 function beep(good) {
-  try {
-    audio = audio || new AudioContext();
-    const tone = audio.createOscillator();
-    const volume = audio.createGain();
-    tone.frequency.value = good ? 880 : 220;
-    volume.gain.value = 0.15;
-    tone.connect(volume).connect(audio.destination);
-    tone.start();
-    tone.stop(audio.currentTime + (good ? 0.15 : 0.45));
-  } catch (err) { /* no sound here: the screen says it */ }
+  tone(good ? 880 : 220, good ? 0.15 : 0.45);
 }
 
 function clearResult() {

@@ -247,3 +247,19 @@ export function flash(id, message, kind = "ok") {
   clearTimeout(element._timer);
   element._timer = setTimeout(() => { element.textContent = ""; }, 6000);
 }
+
+/** A short tone of `frequency` Hz for `seconds` (door results, dashboard alerts); silent where
+ *  the browser plays no sound: the screen says it anyway. */
+let audio = null;
+export function tone(frequency, seconds, volume = 0.15) {
+  try {
+    audio = audio || new AudioContext();
+    const oscillator = audio.createOscillator();
+    const gain = audio.createGain();
+    oscillator.frequency.value = frequency;
+    gain.gain.value = volume;
+    oscillator.connect(gain).connect(audio.destination);
+    oscillator.start();
+    oscillator.stop(audio.currentTime + seconds);
+  } catch (err) { /* no sound here */ }
+}

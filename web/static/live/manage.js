@@ -1,6 +1,6 @@
 // Manager dashboard: live numbers from /ws/venues/{id}; controls call the venue API.
 import { api, clock, connect, el, flash, format, mergeMinutes, mergePoint, mergeRecent, number, page,
-         setLevelClass, T, text } from "./live.js";
+         setLevelClass, T, text, tone } from "./live.js";
 import { drawMinuteBars, drawSeries } from "./chart.js";
 
 const venue = page.venue;
@@ -58,17 +58,6 @@ function loadAlerts() {
 let alerts = loadAlerts();
 let alerted = null;  // the threshold last alerted, so that a sound plays once per crossing
 
-function tone(high) {
-  try {
-    const audio = new AudioContext();
-    const beep = audio.createOscillator();
-    beep.frequency.value = high ? 880 : 660;
-    beep.connect(audio.destination);
-    beep.start();
-    beep.stop(audio.currentTime + 0.3);
-  } catch (err) { /* no sound here: the banner says it */ }
-}
-
 function renderLevelAlert(share) {
   const banner = document.getElementById("level-alert");
   const reached = state.count === null ? null
@@ -78,7 +67,7 @@ function renderLevelAlert(share) {
     banner.className = `level-alert ${reached}`;
     banner.textContent = format(T.alert_reached, {
       percent: number(Math.floor(share)), count: number(state.count), capacity: number(state.capacity) });
-    if (alerts.sound && reached !== alerted) tone(reached === "full");
+    if (alerts.sound && reached !== alerted) tone(reached === "full" ? 880 : 660, 0.3, 1);
   }
   alerted = reached;
 }
