@@ -3,6 +3,8 @@
 ``seed_demo_city(services)`` adds a dozen named venues (malls, shops, markets, parks, stations,
 an office) in five districts; ``venues=N`` adds further venues generated deterministically
 (``shop-0013``, ``market-0014``, ...) in batches. Seeding is idempotent: codes that exist are skipped.
+Every demo venue stands at a point scattered (deterministically) around its district's centre,
+inside the district's shape in ``occupancy/city/demo_districts.geojson``.
 """
 
 import random
@@ -19,6 +21,13 @@ from occupancy.venues.errors import VenueExists
 from occupancy.venues.models import Venue
 
 DISTRICTS = ("Tangerang", "Karawaci", "Cipondoh", "Ciledug", "Serpong")
+# (latitude, longitude) of each district's centre: schematic, like the shapes drawn around them.
+CENTRES = {
+    "Karawaci": (-6.1875, 106.5915), "Tangerang": (-6.1875, 106.6255),
+    "Cipondoh": (-6.1875, 106.6640), "Serpong": (-6.2325, 106.6050),
+    "Ciledug": (-6.2325, 106.6600),
+}
+SCATTER = 0.012  # degrees either way of the centre: well inside every district's shape
 BATCH = 1000
 LISTED = 30  # with a large seed, list this many visitor URLs and count the rest
 
@@ -147,9 +156,18 @@ async def _demo_accounts(session, venue_id: int) -> list[str]:
     return lines
 
 
+def location(demo: DemoVenue) -> tuple[float, float]:
+    """Where a demo venue stands: the same point every time, by its code."""
+    rng = random.Random(f"occupancy-demo-location-{demo.code}")
+    latitude, longitude = CENTRES[demo.district]
+    return (round(latitude + rng.uniform(-SCATTER, SCATTER), 5),
+            round(longitude + rng.uniform(-SCATTER, SCATTER), 5))
+
+
 def fields(demo: DemoVenue) -> dict:
+    latitude, longitude = location(demo)
     return {
         "code": demo.code, "name": demo.name, "capacity": demo.capacity, "district": demo.district,
         "category": demo.category, "max_party": demo.max_party,
-        "max_stay_minutes": demo.max_stay_minutes,
+        "max_stay_minutes": demo.max_stay_minutes, "latitude": latitude, "longitude": longitude,
     }

@@ -90,3 +90,33 @@ def test_audit_verify_prints_the_head_and_fails_loudly_on_a_record_outside_the_c
                    " 'answered', 'forged', 'forged')")
     failed = cli(tmp_path, "audit", "verify", ok=False)
     assert "record 1 does not follow" in failed.stderr
+
+
+def test_venues_are_placed_on_the_map_moved_and_taken_off(tmp_path):
+    import sqlite3
+
+    def location(code: str) -> tuple:
+        with sqlite3.connect(tmp_path / "occupancy.db") as db:
+            return db.execute("SELECT latitude, longitude FROM venues WHERE code = ?", (code,)).fetchone()
+
+    cli(tmp_path, "db", "upgrade")
+    cli(tmp_path, "venue", "add", "pasar-anyar", "Pasar Anyar", "800",
+        "--latitude", "-6.1702", "--longitude", "106.6319")
+    assert location("pasar-anyar") == (-6.1702, 106.6319)
+    moved = cli(tmp_path, "venue", "set-location", "pasar-anyar", "--latitude", "-6.18",
+                "--longitude", "106.64").stdout
+    assert "pasar-anyar: at -6.18, 106.64" in moved and location("pasar-anyar") == (-6.18, 106.64)
+
+    far = cli(tmp_path, "venue", "set-location", "pasar-anyar", "--latitude", "-96",
+              "--longitude", "106.64", ok=False)
+    assert "error: Latitude must be between -90 and 90 degrees." in far.stderr
+    half = cli(tmp_path, "venue", "add", "taman", "Taman", "50", "--latitude", "-6.2", ok=False)
+    assert "Give both latitude and longitude, or neither." in half.stderr
+    assert "Traceback" not in far.stderr + half.stderr
+    assert location("pasar-anyar") == (-6.18, 106.64)
+
+    assert "pasar-anyar: off the map" in cli(tmp_path, "venue", "set-location", "pasar-anyar",
+                                             "--clear").stdout
+    assert location("pasar-anyar") == (None, None)
+    neither = cli(tmp_path, "venue", "set-location", "pasar-anyar", ok=False)
+    assert "give --latitude and --longitude, or --clear" in neither.stderr

@@ -12,7 +12,7 @@ import zxingcpp
 from PIL import Image
 
 from occupancy import redis_keys as keys
-from occupancy.demo import DISTRICTS, NAMED, generated, seed_demo_city
+from occupancy.demo import CENTRES, DISTRICTS, NAMED, SCATTER, generated, location, seed_demo_city
 from occupancy.venues import service, signing
 from tests.conftest import SECRET
 
@@ -91,6 +91,22 @@ async def test_a_larger_city_is_generated_deterministically(services):
 
     assert "(0 added now)" in (await seed_demo_city(services, venues=300, tokens=False))[0]
     assert await venue_rows(services) == venues
+
+
+async def test_every_demo_venue_stands_in_its_district_the_same_place_every_time(services):
+    await seed_demo_city(services, venues=300, tokens=False)
+    async with services.sessionmaker() as session:
+        venues = await service.list_venues(session)
+    assert len(venues) == 300
+    for venue in venues:
+        latitude, longitude = CENTRES[venue.district]
+        assert abs(venue.latitude - latitude) <= SCATTER, venue.code
+        assert abs(venue.longitude - longitude) <= SCATTER, venue.code
+        # The demo city is Tangerang-like: all of it within a few kilometres.
+        assert -6.26 < venue.latitude < -6.16 and 106.57 < venue.longitude < 106.69, venue.code
+    spots = {(v.latitude, v.longitude) for v in venues}
+    assert len(spots) == len(venues)  # scattered, not stacked on the centres
+    assert (venues[0].latitude, venues[0].longitude) == location(NAMED[0])
 
 
 async def test_ten_thousand_venues_seed_well_under_a_minute(services):

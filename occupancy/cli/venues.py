@@ -1,4 +1,4 @@
-"""Venues: add, list, change capacity, print posters."""
+"""Venues: add, list, change capacity, place on the map, print posters."""
 
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +11,9 @@ from occupancy.settings import get_settings
 venue_app = typer.Typer(help="Venues.", no_args_is_help=True)
 app.add_typer(venue_app, name="venue")
 
+LATITUDE_HELP = "Where it is on the city map: degrees north, -90 to 90 (with --longitude)."
+LONGITUDE_HELP = "Degrees east, -180 to 180 (with --latitude)."
+
 
 @venue_app.command("add")
 def venue_add(
@@ -22,6 +25,8 @@ def venue_add(
     max_party: int = 10,
     max_stay_minutes: int = 240,
     fever_threshold: float = 37.5,
+    latitude: Annotated[float | None, typer.Option(help=LATITUDE_HELP)] = None,
+    longitude: Annotated[float | None, typer.Option(help=LONGITUDE_HELP)] = None,
 ) -> None:
     """Add a venue. CODE is its short name in URLs, e.g. grand-mall."""
     from occupancy.venues import service
@@ -31,7 +36,7 @@ def venue_add(
             venue = await service.create_venue(
                 session, code=code, name=name, capacity=capacity, district=district,
                 category=category, max_party=max_party, max_stay_minutes=max_stay_minutes,
-                fever_threshold=fever_threshold,
+                fever_threshold=fever_threshold, latitude=latitude, longitude=longitude,
             )
             await service.push_config(svc.redis, venue, new=True)
             return venue
@@ -77,6 +82,29 @@ def venue_set_capacity(code: str, capacity: int) -> None:
 
     run(change())
     typer.echo(f"{code}: capacity {capacity}")
+
+
+@venue_app.command("set-location")
+def venue_set_location(
+    code: str,
+    latitude: Annotated[float | None, typer.Option(help=LATITUDE_HELP)] = None,
+    longitude: Annotated[float | None, typer.Option(help=LONGITUDE_HELP)] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Take the venue off the map.")] = False,
+) -> None:
+    """Place a venue on the city map, e.g. --latitude -6.178 --longitude 106.631."""
+    from occupancy.venues import service
+
+    if clear == (latitude is not None or longitude is not None):
+        raise typer.BadParameter("give --latitude and --longitude, or --clear")
+
+    async def change():
+        async with services_for_command(get_settings()) as svc, svc.sessionmaker() as session:
+            venue = await service.get_venue(session, code=code)
+            await service.update_venue(session, svc.redis, venue, latitude=latitude,
+                                       longitude=longitude)
+
+    run(change())
+    typer.echo(f"{code}: off the map" if clear else f"{code}: at {latitude}, {longitude}")
 
 
 @venue_app.command("poster")

@@ -33,6 +33,8 @@ class VenueOut(BaseModel):
     door_code_required: bool
     pause_note: str | None
     reopens_at: datetime | None
+    latitude: float | None
+    longitude: float | None
     visitor_url: str
 
 
@@ -45,6 +47,10 @@ class VenueChange(BaseModel):
                                    description="while paused: what the visitors' page says")
     reopens_at: AwareDatetime | None = Field(
         default=None, description="while paused: when entry should reopen (shown to visitors)")
+    latitude: float | None = Field(default=None, description=(
+        "where the venue is, for the city map: degrees north (-90 to 90), given with longitude; "
+        "null for both clears the location"))
+    longitude: float | None = Field(default=None, description="degrees east (-180 to 180)")
 
     @field_validator("pause_note")
     @classmethod
@@ -64,6 +70,7 @@ def venue_out(venue, settings) -> VenueOut:
         fever_threshold=venue.fever_threshold, paused=venue.paused,
         door_code_required=venue.door_code_required,
         pause_note=venue.pause_note, reopens_at=venue.reopens_at,
+        latitude=venue.latitude, longitude=venue.longitude,
         visitor_url=f"{settings.public_url.rstrip('/')}/v/{signed}",
     )
 
@@ -74,14 +81,19 @@ async def get_venue(venue_id: VenueId, svc: ServicesDep, _: VenueWatcher) -> Ven
         return venue_out(await service.get_venue(session, id=venue_id), svc.settings)
 
 
-@router.patch("/{venue_id}", summary="Change capacity or pause entry (its manager)")
+@router.patch("/{venue_id}", summary="Change capacity, pause entry or set the location (its manager)",
+              responses={422: {"description": "invalid_input, or invalid_location: latitude and "
+                                              "longitude out of range or not given together"}})
 async def change_venue(
     venue_id: VenueId, change: VenueChange, svc: ServicesDep, _: VenueManager
 ) -> VenueOut:
     changes = change.model_dump(exclude_none=True)
+    # A location sent as null is cleared, not ignored.
+    changes |= {name: getattr(change, name)
+                for name in ("latitude", "longitude") if name in change.model_fields_set}
     if not changes:
-        raise InvalidInput("Give capacity, paused, pause_note, reopens_at and/or door_code_required "
-                           "to change.")
+        raise InvalidInput("Give capacity, paused, pause_note, reopens_at, door_code_required "
+                           "and/or latitude with longitude to change.")
     async with svc.sessionmaker() as session:
         venue = await service.get_venue(session, id=venue_id)
         venue = await service.update_venue(session, svc.redis, venue, **changes)

@@ -26,4 +26,7 @@ class Venue(Base):
     # While paused: what visitors are told, and when entry should reopen (both cleared on reopening).
     pause_note: Mapped[str | None] = mapped_column(String(200), default=None)
     reopens_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Where it is (WGS 84 degrees), for the city map: both or neither (service.validate_location).
+    latitude: Mapped[float | None] = mapped_column(Float, default=None)
+    longitude: Mapped[float | None] = mapped_column(Float, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=lambda: datetime.now(UTC))

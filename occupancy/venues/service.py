@@ -35,6 +35,8 @@ class VenueInfo:
     door_code_required: bool = False
     pause_note: str | None = None
     reopens_at: datetime | None = None
+    latitude: float | None = None
+    longitude: float | None = None
 
     @classmethod
     def of(cls, venue: Venue) -> "VenueInfo":
@@ -44,6 +46,7 @@ class VenueInfo:
             max_stay_minutes=venue.max_stay_minutes, fever_threshold=venue.fever_threshold,
             paused=venue.paused, door_code_required=venue.door_code_required,
             pause_note=venue.pause_note, reopens_at=venue.reopens_at,
+            latitude=venue.latitude, longitude=venue.longitude,
         )
 
 
@@ -51,6 +54,24 @@ def validate_capacity(capacity: int) -> int:
     if not 1 <= capacity <= 1_000_000:
         raise InvalidInput("Capacity must be between 1 and 1,000,000.", field="capacity")
     return capacity
+
+
+def _half_a_location(missing: str) -> InvalidInput:
+    return InvalidInput("Give both latitude and longitude, or neither.", field=missing,
+                        code="invalid_location")
+
+
+def validate_location(latitude: float | None, longitude: float | None) -> None:
+    """Degrees (WGS 84), both or neither: a venue with half a location could be drawn nowhere."""
+    if (latitude is None) != (longitude is None):
+        raise _half_a_location("longitude" if longitude is None else "latitude")
+    # Written so that NaN fails too.
+    if latitude is not None and not -90 <= latitude <= 90:
+        raise InvalidInput("Latitude must be between -90 and 90 degrees.", field="latitude",
+                           code="invalid_location")
+    if longitude is not None and not -180 <= longitude <= 180:
+        raise InvalidInput("Longitude must be between -180 and 180 degrees.", field="longitude",
+                           code="invalid_location")
 
 
 async def create_venue(
@@ -64,6 +85,8 @@ async def create_venue(
     max_party: int = 10,
     max_stay_minutes: int = 240,
     fever_threshold: float = 37.5,
+    latitude: float | None = None,
+    longitude: float | None = None,
 ) -> Venue:
     if not signing.CODE_PATTERN.match(code):
         raise InvalidInput(
@@ -76,10 +99,11 @@ async def create_venue(
         raise InvalidInput(f"Category must be one of: {', '.join(CATEGORIES)}.", field="category")
     if not 1 <= max_party <= 100:
         raise InvalidInput("The maximum party must be between 1 and 100.", field="max_party")
+    validate_location(latitude, longitude)
     venue = Venue(
         code=code, name=name.strip(), capacity=validate_capacity(capacity), district=district,
         category=category, max_party=max_party, max_stay_minutes=max_stay_minutes,
-        fever_threshold=fever_threshold, paused=False,
+        fever_threshold=fever_threshold, paused=False, latitude=latitude, longitude=longitude,
     )
     session.add(venue)
     try:
@@ -145,9 +169,14 @@ async def venue_infos(session: AsyncSession) -> list[VenueInfo]:
 
 
 async def update_venue(session: AsyncSession, redis: Redis, venue: Venue, **changes) -> Venue:
-    """Change capacity, paused and the like; Redis enforces the new values at once."""
+    """Change capacity, paused and the like; Redis enforces the new values at once. A location
+    is changed (or cleared, with None) as a pair."""
     if "capacity" in changes:
         validate_capacity(changes["capacity"])
+    if "latitude" in changes or "longitude" in changes:
+        if "latitude" not in changes or "longitude" not in changes:  # even half a clearing
+            raise _half_a_location("longitude" if "latitude" in changes else "latitude")
+        validate_location(changes["latitude"], changes["longitude"])
     if changes.get("paused") is False:  # reopened: the note and the time said while paused go
         changes |= {"pause_note": None, "reopens_at": None}
     for name, value in changes.items():
