@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Jakarta"
     # The city's name, in the officials' page heading.
     city_name: str = Field("", max_length=80)
+    # The districts on the officials' map: a GeoJSON FeatureCollection of Polygons or MultiPolygons,
+    # each named by its ``name`` property (as the venues' district). By default the demo city's
+    # schematic shapes (not surveyed boundaries).
+    city_map: Path = Path(__file__).resolve().parent / "city" / "demo_districts.geojson"
     live_updates_per_second: float = Field(5.0, gt=0)
     # Each frame is a system call per socket: past this many frames a second (per process), the
     # busiest venues' updates are spaced further apart rather than the check-ins slowed down.

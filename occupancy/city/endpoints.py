@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Response
 
 from occupancy.accounts.permissions import Official
+from occupancy.city import districts
 from occupancy.deps import ServicesDep
 from occupancy.kit.downloads import csv_response
 from occupancy.kit.http import json_response
@@ -18,12 +19,18 @@ from occupancy.stats.calendar import local_date
 router = APIRouter(prefix="/api/city", tags=["city"])
 
 
-
 @router.get("/now", summary="Every venue's count now, totals per district and category")
 async def now(svc: ServicesDep, _: Official) -> Response:
     if svc.hub is not None:
         return json_response(await svc.hub.city_snapshot())
     return json_response(await snapshots.city_snapshot(svc.sessionmaker, svc.today))
+
+
+@router.get("/map", summary="The city's districts, a GeoJSON FeatureCollection (each feature's name "
+            "and shape), for the officials' map", response_class=Response,
+            responses={200: {"content": {"application/geo+json": {}}}})
+async def city_map(svc: ServicesDep, _: Official) -> Response:
+    return Response(districts.encoded(svc.settings.city_map), media_type="application/geo+json")
 
 
 async def _history(svc: Services, start: str | None, end: str | None, by: str, city: bool = True):
