@@ -116,9 +116,11 @@ class CityVenue:
 
     def as_json(self) -> dict:
         i = self.info
+        located = i.latitude is not None and i.longitude is not None
         return {"id": i.id, "code": i.code, "name": i.name, "district": i.district,
                 "category": i.category, "count": self.count, "capacity": self.capacity,
-                "level": crowd_level(self.count, self.capacity), "paused": self.paused}
+                "level": crowd_level(self.count, self.capacity), "paused": self.paused,
+                "location": [i.latitude, i.longitude] if located else None}
 
 
 def _load(venue: dict) -> float:

@@ -20,7 +20,10 @@ import httpx
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
+from occupancy.demo import DISTRICTS, NAMED, seed_demo_city
 from occupancy.stats.calendar import local_date
+from occupancy.venues import service as venue_service
+from occupancy.venues import signing
 from tests.browser import CHROMIUM, artifact, browser_zone, city_clock
 from tests.conftest import LiveServer
 
@@ -547,6 +550,86 @@ async def test_city_view_follows_every_venue_live(live_server, make_venue, issue
     await expect(page.locator("#csv-link")).to_be_visible()
     for control in ("#capacity-form", "#pause-button", "#walkin-plus", "#poster-link"):
         await expect(page.locator(control)).to_have_count(0)
+
+
+async def test_city_map_shows_each_located_venue_coloured_live_and_asks_no_map_service(
+    live_server, services, make_venue, issue_token, context
+):
+    await seed_demo_city(services, tokens=False)
+    await make_venue(capacity=10, name="Kios Tanpa Alamat")  # no location: not on the map
+    async with services.sessionmaker() as session:
+        apotek = await venue_service.get_venue(session, code="apotek-sehat-karawaci")
+    elsewhere: list[str] = []
+
+    async def only_this_server(route):
+        if route.request.url.startswith(live_server.url):
+            await route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            await route.abort("internetdisconnected")
+
+    await context.route(re.compile(".*"), only_this_server)
+    await log_in(context, live_server.url, await issue_token("official"))
+    page = await open_live(context, f"{live_server.url}/city")
+
+    dots = page.get_by_test_id("map-dot")
+    await expect(dots).to_have_count(len(NAMED))
+    assert sorted(await dots.evaluate_all("ds => ds.map(d => d.dataset.venue)")) == sorted(
+        v.code for v in NAMED)
+    await expect(page.locator("#city-map path.district")).to_have_count(len(DISTRICTS))
+    await expect(page.get_by_test_id("map-note")).to_have_text(re.compile(r"^1 tempat tidak ada di peta"))
+    # Every dot lies within the drawn map.
+    box = await page.get_by_test_id("city-map").bounding_box()
+    for dot_box in [await dot.bounding_box() for dot in await dots.all()]:
+        assert box["x"] <= dot_box["x"] and dot_box["x"] + dot_box["width"] <= box["x"] + box["width"]
+        assert box["y"] <= dot_box["y"] and dot_box["y"] + dot_box["height"] <= box["y"] + box["height"]
+
+    dot = page.locator('[data-testid=map-dot][data-venue="apotek-sehat-karawaci"]')
+    await expect(dot).to_have_class(re.compile(r"\blevel-low\b"))
+    await expect(dot.locator("title")).to_have_text("Apotek Sehat Karawaci: 0 / 40")
+    await expect(page.get_by_role("img", name="Apotek Sehat Karawaci: 0 / 40")).to_have_count(1)
+
+    manager = await issue_token("manager", apotek.id)
+    await api(live_server.url, "PATCH", f"/api/venues/{apotek.id}", manager, json={"capacity": 5})
+    signed = signing.sign(live_server.settings.secret_key, apotek.code)
+    await check_in(live_server.url, signed, party=4)
+    await expect(dot).to_have_class(re.compile(r"\blevel-busy\b"), timeout=LIVE_MS)
+    await expect(dot.locator("title")).to_have_text("Apotek Sehat Karawaci: 4 / 5")
+    await check_in(live_server.url, signed, party=1)
+    await expect(dot).to_have_class(re.compile(r"\blevel-full\b"), timeout=LIVE_MS)
+    await expect(dot.locator("title")).to_have_text("Apotek Sehat Karawaci: 5 / 5")
+    await snap(page, "city-map")
+
+    # Capacity lowered below the count: marked over capacity, as the tiles are.
+    await api(live_server.url, "PATCH", f"/api/venues/{apotek.id}", manager, json={"capacity": 3})
+    await expect(dot).to_have_class(re.compile(r"\bover\b"), timeout=LIVE_MS)
+    await expect(dot.locator("title")).to_have_text(
+        "Apotek Sehat Karawaci: 5 / 3 · 2 melebihi kapasitas")
+    # Moved off the map: its dot goes, the note counts it.
+    await api(live_server.url, "PATCH", f"/api/venues/{apotek.id}", manager,
+              json={"latitude": None, "longitude": None})
+    await expect(dots).to_have_count(len(NAMED) - 1, timeout=LIVE_MS)
+    await expect(page.get_by_test_id("map-note")).to_have_text(re.compile(r"^2 tempat tidak ada di peta"))
+    assert not elsewhere, elsewhere
+
+
+async def test_city_page_without_its_district_map_still_lists_every_venue(
+    settings, services, make_venue, issue_token, context, tmp_path
+):
+    broken = tmp_path / "districts.geojson"
+    broken.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature"}]}')
+    await make_venue(capacity=10, name="Pasar Lama", latitude=-6.18, longitude=106.63)
+    server = LiveServer(settings, OCCUPANCY_CITY_MAP=str(broken)).start(timeout=START_SECONDS)
+    try:
+        await log_in(context, server.url, await issue_token("official"))
+        page = await open_live(context, f"{server.url}/city")
+        await expect(page.get_by_test_id("map-note")).to_have_text(
+            "Peta kecamatan tidak dapat dimuat; semua tempat ada di daftar di bawah.")
+        await expect(page.get_by_test_id("city-map")).to_be_hidden()
+        await expect(page.locator(".tile")).to_have_count(1)
+        await expect(page.locator(".tile")).to_contain_text("Pasar Lama")
+    finally:
+        server.stop()
 
 
 async def test_city_history_by_day_and_hour_with_csv(live_server, make_venue, issue_token, context,

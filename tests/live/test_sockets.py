@@ -302,7 +302,8 @@ async def test_the_display_shows_nothing_personal(live_server, make_venue, issue
 
 
 async def test_the_city_socket_gets_totals_and_changed_venues(live_server, make_venue, issue_token):
-    mall, mall_code = await make_venue(capacity=10, district="Karawaci", category="mall")
+    mall, mall_code = await make_venue(capacity=10, district="Karawaci", category="mall",
+                                       latitude=-6.2253, longitude=106.6075)
     park, _ = await make_venue(capacity=20, district="Cipondoh", category="park")
     official = token_of(await issue_token("official"))
 
@@ -318,6 +319,10 @@ async def test_the_city_socket_gets_totals_and_changed_venues(live_server, make_
     # Only changed venues (on a slow machine the venues' creation may still be folded in).
     assert mall.id in changed and set(changed) <= {mall.id, park.id}
     assert (changed[mall.id]["count"], changed[mall.id]["level"]) == (9, "busy")
+    # Where each venue is, for the map: [latitude, longitude], or null for one not placed.
+    assert {v["id"]: v["location"] for v in snapshot["venues"]} == {
+        mall.id: [-6.2253, 106.6075], park.id: None}
+    assert changed[mall.id]["location"] == [-6.2253, 106.6075]
     assert update["by_district"]["Karawaci"] == {"count": 9, "capacity": 10, "level": "busy"}
     assert update["by_category"]["park"] == {"count": 0, "capacity": 20, "level": "low"}
     assert update["point"][1] == 9

@@ -14,7 +14,8 @@ from tests.browser import artifact, browser_zone
 from tests.conftest import LiveServer
 
 PHONE = {"width": 390, "height": 844}
-# What each page is waiting for before it is judged: its live data in, or its form drawn.
+# What each page is waiting for before it is judged: its live data in (and the city map drawn),
+# or its form drawn.
 # The innermost elements reaching past the phone's right edge (390 px): what makes a page too wide.
 WIDEST = """() => [...document.querySelectorAll('body *')]
   .filter(e => e.getBoundingClientRect().right > 390
@@ -23,7 +24,8 @@ WIDEST = """() => [...document.querySelectorAll('body *')]
                    + (typeof e.className === 'string' && e.className
                       ? '.' + e.className.split(' ').join('.') : '')
                    + ' ' + Math.round(e.getBoundingClientRect().width) + 'px')"""
-READY = {"live": 'body[data-live="live"]', "visitor": "#crowd-count", "static": "h1"}
+READY = {"live": 'body[data-live="live"]', "visitor": "#crowd-count", "static": "h1",
+         "map": 'body[data-live="live"] [data-testid=map-dot]'}
 
 
 @pytest.fixture
@@ -45,9 +47,11 @@ async def phone_context(request, browser, settings):
 
 @pytest.fixture
 async def city(live_server, make_venue, issue_token):
-    """Two venues with visitors, one over its capacity, and a token per role."""
+    """Two venues with visitors, one over its capacity (and not on the city map), and a token per
+    role."""
     mall, mall_code = await make_venue(capacity=4000, name="Grand Mall Tangerang Karawaci",
-                                       district="Karawaci", category="mall")
+                                       district="Karawaci", category="mall",
+                                       latitude=-6.1962, longitude=106.5981)
     park, park_code = await make_venue(capacity=5, name="Taman Sempur", district="Bogor Tengah",
                                        category="park")
     async with httpx.AsyncClient(base_url=live_server.url) as http:
@@ -73,7 +77,7 @@ def pages(city) -> list[tuple[str, str | None, str, str]]:
         ("display", None, f"/display/{mall_code}", "live"),
         ("door", "staff", f"/door/{mall_code}", "live"),
         ("manager", "manager", f"/manage/venues/{mall.id}", "live"),
-        ("city", "official", "/city", "live"),
+        ("city", "official", "/city", "map"),
         ("tracing", "official", "/tracing", "static"),
     ]
 

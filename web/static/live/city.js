@@ -1,7 +1,8 @@
-// City view: totals, venue tiles (most loaded first) and the day's chart from /ws/city;
-// history by hour or day from /api/city/history.
+// City view: totals, the map, venue tiles (most loaded first) and the day's chart from /ws/city;
+// the map's districts from /api/city/map; history by hour or day from /api/city/history.
 import { api, cityTime, connect, el, flash, format, mergePoint, number, page, setLevelClass, T, text } from "./live.js";
 import { drawBars, drawSeries } from "./chart.js";
+import { CityMap } from "./citymap.js";
 
 const venues = new Map();
 const state = { totals: null, byDistrict: {}, byCategory: {}, series: [] };
@@ -37,8 +38,39 @@ function renderTable(id, groups, label) {
   document.querySelector(`#${id} tbody`).replaceChildren(...rows);
 }
 
-function renderTiles() {
-  const sorted = [...venues.values()].sort((a, b) => load(b) - load(a) || a.name.localeCompare(b.name));
+function byLoad() {
+  return [...venues.values()].sort((a, b) => load(b) - load(a) || a.name.localeCompare(b.name));
+}
+
+// --- map -----------------------------------------------------------------------------------
+
+const map = new CityMap(document.getElementById("city-map"));
+const mapState = { loaded: false, failed: false };
+
+function renderMap(sorted) {
+  if (!mapState.loaded) return;
+  // The emptiest first: drawn in this order, the fullest venues' dots lie on top.
+  const hidden = map.update([...sorted].reverse());
+  // Venues without a location (or outside the districts drawn) are only in the tiles below.
+  text("map-note", mapState.failed ? T.map_failed : hidden ? format(T.map_unplaced, { n: number(hidden) }) : "");
+}
+
+async function loadMap() {
+  try {
+    mapState.failed = !map.setDistricts(await api("GET", "/api/city/map"));
+  } catch (err) {
+    mapState.failed = true;
+  }
+  if (mapState.failed) {  // the tiles still list every venue
+    for (const id of ["city-map", "map-legend"]) document.getElementById(id).toggleAttribute("hidden", true);
+  }
+  mapState.loaded = true;
+  render();
+}
+
+// --- tiles ---------------------------------------------------------------------------------
+
+function renderTiles(sorted) {
   const tiles = sorted.map((v) => {
     const tile = el("a", { class: "tile", href: `/manage/venues/${v.id}`, dataset: { venue: v.code } },
       el("div", { class: "tile-name" }, v.name),
@@ -74,7 +106,9 @@ function render() {
   requestAnimationFrame(() => {
     pending = false;
     renderTotals();
-    renderTiles();
+    const sorted = byLoad();
+    renderMap(sorted);
+    renderTiles(sorted);
     renderOverCapacity();
     drawSeries(document.getElementById("chart-city"), state.series, {});
   });
@@ -171,6 +205,7 @@ document.getElementById("history-form").addEventListener("submit", (event) => {
 updateCsvLink();
 loadHistory();
 
+loadMap();
 window.addEventListener("resize", render);
 setInterval(render, 30000);
 connect("/ws/city", apply);
