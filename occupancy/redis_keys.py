@@ -5,8 +5,9 @@ same code runs on Redis Cluster.
 """
 
 # Set once every venue is loaded from SQL; missing means Redis lost its state (see visits/rebuild).
-READY_MARKER = "occ:ready"
-REBUILD_LOCK = "occ:lock:rebuild"
+# The marker and the rebuild's lock are changed by one script: one hash tag, one cluster slot.
+READY_MARKER = "occ:{rebuild}:ready"
+REBUILD_LOCK = "occ:{rebuild}:lock"
 AUTO_CHECKOUT_LOCK = "occ:lock:auto-checkout"
 ROLLUP_LOCK = "occ:lock:rollup"
 REPAIR_LOCK = "occ:lock:repair"

@@ -6,7 +6,7 @@ import socket
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from occupancy import metrics
@@ -14,7 +14,7 @@ from occupancy import redis_keys as keys
 from occupancy.accounts.service import TokenChecker
 from occupancy.db import make_engine, make_sessionmaker
 from occupancy.kit import periodic
-from occupancy.kit.scripts import ScriptRunner
+from occupancy.kit.scripts import ClusterScriptRunner, ScriptRunner
 from occupancy.live.hub import Hub
 from occupancy.live.subscriptions import Subscriptions
 from occupancy.privacy.blind_index import index_key
@@ -53,6 +53,35 @@ def redis_client(settings: Settings) -> Redis:
     return Redis.from_url(settings.redis_url, **options)
 
 
+async def is_cluster(settings: Settings) -> bool:
+    if settings.redis_cluster != "auto":
+        return settings.redis_cluster == "yes"
+    if settings.redis_url.startswith("unix:"):
+        return False
+    probe = redis_client(settings)
+    try:
+        return (await probe.info("cluster")).get("cluster_enabled") == 1
+    finally:
+        await probe.aclose()
+
+
+async def connect_redis(settings: Settings) -> tuple[Redis | RedisCluster, ScriptRunner]:
+    """The client and the script runner for a single Redis or for a cluster.
+
+    The cluster client retries its own commands after a failover (reads, locks, statistics);
+    the scripts that change counts go through the runner, which never retries by itself.
+    """
+    if not await is_cluster(settings):
+        client = redis_client(settings)
+        return client, ScriptRunner(client)
+    client = RedisCluster.from_url(
+        settings.redis_url, socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_connect_timeout_seconds,
+        health_check_interval=settings.redis_health_check_seconds, socket_keepalive=True)
+    await client.initialize()
+    return client, ClusterScriptRunner(client, settings.redis_replica_wait_ms)
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -78,8 +107,7 @@ class Services:
             raise RuntimeError("OCCUPANCY_REDIS_URL is not set (occupancy serve sets it).")
         engine = make_engine(settings.database_url, settings)
         sessionmaker = make_sessionmaker(engine)
-        redis = redis_client(settings)
-        runner = ScriptRunner(redis)
+        redis, runner = await connect_redis(settings)
         await runner.load(*ALL_SCRIPTS)
         tz = ZoneInfo(settings.timezone)
         capacity = CapacityStore(runner, tz)

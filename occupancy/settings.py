@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     redis_timeout_seconds: float = Field(2.0, gt=0)
     redis_connect_timeout_seconds: float = Field(2.0, gt=0)
     redis_health_check_seconds: float = Field(15.0, ge=0)
+    # Redis Cluster (or Valkey Cluster): "auto" asks the server at start whether it is one; the
+    # URL names any one node. A change on a master with a replica is acknowledged only once a
+    # replica holds it, waiting at most redis_replica_wait_ms (docs/operations.md).
+    redis_cluster: Literal["auto", "yes", "no"] = "auto"
+    redis_replica_wait_ms: int = Field(500, ge=1)
     # SQL: a statement (asyncpg command_timeout; SQLite busy_timeout, the wait for the write
     # lock), connecting, and the wait for a free connection of the pool.
     sql_timeout_seconds: float = Field(10.0, gt=0)

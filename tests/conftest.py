@@ -14,12 +14,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis.asyncio import Redis, RedisCluster
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from loadtest.peak.stack import listening_sockets
 from occupancy import migrate
 from occupancy.app import create_app
+from occupancy.embedded_cluster import EmbeddedCluster
 from occupancy.embedded_redis import EmbeddedRedis, free_port
 from occupancy.privacy.sealing import new_key_pair
 from occupancy.services import Services
@@ -46,15 +48,33 @@ def redis_server():
         yield server
 
 
-@pytest.fixture
-async def redis_url(redis_server):
-    """The private Redis, emptied for each test."""
-    from redis.asyncio import Redis
+@pytest.fixture(scope="session")
+def redis_cluster():
+    """A private cluster of three masters, each with a replica (started once, on first use)."""
+    with EmbeddedCluster(masters=3, replicas=1) as cluster:
+        yield cluster
 
-    client = Redis.from_url(redis_server.url)
+
+@pytest.fixture
+def redis_kind() -> str:
+    """Which Redis the services use; a module runs on both by importing tests.redis_kinds.redis_kind."""
+    return "single"
+
+
+@pytest.fixture
+async def redis_url(request, redis_kind):
+    """The private Redis (or cluster), emptied for each test."""
+    if redis_kind == "cluster":
+        cluster = request.getfixturevalue("redis_cluster")
+        client = RedisCluster.from_url(cluster.url)
+        await client.flushall(target_nodes=RedisCluster.PRIMARIES)
+        await client.aclose()
+        return cluster.url
+    server = request.getfixturevalue("redis_server")
+    client = Redis.from_url(server.url)
     await client.flushall()
     await client.aclose()
-    return redis_server.url
+    return server.url
 
 
 def _database_params():

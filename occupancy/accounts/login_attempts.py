@@ -14,7 +14,9 @@ def _key(address: str) -> str:
 
 async def failed(redis: Redis, *who: str) -> None:
     """A failed sign-in by these (a client address, an account)."""
-    async with redis.pipeline(transaction=True) as pipe:
+    # Not a transaction: the keys of an address and of an account may live on different nodes of
+    # a Redis Cluster. Each key's INCR and EXPIRE still go together in one write.
+    async with redis.pipeline(transaction=False) as pipe:
         for key in map(_key, who):
             pipe.incr(key).expire(key, WINDOW_SECONDS, nx=True)
         await pipe.execute()

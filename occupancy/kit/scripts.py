@@ -13,7 +13,14 @@ from pathlib import Path
 
 from hiredis import pack_command
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    NoScriptError,
+    ResponseError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 
 class Script:
@@ -109,3 +116,112 @@ class ScriptRunner:
             except ResponseError as exc:
                 results.append(exc)
         return results
+
+
+# Replies that mean "not here, not now": the slot moved, is moving, or has no master yet.
+_MOVING = (AskError, TryAgainError, ClusterDownError)  # MovedError is an AskError
+
+
+class NotReplicated(RedisConnectionError):
+    """A master ran the calls but no replica confirmed them in time: a failover now could lose
+    them, so their requests are answered as unavailable (a retry with the same key replays)."""
+
+
+class ClusterScriptRunner(ScriptRunner):
+    """The same batching on a Redis Cluster: each tick's calls grouped by the master that owns
+    their venue's slot (a call's keys share one hash tag), one pipelined write per master, all
+    masters at once.
+
+    A master with a replica ends its batch with ``WAIT 1``: a reply is given only once a replica
+    holds the change, so a failover never loses an acknowledged check-in (it may keep a
+    reservation nobody was told of: an orphan, released after its lease). A MOVED reply (the slot
+    has a new owner) refreshes the map of slots and the call is sent once more; a master that
+    cannot be reached fails its calls (503) and has the map refreshed, so that requests go to its
+    replica once the cluster has promoted it.
+    """
+
+    def __init__(self, client, replica_wait_ms: int = 500) -> None:
+        super().__init__(client)
+        self.replica_wait_ms = replica_wait_ms
+        self.replicas: dict[str, int] = {}  # master name -> replicas in sync with it
+        self._refreshing: asyncio.Task | None = None
+
+    async def load(self, *scripts: Script) -> None:
+        for script in scripts:
+            await self.client.execute_command("SCRIPT LOAD", script.source,
+                                              target_nodes=self.client.PRIMARIES)
+        await self.refresh_replicas()
+
+    async def refresh_replicas(self) -> None:
+        """How many live replicas each master has, from the cluster's own table of nodes."""
+        nodes = await self.client.cluster_nodes()
+        names = {info["node_id"]: name for name, info in nodes.items()}
+        replicas: dict[str, int] = {}
+        for info in nodes.values():
+            flags = info["flags"]
+            if "slave" in flags and "fail" not in flags and info["connected"]:
+                master = names.get(info["master_id"])
+                if master:
+                    replicas[master] = replicas.get(master, 0) + 1
+        self.replicas = replicas
+
+    def refresh_topology(self) -> None:
+        """Read the cluster's slots and nodes again, in the background, once at a time."""
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.get_running_loop().create_task(self._refresh())
+
+    async def _refresh(self) -> None:
+        try:
+            await self.client.nodes_manager.initialize()
+            await self.refresh_replicas()
+        except Exception:  # the cluster is still electing: the next failure tries again
+            await asyncio.sleep(0.2)
+
+    async def _execute(self, batch: list, retry: bool = True) -> list:
+        results: list = [None] * len(batch)
+        groups: dict = {}
+        for i, (_, keys, _, _) in enumerate(batch):
+            groups.setdefault(self.client.get_node_from_key(keys[0]), []).append(i)
+        outcomes = await asyncio.gather(
+            *(self._on_node(node, [batch[i] for i in calls]) for node, calls in groups.items()),
+            return_exceptions=True)
+        for calls, outcome in zip(groups.values(), outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                if not isinstance(outcome, Exception):
+                    raise outcome
+                self.refresh_topology()
+                outcome = [outcome] * len(calls)
+            for i, result in zip(calls, outcome, strict=True):
+                results[i] = result
+        moved = [i for i, result in enumerate(results) if isinstance(result, _MOVING)]
+        if moved and retry:
+            await self.client.nodes_manager.initialize()
+            retried = await self._execute([batch[i] for i in moved], retry=False)
+            for i, result in zip(moved, retried, strict=True):
+                results[i] = result
+        elif moved:  # moved again at once: the cluster is busy changing hands, try in a moment
+            for i in moved:
+                results[i] = ClusterDownError(f"the cluster is moving this venue ({results[i]})")
+        return results
+
+    async def _on_node(self, node, calls: list) -> list:
+        packed = b"".join(pack_command(("EVALSHA", script.sha, len(keys), *keys, *args))
+                          for script, keys, args, _ in calls)
+        wait = self.replicas.get(node.name, 0) > 0
+        if wait:
+            packed += pack_command(("WAIT", 1, self.replica_wait_ms))
+        connection = node.acquire_connection()
+        try:
+            replies = await self._round_trip(connection, packed, len(calls) + wait)
+        except BaseException:
+            await connection.disconnect(nowait=True)
+            raise
+        finally:
+            node.release(connection)
+        if wait:
+            acknowledged = replies.pop()
+            if not isinstance(acknowledged, int) or acknowledged < 1:
+                self.refresh_topology()  # the replica may have failed: stop waiting for it
+                failure = NotReplicated("no replica confirmed the change in time")
+                return [r if isinstance(r, ResponseError) else failure for r in replies]
+        return replies

@@ -17,11 +17,12 @@ interpreted: a venue's event to ``events``, a configuration change to every ``on
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 from occupancy import redis_keys as keys
 
@@ -138,10 +139,17 @@ class Subscriptions:
 
     # -- the connection ----------------------------------------------------------------------
 
+    def _new_pubsub(self):
+        if isinstance(self.redis, RedisCluster):
+            # Plain PUBLISH reaches every node of a cluster: listen on any one, a different one
+            # after a failure (a dead node leaves the client's map once the cluster drops it).
+            return self.redis.pubsub(node=random.choice(self.redis.get_nodes()))
+        return self.redis.pubsub()
+
     async def _listen(self) -> None:
         backoff = 0.1
         while True:
-            pubsub = self.redis.pubsub()
+            pubsub = self._new_pubsub()
             try:
                 await pubsub.subscribe(keys.CONFIG_CHANNEL)
                 # A new connection: what is held is asked for again (by _keep), and reported

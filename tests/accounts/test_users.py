@@ -7,6 +7,7 @@ from sqlalchemy import select
 from occupancy.accounts import users
 from occupancy.accounts.models import User
 from occupancy.errors import InvalidInput
+from tests.redis_kinds import redis_kind  # noqa: F401 (runs the module on a cluster too)
 
 PASSWORD = "correct horse battery"
 

@@ -7,6 +7,7 @@ import json
 import time
 
 import pytest
+from redis.asyncio import RedisCluster
 
 from occupancy import redis_keys as keys
 from occupancy.live.city import CityTable
@@ -14,6 +15,7 @@ from occupancy.live.hub import VENUE, Hub
 from occupancy.live.subscriptions import Subscriptions
 from occupancy.stats.calendar import day_of
 from occupancy.stats.today import FRESH_MINUTES
+from tests.redis_kinds import redis_kind  # noqa: F401 (runs the module on a cluster too)
 from tests.visits.helpers import check_in
 
 
@@ -107,7 +109,11 @@ async def test_after_a_lost_subscription_dashboards_get_a_snapshot(services, mak
     await check_in(services, venue, 2)
     await dashboard.next_where(lambda f: f["count"] == 2)
 
-    await services.redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+    if isinstance(services.redis, RedisCluster):  # the listener is on one node: ask them all
+        await services.redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub",
+                                             target_nodes=services.redis.get_nodes())
+    else:
+        await services.redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
     snapshot = await dashboard.next_where(lambda f: f["type"] == "snapshot", timeout=10)
 
     assert hub.subscriptions.reconnects >= 1
@@ -120,8 +126,18 @@ async def test_after_a_lost_subscription_dashboards_get_a_snapshot(services, mak
 
 
 async def subscribers(redis, venue_id: int) -> int:
+    if isinstance(redis, RedisCluster):  # each node counts only its own subscribers
+        counts = [await node.execute_command("PUBSUB", "NUMSUB", keys.venue_channel(venue_id))
+                  for node in redis.get_nodes()]
+        return sum(int(reply[1]) for reply in counts)
     [(_, count)] = await redis.pubsub_numsub(keys.venue_channel(venue_id))
     return count
+
+
+async def pattern_subscriptions(redis) -> int:
+    if isinstance(redis, RedisCluster):
+        return sum([int(await node.execute_command("PUBSUB", "NUMPAT")) for node in redis.get_nodes()])
+    return await redis.pubsub_numpat()
 
 
 async def eventually(probe, expected, timeout: float = 5.0):
@@ -156,11 +172,11 @@ async def test_with_the_city_view_open_each_event_still_reaches_a_dashboard_once
         services, make_venue, hub, watch):
     venue, _ = await make_venue(capacity=10)
     hub.city_idle_seconds = 0.3
-    patterns = await services.redis.pubsub_numpat()
+    patterns = await pattern_subscriptions(services.redis)
     dashboard = await watch(venue.id)
 
     assert (await hub.city_snapshot())["totals"]["count"] == 0
-    assert await services.redis.pubsub_numpat() == patterns + 1
+    assert await pattern_subscriptions(services.redis) == patterns + 1
     # The venue's channel and the pattern both deliver its events now.
     await check_in(services, venue, 2)
     await check_in(services, venue, 1)
@@ -170,7 +186,7 @@ async def test_with_the_city_view_open_each_event_still_reaches_a_dashboard_once
     assert city["totals"]["count"] == 3
 
     # Unused for a while, the city view is given up; the dashboard goes on as before.
-    await eventually(services.redis.pubsub_numpat, patterns)
+    await eventually(lambda: pattern_subscriptions(services.redis), patterns)
     await check_in(services, venue, 4)
     await dashboard.next_where(lambda f: f["count"] == 7)
     assert parties(dashboard.seen) == [2, 1, 4]

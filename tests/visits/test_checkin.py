@@ -11,6 +11,7 @@ from occupancy.privacy.sealing import Opener, Personal, Sealed, private_key_from
 from occupancy.visits import tickets
 from occupancy.visits.models import Visit
 from tests.conftest import OFFICE_PRIVATE_KEY
+from tests.redis_kinds import redis_kind  # noqa: F401 (runs the module on a cluster too)
 
 from .helpers import live_count, open_people_in_sql, visit_rows, visitor
 

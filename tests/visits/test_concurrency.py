@@ -5,6 +5,8 @@ import random
 
 import httpx
 
+from tests.redis_kinds import redis_kind  # noqa: F401 (runs the module on a cluster too)
+
 from ..crowd import crowd
 from .helpers import live_count, open_people_in_sql, visit_rows, visitor
 

@@ -13,6 +13,7 @@ from occupancy import redis_keys as keys
 from occupancy.settings import Settings
 from occupancy.venues import service as venue_service
 from occupancy.visits.models import Visit
+from tests.redis_kinds import redis_kind  # noqa: F401 (runs the module on a cluster too)
 
 from .helpers import live_count, open_people_in_sql, visit_rows, visitor
 

@@ -1,0 +1,166 @@
+"""A private, real Redis (Valkey) Cluster on loopback: for tests, drills and a local stack.
+
+Starts ``masters * (1 + replicas)`` cluster-enabled servers, joins them with ``valkey-cli
+--cluster create`` (or ``redis-cli``), and waits until every node reports the cluster ready.
+Nodes keep their cluster configuration in their own folder, so a node that was killed can be
+started again and rejoins (as a replica of the master that replaced it).
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from occupancy.embedded_redis import find_server_binary, free_port
+
+# How long a master may be silent before its replica takes over. Short: failovers in drills take
+# a couple of seconds instead of Redis's default 15.
+NODE_TIMEOUT_MS = 1000
+
+
+def find_cli_binary() -> str:
+    server = Path(find_server_binary())
+    for candidate in (server.with_name("valkey-cli"), server.with_name("redis-cli")):
+        if os.access(candidate, os.X_OK):
+            return str(candidate)
+    for name in ("valkey-cli", "redis-cli"):
+        if path := shutil.which(name):
+            return path
+    raise RuntimeError("No valkey-cli or redis-cli found to create a cluster.")
+
+
+def _ask(port: int, command: bytes, timeout: float = 0.5) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(command)
+        return sock.recv(65536)
+
+
+class Node:
+    def __init__(self, root: Path) -> None:
+        self.port = free_port()
+        self.bus_port = free_port()  # not port + 10000: that may be past 65535
+        self.dir = root / f"node-{self.port}"
+        self.dir.mkdir()
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        args = [
+            find_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+            "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+            "--cluster-port", str(self.bus_port),
+            "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+            "--save", "", "--appendonly", "no", "--dir", str(self.dir),
+            # a replica syncs at once rather than after the default 5 s wait for others
+            "--repl-diskless-sync-delay", "0",
+            "--daemonize", "no", "--loglevel", "notice",
+        ]
+        with open(self.dir / "redis.log", "ab") as log:
+            self.process = subprocess.Popen(args, stdout=log, stderr=log,
+                                            process_group=0)
+
+    def answers(self) -> bool:
+        try:
+            return _ask(self.port, b"PING\r\n", 0.2).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def cluster_ok(self) -> bool:
+        try:
+            return b"cluster_state:ok" in _ask(self.port, b"CLUSTER INFO\r\n")
+        except OSError:
+            return False
+
+    def replica_in_sync(self) -> bool:
+        try:
+            return b"master_link_status:up" in _ask(self.port, b"INFO replication\r\n")
+        except OSError:
+            return False
+
+    def role(self) -> str:
+        # ROLE answers an array whose first element is "master", "slave" or "sentinel"
+        return "master" if _ask(self.port, b"ROLE\r\n").split(b"\r\n")[2] == b"master" else "replica"
+
+    def kill(self) -> None:
+        """SIGKILL: the node vanishes mid-whatever, as a crashed host would."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class EmbeddedCluster:
+    """``start()``, ``stop()``; ``url`` names one node (the client discovers the rest)."""
+
+    def __init__(self, masters: int = 3, replicas: int = 1) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="occupancy-cluster-"))
+        self.masters = masters
+        self.replicas = replicas
+        self.nodes = [Node(self.root) for _ in range(masters * (1 + replicas))]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.nodes[0].port}/0"
+
+    def start(self, timeout: float = 30.0) -> "EmbeddedCluster":
+        try:
+            for node in self.nodes:
+                node.start()
+            self._wait(lambda: all(node.answers() for node in self.nodes), timeout, "start")
+            subprocess.run(
+                [find_cli_binary(), "--cluster", "create",
+                 *(f"127.0.0.1:{node.port}" for node in self.nodes),
+                 "--cluster-replicas", str(self.replicas), "--cluster-yes"],
+                check=True, capture_output=True, timeout=timeout)
+            self.wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Until every running node says the cluster is ok and has its masters and replicas."""
+        def ready() -> bool:
+            live = [node for node in self.nodes if node.process and node.process.poll() is None]
+            if not all(node.cluster_ok() for node in live):
+                return False
+            replicas = [node for node in live if node.role() == "replica"]
+            return (len(live) - len(replicas) == self.masters
+                    and all(node.replica_in_sync() for node in replicas))
+        self._wait(ready, timeout, "become ready")
+
+    def master_nodes(self) -> list[Node]:
+        return [node for node in self.nodes
+                if node.process and node.process.poll() is None and node.role() == "master"]
+
+    def node_at(self, port: int) -> Node:
+        return next(node for node in self.nodes if node.port == port)
+
+    @staticmethod
+    def _wait(condition, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"the Redis cluster did not {what} in {timeout:.0f} s")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> "EmbeddedCluster":
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
