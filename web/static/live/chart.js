@@ -7,7 +7,10 @@ const GRID = "#e3e7ec";
 function prepare(canvas) {
   const ratio = window.devicePixelRatio || 1;
   const width = canvas.clientWidth || canvas.parentElement.clientWidth || 300;
-  const height = Number(canvas.getAttribute("height")) || 200;
+  // The height attribute is the CSS height only until the first drawing sets the canvas's pixel
+  // height (the same attribute): kept aside, or every drawing on a 2x screen doubles the chart.
+  if (!canvas.dataset.height) canvas.dataset.height = canvas.getAttribute("height") || "200";
+  const height = Number(canvas.dataset.height);
   if (canvas.width !== Math.round(width * ratio)) canvas.width = Math.round(width * ratio);
   canvas.height = Math.round(height * ratio);
   canvas.style.height = height + "px";
