@@ -171,6 +171,8 @@ function renderHistory(answer) {
   const periods = (answer && answer.periods) || [];
   const canvas = document.getElementById("chart-history");
   table("history-table", PERIOD_COLUMNS, periods);
+  // No rows: the status says so, and no table of headings alone (nor its empty scroll region).
+  document.getElementById("history-table").parentElement.hidden = !periods.length;
   table("history-venues", VENUE_COLUMNS, (answer && answer.venues) || []);
   document.getElementById("history-venues-wrap").hidden = !(answer && answer.venues && answer.venues.length);
   if (!periods.length) {

@@ -247,7 +247,11 @@ async function showHistory() {
       el("th", { scope: "col" }, T["col_" + (c === "period_start" ? "start" : c)] || c))));
     const body = el("tbody", {}, ...rows.map((row) => el("tr", {}, ...HISTORY_COLUMNS.map((c) =>
       el("td", {}, c === "period_start" ? row[c] : row[c] === null ? "–" : number(row[c], c === "avg_stay_minutes" ? 1 : 0))))));
-    document.getElementById("venue-history-table").replaceChildren(head, body);
+    const table = document.getElementById("venue-history-table");
+    table.replaceChildren(head, body);
+    // No rows: the status says so, and no table of headings alone (nor its empty scroll region
+    // in the tab order) is left behind.
+    table.parentElement.hidden = !rows.length;
   } catch (err) {
     text("venue-history-status", format(T.failed, { message: err.message }));
   }
