@@ -1,9 +1,13 @@
 """Every page on a phone (390x844), as each of its users opens it: no sideways scrolling (the
 document is as wide as the screen), one level-one heading, no serious or critical accessibility
-violation (axe-core, in the page), and a screenshot kept in test-artifacts/. The API's
-documentation renders without internet."""
+violation (axe-core, in the page), and a screenshot kept in test-artifacts/. The same for the
+states its users bring a page to: the visitor's ticket, the door's answers, the manager's alerts,
+pause and history, the city's alert and history, the door display full, paused and upright, and
+every live page while it reconnects. The API's documentation renders without internet."""
 
 import re
+import time
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -16,10 +20,10 @@ from tests.conftest import LiveServer
 PHONE = {"width": 390, "height": 844}
 # What each page is waiting for before it is judged: its live data in (and the city map drawn),
 # or its form drawn.
-# The innermost elements reaching past the phone's right edge (390 px): what makes a page too wide.
-WIDEST = """() => [...document.querySelectorAll('body *')]
-  .filter(e => e.getBoundingClientRect().right > 390
-               && ![...e.children].some(c => c.getBoundingClientRect().right > 390))
+# The innermost elements reaching past the screen's right edge: what makes a page too wide.
+WIDEST = """(screen) => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > screen
+               && ![...e.children].some(c => c.getBoundingClientRect().right > screen))
   .slice(0, 4).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
                    + (typeof e.className === 'string' && e.className
                       ? '.' + e.className.split(' ').join('.') : '')
@@ -105,7 +109,7 @@ async def test_every_page_fits_a_phone_has_one_heading_and_no_serious_accessibil
         width = await page.evaluate("document.documentElement.scrollWidth")
         if width > PHONE["width"]:
             problems.append(f"{name}: {width} px wide on a {PHONE['width']} px screen, because of "
-                            f"{await page.evaluate(WIDEST)}")
+                            f"{await page.evaluate(WIDEST, PHONE['width'])}")
         headings = await page.locator("h1").count()
         if headings != 1:
             problems.append(f"{name}: {headings} level-one headings")
@@ -140,11 +144,20 @@ async def test_the_api_documentation_renders_without_internet(live_server, phone
     assert not elsewhere, elsewhere
 
 
-async def serious(axe: Axe, page: Page, state: str) -> list[str]:
-    await page.screenshot(path=artifact(f"phone-{state}"), full_page=True)
+async def serious(axe: Axe, page: Page, state: str, screen: str = "phone") -> list[str]:
+    """What is wrong with the page as it stands: wider than its screen, or a serious or critical
+    axe-core violation. Its screenshot is kept (<screen>-<state>.png)."""
+    await page.wait_for_timeout(200)  # the last change drawn
+    await page.screenshot(path=artifact(f"{screen}-{state}"), full_page=True)
+    problems = []
+    width, wide = await page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+    if width > wide:
+        problems.append(f"{state}: {width} px wide on a {wide} px screen, because of "
+                        f"{await page.evaluate(WIDEST, wide)}")
     results = await axe.run(page)
-    return [f"{state}: {v['impact']} {v['id']}: {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
-            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    problems += [f"{state}: {v['impact']} {v['id']}: {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
+                 for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    return problems
 
 
 async def test_the_visitors_ticket_states_have_no_serious_accessibility_issue(
@@ -175,4 +188,250 @@ async def test_the_visitors_ticket_states_have_no_serious_accessibility_issue(
     await page.goto(f"{live_server.url}/v/{mall_code}")
     await expect(page.locator("#view-full")).to_be_visible()
     problems += await serious(axe, page, "full")
+    assert not problems, "\n".join(problems)
+
+
+# --- the staff pages beyond their first state, each state reached as its users reach it ---------
+
+async def check_in(url: str, signed_code: str, party: int = 1) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        return await http.post(f"/api/venues/{signed_code}/check-ins", json={
+            "name": "Sari Wulandari", "phone": "0812 9999 0000", "party_size": party})
+
+
+async def api(url: str, method: str, path: str, header: dict, **kwargs) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=url, timeout=10, headers=header) as http:
+        answer = await http.request(method, path, **kwargs)
+    assert answer.is_success, answer.text
+    return answer
+
+
+async def test_the_door_screens_answers_have_no_serious_accessibility_issue(
+        live_server, city, make_venue, phone_context):
+    """Admitted, refused for fever, another venue's ticket, checked out, a visit already ended, a
+    code that is no ticket, no camera to scan with, reconnecting, a walk-in counted, and entry
+    paused at a venue that requires the door QR code."""
+    axe = Axe()
+    mall, mall_code = city["mall"]
+    _, elsewhere_code = await make_venue(capacity=10, name="Pasar Baru")
+    visits = {}
+    for name, code in (("healthy", mall_code), ("feverish", mall_code), ("elsewhere", elsewhere_code)):
+        answer = await check_in(live_server.url, code, party=2)
+        assert answer.status_code == 201, answer.text
+        visits[name] = answer.json()
+    page = await open_as(phone_context, live_server.url, city["staff"], f"/door/{mall_code}")
+    await expect(page.locator(READY["live"])).to_be_visible()
+    result = page.get_by_test_id("result")
+    problems = []
+
+    async def screen(ticket: str, temperature: str, answer: str, state: str) -> None:
+        await page.fill("#ticket", ticket)
+        await page.fill("#temperature", temperature)
+        await page.click("#screen-button")
+        await expect(result).to_contain_text(answer)
+        problems.extend(await serious(axe, page, state))
+        await result.click()  # a tap clears the answer, for the next visitor
+        await expect(result).to_be_hidden()
+
+    await screen(visits["healthy"]["ticket"], "36.6", "Diterima", "door-admitted")
+    await screen(visits["feverish"]["ticket"], "38.4", "Ditolak: demam", "door-fever")
+    await screen(visits["elsewhere"]["ticket"], "36.6", "Tiket tempat lain", "door-other-venue")
+
+    await page.fill("#ticket", visits["healthy"]["short_code"])
+    await page.click("#checkout-button")
+    await expect(result).to_contain_text("Sudah check out")
+    problems += await serious(axe, page, "door-checked-out")
+    await result.click()
+    await screen(visits["healthy"]["short_code"], "36.6", "Kunjungan sudah berakhir", "door-ended")
+    await page.fill("#ticket", "not a ticket")
+    await page.click("#checkout-button")
+    await expect(result).to_contain_text("Masukkan kode tiket")
+    problems += await serious(axe, page, "door-no-ticket")
+    await result.click()
+
+    # No camera here: the scanner says why it cannot start.
+    await page.click("#scan-button")
+    await expect(result).to_be_visible()
+    problems += await serious(axe, page, "door-camera-failed")
+    await result.click()
+
+    # The network gone: the numbers on screen may be stale, and the page says so.
+    await phone_context.set_offline(True)
+    await expect(page.locator("#reconnecting")).to_be_visible()
+    problems += await serious(axe, page, "door-reconnecting")
+    await phone_context.set_offline(False)
+    await expect(page.locator(READY["live"])).to_be_visible(timeout=20_000)
+
+    await page.click("#walkin-plus")
+    await expect(page.locator("#control-status")).not_to_be_empty()
+    await expect(page.get_by_test_id("count")).to_have_text("5")  # 4 + 2 admitted - 2 out + 1
+    problems += await serious(axe, page, "door-walk-in")
+
+    await api(live_server.url, "PATCH", f"/api/venues/{mall.id}", city["manager"],
+              json={"door_code_required": True, "paused": True})
+    await page.reload()
+    await expect(page.get_by_test_id("door-qr")).to_be_visible()
+    await expect(page.get_by_test_id("level")).to_contain_text("ditutup")
+    problems += await serious(axe, page, "door-paused-with-door-code")
+    assert not problems, "\n".join(problems)
+
+
+async def test_the_managers_alerts_pause_history_and_refusals_have_no_serious_accessibility_issue(
+        live_server, services, city, phone_context):
+    """Refusals grouped in the recent events, the venue full, an alert at the manager's threshold,
+    more people inside than a lowered capacity, entry paused with a note and a reopening time,
+    and the history of yesterday and of the last seven days."""
+    from occupancy.stats import rollup
+
+    axe = Axe()
+    mall, mall_code = city["mall"]
+    header = city["manager"]
+    venue_path = f"/api/venues/{mall.id}"
+    page = await open_as(phone_context, live_server.url, header, f"/manage/venues/{mall.id}")
+    await expect(page.locator(READY["live"])).to_be_visible()
+    count = page.get_by_test_id("count")
+    level_alert = page.get_by_test_id("level-alert")
+    problems = []
+
+    # A party refused at the door for fever, then a crowd refused at a full venue (4 of 4).
+    feverish = await check_in(live_server.url, mall_code, party=1)
+    await api(live_server.url, "POST", f"{venue_path}/screenings", city["staff"],
+              json={"ticket": feverish.json()["ticket"], "temperature": 38.5})
+    await api(live_server.url, "PATCH", venue_path, header, json={"capacity": 4})
+    await expect(count).to_have_text("4")  # the feverish party's place released
+    for _ in range(3):
+        assert (await check_in(live_server.url, mall_code)).status_code == 409
+    rows = page.locator("#recent li")
+    await expect(rows.first).to_contain_text("3× dalam 1 menit")
+    await expect(page.locator("#recent")).to_contain_text("Ditolak demam")
+    await expect(level_alert).to_have_class(re.compile(r"\bfull\b"))
+    problems += await serious(axe, page, "manager-full-refusals")
+
+    # The manager's own threshold: 80 % (4 of 5) is past a warning at 50 %.
+    await api(live_server.url, "PATCH", venue_path, header, json={"capacity": 5})
+    await page.fill("#alert-warn", "50")
+    await page.click("#alerts-form button")
+    await expect(level_alert).to_have_text("80 % kapasitas tercapai (4 / 5)")
+    await expect(level_alert).to_have_class(re.compile(r"\bwarn\b"))
+    problems += await serious(axe, page, "manager-alert-warn")
+
+    # Capacity lowered below the count: how many are over, said on top.
+    await api(live_server.url, "PATCH", venue_path, header, json={"capacity": 3})
+    await expect(page.locator("#over-alert")).to_contain_text("1 orang melebihi kapasitas")
+    await expect(page.get_by_test_id("level")).to_contain_text("1 melebihi kapasitas")
+    problems += await serious(axe, page, "manager-over-capacity")
+    await phone_context.set_offline(True)
+    await expect(page.locator("#reconnecting")).to_be_visible()
+    problems += await serious(axe, page, "manager-reconnecting")
+    await phone_context.set_offline(False)
+    await expect(page.locator(READY["live"])).to_be_visible(timeout=20_000)
+
+    # Paused with a note and a reopening time, after the confirmation (the browser's own dialog:
+    # not part of the page, so nothing for axe-core to read while it is open).
+    await api(live_server.url, "PATCH", venue_path, header, json={"capacity": 10})
+    await expect(page.locator("#over-alert")).to_be_hidden()
+    await page.fill("#pause-note", "Sedang dibersihkan")
+    await page.fill("#reopen-time", "14:30")
+    problems += await serious(axe, page, "manager-pause-filled")
+    asked = []
+
+    async def accept(dialog) -> None:
+        asked.append(dialog.message)
+        await dialog.accept()
+
+    page.once("dialog", accept)
+    await page.click("#pause-button")
+    await expect(page.locator("#pause-button")).to_have_text("Buka masuk kembali")
+    assert asked and "Tutup pintu masuk sekarang?" in asked[0]
+    await expect(page.get_by_test_id("level")).to_contain_text("Masuk ditutup sementara")
+    problems += await serious(axe, page, "manager-paused")
+
+    # History from SQL (rolled up now rather than in a minute): yesterday's (none), then the week's.
+    await rollup.rollup_recent(services.redis, services.sessionmaker, services.capacity.tz)
+    history = page.locator("#venue-history-table tbody tr")
+    await page.click("#venue-history-form [data-range=yesterday]")
+    await expect(page.locator("#venue-history-status")).to_have_text("Tidak ada data untuk rentang ini.")
+    problems += await serious(axe, page, "manager-history-yesterday")
+    await page.click("#venue-history-form [data-range=week]")
+    await expect(history).to_have_count(1)
+    problems += await serious(axe, page, "manager-history-week")
+    # Drawn again at every update, the charts keep their height on a 2x screen.
+    for chart, height in (("#chart-today", 240), ("#chart-minutes", 120)):
+        assert (await page.locator(chart).bounding_box())["height"] == height, chart
+    assert not problems, "\n".join(problems)
+
+
+async def test_the_citys_alert_and_history_have_no_serious_accessibility_issue(
+        live_server, services, city, issue_token, phone_context):
+    """A venue over its capacity named on top; the history by hour over a longer range."""
+    from occupancy.stats import rollup
+    from occupancy.stats.calendar import local_date
+
+    axe = Axe()
+    park, _ = city["park"]
+    page = await open_as(phone_context, live_server.url, city["official"], "/city")
+    await expect(page.locator(READY["map"]).first).to_be_visible()
+    problems = []
+
+    await api(live_server.url, "PATCH", f"/api/venues/{park.id}",
+              await issue_token("manager", park.id), json={"capacity": 4, "paused": True})
+    await expect(page.get_by_test_id("over-alert")).to_have_text(
+        "1 tempat melebihi kapasitas: Taman Sempur (+1)")
+    problems += await serious(axe, page, "city-over-capacity")
+    await phone_context.set_offline(True)
+    await expect(page.locator("#reconnecting")).to_be_visible()
+    problems += await serious(axe, page, "city-reconnecting")
+    await phone_context.set_offline(False)
+    await expect(page.locator(READY["live"])).to_be_visible(timeout=20_000)
+
+    await rollup.rollup_recent(services.redis, services.sessionmaker, services.capacity.tz)
+    today = local_date(time.time(), services.capacity.tz)
+    await page.fill("#history-from", (today - timedelta(days=30)).isoformat())
+    await page.select_option("#history-by", "hour")
+    await page.click("#history-form button[type=submit]")
+    await expect(page.locator("#history-table tbody tr").first).to_contain_text(today.isoformat())
+    await expect(page.locator("#history-venues-wrap")).to_be_visible()
+    await expect(page.locator("#chart-history")).to_be_visible()
+    problems += await serious(axe, page, "city-history-by-hour")
+    for chart, height in (("#chart-city", 200), ("#chart-history", 140)):
+        assert (await page.locator(chart).bounding_box())["height"] == height, chart
+    assert not problems, "\n".join(problems)
+
+
+async def test_the_door_display_full_paused_and_upright_has_no_serious_accessibility_issue(
+        live_server, city, issue_token, browser, phone_context):
+    """The park's display full (5 of 5) and paused, on a phone and on a door totem (1080x1920),
+    with the rotating door code a member of staff's display shows."""
+    axe = Axe()
+    park, park_code = city["park"]
+    manager = await issue_token("manager", park.id)
+    message = "[data-testid=message]"
+    problems = []
+
+    page = await open_as(phone_context, live_server.url, None, f"/display/{park_code}")
+    await expect(page.locator(message)).to_contain_text("Full, please wait")
+    problems += await serious(axe, page, "display-full")
+    await api(live_server.url, "PATCH", f"/api/venues/{park.id}", manager, json={"paused": True})
+    await expect(page.locator(message)).to_contain_text("Entry paused")
+    problems += await serious(axe, page, "display-paused")
+    await phone_context.set_offline(True)
+    await expect(page.locator("#reconnecting")).to_be_visible()
+    problems += await serious(axe, page, "display-reconnecting")
+    await phone_context.set_offline(False)
+
+    totem = await browser.new_context(viewport={"width": 1080, "height": 1920}, locale="id-ID")
+    try:
+        page = await open_as(totem, live_server.url, None, f"/display/{park_code}")
+        await expect(page.locator(message)).to_contain_text("Entry paused")
+        problems += await serious(axe, page, "display-paused", screen="totem")
+        await api(live_server.url, "PATCH", f"/api/venues/{park.id}", manager,
+                  json={"paused": False, "door_code_required": True})
+        await expect(page.locator(message)).to_contain_text("Full, please wait")
+        problems += await serious(axe, page, "display-full", screen="totem")
+        page = await open_as(totem, live_server.url, await issue_token("staff", park.id),
+                             f"/display/{park_code}")
+        await expect(page.locator("#door-qr")).to_be_visible()
+        problems += await serious(axe, page, "display-door-code", screen="totem")
+    finally:
+        await totem.close()
     assert not problems, "\n".join(problems)
