@@ -266,6 +266,12 @@ async def test_the_door_screens_answers_have_no_serious_accessibility_issue(
     await expect(page.locator("#control-status")).not_to_be_empty()
     await expect(page.get_by_test_id("count")).to_have_text("5")  # 4 + 2 admitted - 2 out + 1
     problems += await serious(axe, page, "door-walk-in")
+    # On a phone the walk-in label wraps its words; "+" and "−" stay on its row.
+    buttons = [await page.locator(f"#walkin-{side}").bounding_box() for side in ("minus", "plus")]
+    label = await page.locator(".walkins .label").bounding_box()
+    middle = label["y"] + label["height"] / 2
+    assert buttons[0]["y"] == buttons[1]["y"], "the walk-in buttons wrapped"
+    assert buttons[0]["y"] <= middle <= buttons[0]["y"] + buttons[0]["height"], "the label wrapped"
 
     await api(live_server.url, "PATCH", f"/api/venues/{mall.id}", city["manager"],
               json={"door_code_required": True, "paused": True})
