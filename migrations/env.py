@@ -3,7 +3,7 @@
 import asyncio
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -43,9 +43,17 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+# Any fixed number: every host's `occupancy serve` (or `db upgrade`) takes the same lock.
+MIGRATION_LOCK = 0x6F6363  # "occ"
+
+
 def do_run_migrations(connection: Connection) -> None:
     configure(connection=connection)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Hosts starting together upgrade one at a time: the others wait here, then find the
+            # schema at head (alembic reads the version after this) and do nothing.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 
