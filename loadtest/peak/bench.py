@@ -271,11 +271,12 @@ class Bench:
         """The N dashboards in one process, the probes in another: a client process busy
         reading thousands of frames would delay the probes' own frames and be timed as the
         server's delay. Returns the processes (probes first), a note, and what opened."""
-        def start(probe_list: str, n: int, acks: str):
+        def start(probe_list: str, n: int, acks: str, source: str | None = None):
             command = [sys.executable, "-m", "loadtest.peak.dashboards", "--http", server.url,
                        "--token", token, "--venues", ",".join(str(v.id) for v in loaded),
                        "--probes", probe_list, "--count", str(n),
                        "--duration", str(self.args.duration), "--acks", str(run_dir / "main" / acks)]
+            command += ["--source", source] if source else []
             process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        text=True, cwd=Path(__file__).resolve().parents[2])
             line = process.stdout.readline().strip()
@@ -285,11 +286,10 @@ class Bench:
             return None, None, line.removeprefix("UNAVAILABLE ") or "dashboard process exited"
 
         processes, opened, failed = [], 0, 0
-        jobs = [(",".join(f"{v.id}:{v.signed_code}" for v in probes), 0, "acks-dashboards.txt")]
-        if count:
-            jobs.insert(0, ("", count, "acks-mass.txt"))  # the mass first: it takes longest
-        for probe_list, n, acks in jobs:
-            process, ready, reason = start(probe_list, n, acks)
+        jobs = [*mass_jobs(count),  # the mass first: it takes longest
+                (",".join(f"{v.id}:{v.signed_code}" for v in probes), 0, "acks-dashboards.txt", None)]
+        for probe_list, n, acks, source in jobs:
+            process, ready, reason = start(probe_list, n, acks, source)
             if process is None:
                 for started in processes:
                     started.kill()
@@ -309,12 +309,8 @@ class Bench:
         probes, *mass = results
         probes["cpu_percent"] = sum(r["cpu_percent"] for r in results)
         probes["stale_at_rest"] = sum(r["stale_at_rest"] for r in results)
-        if mass and mass[0]["event_frames"]:  # the probes' own frames are few beside these
-            probes = {**probes, "event_p50_ms": mass[0]["event_p50_ms"],
-                      "event_p99_ms": mass[0]["event_p99_ms"]}
         if mass:
-            probes = {**probes, "still_open": mass[0]["still_open"],
-                      "fanout_p99_ms": mass[0]["fanout_p99_ms"]}
+            probes.update(combine_mass(mass))
         return probes
 
     @staticmethod
@@ -358,6 +354,42 @@ class Bench:
             loop_lag_p99_ms=loop_lag[0], loop_lag_max_ms=loop_lag[1],
             sql_batch_p99_ms=sql_batch[0], sql_batch_max_ms=sql_batch[1],
         )
+
+
+# One client process holds at most this many screens: a process may not open more than
+# RLIMIT_NOFILE files, and one loop reading every frame would be the bottleneck, not the server.
+SCREENS_PER_CLIENT = 5000
+
+
+def mass_jobs(count: int) -> list[tuple[str, int, str, str]]:
+    """(probes, screens, acks file, source address) of each client process of the mass: each
+    on its own 127.0.0.x, so that 20,000 sockets and more never run short of ephemeral ports."""
+    sizes = [SCREENS_PER_CLIENT] * (count // SCREENS_PER_CLIENT)
+    sizes += [count % SCREENS_PER_CLIENT] if count % SCREENS_PER_CLIENT else []
+    return [("", n, f"acks-mass-{i}.txt", f"127.0.0.{2 + i}") for i, n in enumerate(sizes)]
+
+
+def combine_mass(results: list[dict]) -> dict:
+    """The mass's figures over its processes: the sockets still open added up; of the latencies
+    (percentiles of separate lists do not merge) the worst process's."""
+    framed = [r for r in results if r["event_frames"]]
+    combined = {"still_open": sum(r["still_open"] for r in results),
+                "fanout_p99_ms": max((r["fanout_p99_ms"] for r in results
+                                      if r["fanout_p99_ms"] is not None), default=None)}
+    if framed:  # the probes' own frames are few beside these
+        combined["event_p50_ms"] = max(r["event_p50_ms"] for r in framed)
+        combined["event_p99_ms"] = max(r["event_p99_ms"] for r in framed)
+    return combined
+
+
+def raise_open_files(wanted: int = 65536) -> None:
+    """Thousands of sockets per process, inherited by the server and the clients: as root the
+    hard limit itself may be raised (up to fs.nr_open)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(hard, wanted), max(hard, wanted)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def _generator_cpu_seconds() -> float:
@@ -408,8 +440,7 @@ def machine() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # thousands of sockets, inherited
+    raise_open_files()
     command = "uv run --group loadtest python -m loadtest.peak.bench " + shlex.join(
         argv if argv is not None else sys.argv[1:])
     started = datetime.now(UTC)

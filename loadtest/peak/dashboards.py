@@ -72,10 +72,13 @@ class Dashboard:
 
 
 async def open_dashboard(base: str, venue_id: int, token: str, lags: list[float],
-                         event_lags: list[float], probe: bool = False) -> Dashboard:
+                         event_lags: list[float], probe: bool = False,
+                         source: str | None = None) -> Dashboard:
+    # A browser offers permessage-deflate, and so does this client (websockets' default).
     socket = await websockets.connect(f"{base}/ws/venues/{venue_id}", open_timeout=30, max_queue=4,
                                       ping_interval=None,
-                                      additional_headers={"Authorization": f"Bearer {token}"})
+                                      additional_headers={"Authorization": f"Bearer {token}"},
+                                      local_addr=(source, 0) if source else None)
     dashboard = Dashboard(venue_id, socket, lags, event_lags, probe)
     first = _decode(await asyncio.wait_for(socket.recv(), 30))
     if first.get("type") != "snapshot":
@@ -187,7 +190,7 @@ async def main(args: argparse.Namespace) -> None:
         async with semaphore:
             try:
                 boards.append(await open_dashboard(ws_base, loaded[i % len(loaded)], token, lags,
-                                                   event_lags))
+                                                   event_lags, source=args.source))
             except Exception:
                 failed += 1
 
@@ -246,5 +249,7 @@ if __name__ == "__main__":
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--acks", required=True)
+    parser.add_argument("--source", default=None,
+                        help="local address of the sockets (127.0.0.x): each has its own ports")
     # uvloop, as the server: this client shares the machine with it and should cost it little.
     uvloop.run(main(parser.parse_args()))

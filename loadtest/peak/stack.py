@@ -37,6 +37,9 @@ OFFICE_PUBLIC_KEY, OFFICE_PRIVATE_KEY = new_key_pair()
 # The load comes from one address: the rate limits run on every check-in but are never reached.
 UNREACHED_RATE_LIMITS = {"OCCUPANCY_CHECK_INS_PER_ADDRESS": "100000000",
                          "OCCUPANCY_CHECK_INS_PER_VENUE": "100000000"}
+# 20,000 screens on two workers: SO_REUSEPORT spreads them unevenly, so each worker may take
+# more than half (the service's default guards a worker with 10,000).
+SCREENS_ROOM = {"OCCUPANCY_MAX_CONNECTIONS_PER_PROCESS": "25000"}
 POSTGRES_ADMIN_URL = os.environ.get(
     "OCCUPANCY_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
@@ -210,7 +213,7 @@ class Server:
         return {**base, "OCCUPANCY_DATABASE_URL": self.database_url,
                 "OCCUPANCY_REDIS_URL": self.redis_url, "OCCUPANCY_SECRET_KEY": SECRET,
                 "OCCUPANCY_HEALTH_OFFICE_PUBLIC_KEY": OFFICE_PUBLIC_KEY, **UNREACHED_RATE_LIMITS,
-                "OCCUPANCY_PUBLIC_URL": self.url, **self.extra_env}
+                **SCREENS_ROOM, "OCCUPANCY_PUBLIC_URL": self.url, **self.extra_env}
 
     def ready(self) -> bool:
         try:
