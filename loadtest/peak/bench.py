@@ -107,6 +107,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", default="", help="write every run's figures here")
     parser.add_argument("--profile", default="",
                         help="folder: py-spy samples one worker during each database's first run")
+    parser.add_argument("--profile-dashboards", type=int, default=None, metavar="N",
+                        help="with --profile: sample the run with N dashboards open instead")
     parser.add_argument("--stalls", default="",
                         help="folder: a thread in each worker writes what holds its event loop "
                              "over 40 ms (loadtest/peak/stallwatch); summed up at the end")
@@ -220,7 +222,7 @@ class Bench:
             process.stdin.write("GO\n")
             process.stdin.flush()
         profiler = None
-        if args.profile and kind not in self._profiled:
+        if args.profile and kind not in self._profiled and profiles_this(args, n_dashboards):
             self._profiled.add(kind)
             profiler = profile.start(server.worker_pids()[0], Path(args.profile),
                                      f"{kind}-{mix}-{n_venues}v-{n_dashboards}d", args.duration)
@@ -359,6 +361,11 @@ class Bench:
 # One client process holds at most this many screens: a process may not open more than
 # RLIMIT_NOFILE files, and one loop reading every frame would be the bottleneck, not the server.
 SCREENS_PER_CLIENT = 5000
+
+
+def profiles_this(args: argparse.Namespace, n_dashboards: int) -> bool:
+    """Whether --profile samples this run (each database's first, or the one --profile-dashboards names)."""
+    return args.profile_dashboards is None or args.profile_dashboards == n_dashboards
 
 
 def mass_jobs(count: int) -> list[tuple[str, int, str, str]]:
