@@ -16,6 +16,7 @@ from occupancy.db import make_engine, make_sessionmaker
 from occupancy.kit import periodic
 from occupancy.kit.scripts import ClusterScriptRunner, ScriptRunner
 from occupancy.live.hub import Hub
+from occupancy.live.rechecks import Rechecks
 from occupancy.live.subscriptions import Subscriptions
 from occupancy.privacy.blind_index import index_key
 from occupancy.privacy.purge import purge
@@ -99,6 +100,7 @@ class Services:
     walkins: WalkIns
     tracer: Tracer
     hub: Hub | None = None  # the live fan-out; only in serving processes (background=True)
+    rechecks: Rechecks | None = None  # closes sockets whose token was revoked; with the hub
     background: list[asyncio.Task] = field(default_factory=list)
 
     @classmethod
@@ -142,6 +144,8 @@ class Services:
                                secret=settings.secret_key, rate=settings.live_updates_per_second,
                                frame_budget=settings.live_frames_per_second_max)
             await services.hub.start()
+            services.rechecks = Rechecks(services.tokens.principal)
+            services.background.append(asyncio.create_task(services.rechecks.run()))
         return services
 
     async def stop(self) -> None:

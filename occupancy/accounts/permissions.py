@@ -276,16 +276,6 @@ async def _socket_signed_in(websocket: WebSocket, svc) -> Principal:
     return who
 
 
-async def still_allowed(websocket: WebSocket, svc, allows: Callable[[Principal], bool]) -> bool:
-    """Whether the token a socket opened with still allows it (revoked and expired tokens do
-    not): sockets ask again every few seconds and close when it no longer does."""
-    try:
-        who = await _principal(svc, token_from(websocket.headers, websocket.cookies))
-    except DomainError:
-        return True  # tokens cannot be checked just now: no reason to cut a watcher off
-    return who is not None and allows(who)
-
-
 def _socket_forbidden() -> SocketRefused:
     return SocketRefused(CLOSE_FORBIDDEN, "this token does not allow this")
 

@@ -11,19 +11,20 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from occupancy.accounts.guard import token_from
 from occupancy.accounts.permissions import (
     CLOSE_NO_TOKEN,
     OfficialSocket,
     Public,
     SocketRefused,
     VenueWatcherSocket,
-    still_allowed,
     watches,
 )
 from occupancy.deps import ServicesDep, venue_by_signed_code
 from occupancy.errors import CLOSE_UNAVAILABLE, DomainError, as_domain_error, close_code
 from occupancy.live import snapshots
 from occupancy.live.hub import CITY, DISPLAY, VENUE, Hub
+from occupancy.live.rechecks import Allows, Rechecks
 from occupancy.params import SignedCode, VenueId
 from occupancy.services import Services
 from occupancy.visits import repository, tickets
@@ -33,8 +34,6 @@ router = APIRouter()
 log = logging.getLogger(__name__)
 
 CLOSE_NOT_FOUND = 4404
-# How often a signed-in socket asks whether its token still allows it.
-RECHECK_SECONDS = 3.0
 # The visits a visitor's page may follow on one socket (one after another).
 MAX_TICKETS_FOLLOWED = 20
 # Which process answered (a number, nothing personal): lets tests see both workers deliver.
@@ -84,39 +83,39 @@ async def _accept(websocket: WebSocket, svc: Services) -> Hub | None:
 
 async def _serve(websocket: WebSocket, hub: Hub, kind: str, venue_id: int,
                  snapshot: Callable[[], Awaitable[dict]],
-                 allowed: Callable[[], Awaitable[bool]] | None = None,
+                 allows: Allows | None = None, rechecks: Rechecks | None = None,
                  receive: Callable[[], Awaitable[None]] | None = None) -> None:
-    """Send a snapshot, then whatever the hub offers, until the client leaves or stalls.
+    """Send a snapshot, then whatever the hub offers, until the client leaves or stalls, or its
+    token stops allowing ``allows`` (asked by ``rechecks`` every few seconds).
 
     The outbox is registered, and the hub subscribed to its events, before the snapshot is read:
     every event after that read reaches the socket as an update (one already in the snapshot may
     come again; clients drop the copy).
     """
     outbox = hub.outbox(websocket, kind)
-    sender = receiver = watcher = None
-    try:
-        async with hub.watch(kind, venue_id, outbox):
-            await websocket.send_json(await snapshot())
-            if kind != CITY:
-                hub.refresh(venue_id)
-            sender = asyncio.create_task(outbox.run())
-            receiver = asyncio.create_task(receive() if receive else _drain(websocket))
-            watcher = asyncio.create_task(_while_allowed(websocket, allowed)) if allowed else None
-            await asyncio.wait({t for t in (sender, receiver, watcher) if t},
-                               return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        tasks = [task for task in (sender, receiver, watcher) if task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def _while_allowed(websocket: WebSocket, allowed: Callable[[], Awaitable[bool]]) -> None:
-    """Close the socket once its token is revoked or expired (checked every few seconds)."""
-    while await allowed():
-        await asyncio.sleep(RECHECK_SECONDS)
-    with contextlib.suppress(Exception):
-        await websocket.close(CLOSE_NO_TOKEN, "access revoked or expired")
+    sender = receiver = None
+    with contextlib.ExitStack() as stack:
+        revoked = None
+        if allows is not None and rechecks is not None:
+            token = token_from(websocket.headers, websocket.cookies)
+            revoked = stack.enter_context(rechecks.watch(token, allows))
+        try:
+            async with hub.watch(kind, venue_id, outbox):
+                await websocket.send_json(await snapshot())
+                if kind != CITY:
+                    hub.refresh(venue_id)
+                sender = asyncio.create_task(outbox.run())
+                receiver = asyncio.create_task(receive() if receive else _drain(websocket))
+                done, _ = await asyncio.wait({f for f in (sender, receiver, revoked) if f},
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if revoked in done:
+                    with contextlib.suppress(Exception):
+                        await websocket.close(CLOSE_NO_TOKEN, "access revoked or expired")
+        finally:
+            tasks = [task for task in (sender, receiver) if task is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _drain(websocket: WebSocket) -> None:
@@ -143,7 +142,7 @@ async def venue_socket(
         return
     await _serve(websocket, hub, VENUE, venue_id,
                  lambda: snapshots.venue_snapshot(svc.today, info, svc.settings.secret_key),
-                 lambda: still_allowed(websocket, svc, lambda who: watches(who, venue_id)))
+                 lambda who: watches(who, venue_id), svc.rechecks)
 
 
 @router.websocket("/ws/display/{signed_code}")
@@ -225,4 +224,4 @@ async def city_socket(websocket: WebSocket, svc: ServicesDep, _: OfficialSocket)
     if (hub := await _accept(websocket, svc)) is None:
         return
     await _serve(websocket, hub, CITY, 0, hub.city_snapshot,
-                 lambda: still_allowed(websocket, svc, lambda who: who.may_see_city()))
+                 lambda who: who.may_see_city(), svc.rechecks)

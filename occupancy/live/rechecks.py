@@ -1,0 +1,70 @@
+"""Signed-in sockets are closed once their token no longer allows them (revoked or expired).
+
+One loop per process asks every few seconds, once per distinct token rather than once per
+socket: thousands of screens share a few tokens, and a timer and task per socket cost every
+socket a wake-up each round and a few KiB for as long as it stays open.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from occupancy.accounts.service import Principal
+from occupancy.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+# How often the tokens of open sockets are asked about again.
+RECHECK_SECONDS = 3.0
+
+Allows = Callable[[Principal], bool]
+
+
+class Rechecks:
+    def __init__(self, principal: Callable[[str], Awaitable[Principal | None]],
+                 every: float = RECHECK_SECONDS) -> None:
+        self.principal = principal
+        self.every = every
+        # token -> each open socket's "revoked" future -> what that socket needs the token to allow
+        self._sockets: dict[str, dict[asyncio.Future, Allows]] = {}
+
+    @contextlib.contextmanager
+    def watch(self, token: str | None, allows: Allows):
+        """A future done once ``token`` stops allowing what ``allows`` asks, while inside."""
+        revoked = asyncio.get_running_loop().create_future()
+        if token is None:  # nobody signed in: nothing to revoke (the route refused it already)
+            revoked.set_result(None)
+            yield revoked
+            return
+        watchers = self._sockets.setdefault(token, {})
+        watchers[revoked] = allows
+        try:
+            yield revoked
+        finally:
+            watchers.pop(revoked, None)
+            if not watchers:
+                self._sockets.pop(token, None)
+
+    def watching(self) -> int:
+        return sum(len(w) for w in self._sockets.values())
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.every)
+            try:
+                await self.check_all()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("checking the open sockets' tokens failed; will retry")
+
+    async def check_all(self) -> None:
+        for token in list(self._sockets):
+            try:
+                who = await self.principal(token)
+            except DomainError:
+                continue  # tokens cannot be checked just now: no reason to cut a watcher off
+            for revoked, allows in list(self._sockets.get(token, {}).items()):
+                if (who is None or not allows(who)) and not revoked.done():
+                    revoked.set_result(None)
