@@ -1,5 +1,6 @@
 """Issue, check and revoke operator-issued access tokens. Only a token's SHA-256 is stored."""
 
+import asyncio
 import hashlib
 import logging
 import secrets
@@ -125,15 +126,27 @@ class TokenChecker:
         self.sessionmaker = sessionmaker
         self.ttl = ttl
         self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._lookups: dict[str, asyncio.Future] = {}  # token hash -> its lookup under way
 
     async def principal(self, token: str) -> Principal | None:
         if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
             return None
         token_hash = digest(token)
-        now = time.monotonic()
         cached = self._cache.get(token_hash)
-        if cached and cached[0] > now:
+        if cached and cached[0] > time.monotonic():
             return cached[1]
+        # One lookup per token at a time: when a popular token's answer expires, the requests
+        # and sockets asking meanwhile wait for it rather than each sending SQL the same query
+        # (with 10,000 screens on one token that herd starved the visits' writes).
+        lookup = self._lookups.get(token_hash)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._refresh(token_hash, cached))
+            self._lookups[token_hash] = lookup
+            lookup.add_done_callback(lambda _: self._lookups.pop(token_hash, None))
+        return await asyncio.shield(lookup)  # one caller leaving does not cancel the others'
+
+    async def _refresh(self, token_hash: str, cached: tuple[float, Principal | None] | None
+                       ) -> Principal | None:
         try:
             principal = await self._look_up(token_hash)
         except Exception as exc:
@@ -141,6 +154,7 @@ class TokenChecker:
             if cached:
                 return cached[1]
             raise TokenUnchecked() from exc
+        now = time.monotonic()
         if len(self._cache) >= REMEMBER_AT_MOST:
             self._cache = {h: a for h, a in self._cache.items() if a[0] > now and a[1] is not None}
         self._cache[token_hash] = (now + self.ttl, principal)

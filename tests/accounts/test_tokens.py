@@ -37,3 +37,28 @@ async def test_a_revoked_token_is_refused_by_the_api(client, services, make_venu
         assert not await revoke_token(session, row.id)  # once
     services.tokens._cache.clear()  # this process's 5 s memory of the answer
     assert (await client.get(f"/api/venues/{venue.id}", headers=headers)).status_code == 401
+
+
+async def test_many_askers_of_one_expired_answer_share_one_lookup(services):
+    """A popular token's answer expiring (thousands of screens on one token) sends SQL one query,
+    not one per request or socket asking meanwhile."""
+    import asyncio
+
+    from sqlalchemy import event
+
+    checker = TokenChecker(services.sessionmaker, ttl=0)  # every answer expired at once
+    async with services.sessionmaker() as session:
+        token = await issue_token(session, "official", label="wall of screens")
+    lookups = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        if "access_tokens" in statement and statement.lstrip().upper().startswith("SELECT"):
+            lookups.append(statement)
+
+    event.listen(services.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        answers = await asyncio.gather(*(checker.principal(token) for _ in range(500)))
+    finally:
+        event.remove(services.engine.sync_engine, "before_cursor_execute", count)
+    assert {a.role for a in answers} == {"official"}
+    assert len(lookups) == 1
