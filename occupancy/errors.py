@@ -15,6 +15,8 @@ from sqlalchemy import exc as sql
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 
+from occupancy import metrics
+
 log = logging.getLogger(__name__)
 
 # How long a client is asked to wait after a 503: a restarted Redis or a PostgreSQL failover
@@ -149,13 +151,20 @@ def as_domain_error(exc: Exception, where: str = "request") -> DomainError:
         if isinstance(inner, Exception):
             exc = inner
     if isinstance(exc, DomainError):
+        if exc.status == 503 and exc.__cause__ is not None:  # a service's own 503 for a failure
+            _count_dependency_error(exc.__cause__)
         return exc
     if is_unavailable(exc):
+        _count_dependency_error(exc)
         log.warning("%s: a dependency did not answer: %s: %s", where, type(exc).__name__,
                     str(exc).splitlines()[0][:200] if str(exc) else "")
         return DependencyDown()
     log.error("%s failed", where, exc_info=exc)
     return InternalError()
+
+
+def _count_dependency_error(exc: BaseException) -> None:
+    metrics.DEPENDENCY_ERRORS.labels(metrics.dependency_of(exc)).inc()
 
 
 # WebSocket close codes: try again later, or an unexpected condition on the server.

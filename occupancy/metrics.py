@@ -12,6 +12,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -22,6 +23,19 @@ CHECK_INS = Counter("occupancy_check_ins", "Check-ins admitted (parties)")
 VISITORS_ADMITTED = Counter("occupancy_visitors_admitted", "People admitted (sum of party sizes)")
 CHECK_OUTS = Counter("occupancy_check_outs", "Visits ended, by reason", ["reason"])
 REFUSALS = Counter("occupancy_refusals", "Check-ins refused, by reason", ["reason"])
+# Every reason a check-in is refused, exported (at 0) before the first refusal, so that a rate of
+# refusals is 0 rather than no data.
+REFUSAL_REASONS = ("full", "paused", "rate_limited", "fever")
+for _reason in REFUSAL_REASONS:
+    REFUSALS.labels(_reason)
+DEPENDENCY_ERRORS = Counter(
+    "occupancy_dependency_errors", "Requests and sockets answered 503 because Redis or SQL did not "
+    "answer (down, timed out, refused), by dependency", ["dependency"])
+for _dependency in ("redis", "sql"):
+    DEPENDENCY_ERRORS.labels(_dependency)
+# Summed over the live worker processes (a dead worker's value is dropped by serving.py).
+OPEN_SOCKETS = Gauge("occupancy_open_sockets", "WebSockets open now (dashboards, door displays, "
+                     "the city view)", multiprocess_mode="livesum")
 REBUILDS = Counter("occupancy_rebuilds", "Times Redis had lost its state and every venue was "
                    "loaded again from SQL")
 ORPHANS_RELEASED = Counter("occupancy_orphans_released", "Reservations released because no SQL row "
@@ -96,13 +110,25 @@ async def watch_event_loop(interval: float = 0.1) -> None:
         EVENT_LOOP_LAG_SECONDS.observe(max(0.0, loop.time() - due))
 
 
+def dependency_of(exc: BaseException) -> str:
+    """Which dependency raised ``exc``: "redis", "sql" or "other" (a bare timeout or socket error)."""
+    module = type(exc).__module__.split(".", 1)[0]
+    if module == "redis":
+        return "redis"
+    return "sql" if module in ("sqlalchemy", "asyncpg", "aiosqlite", "sqlite3", "psycopg") else "other"
+
+
 class LatencyMiddleware:
-    """Pure ASGI middleware timing each request by its route template (not its raw path)."""
+    """Pure ASGI middleware timing each request by its route template (not its raw path), and
+    counting the WebSockets open (accepted and not yet ended)."""
 
     def __init__(self, app) -> None:
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "websocket":
+            await self._socket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -113,3 +139,19 @@ class LatencyMiddleware:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
             REQUEST_SECONDS.labels(scope["method"], path).observe(time.perf_counter() - start)
+
+    async def _socket(self, scope, receive, send) -> None:
+        accepted = False
+
+        async def counted(message) -> None:
+            nonlocal accepted
+            if message["type"] == "websocket.accept" and not accepted:
+                accepted = True
+                OPEN_SOCKETS.inc()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counted)
+        finally:
+            if accepted:
+                OPEN_SOCKETS.dec()

@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 import uvicorn
+from prometheus_client import multiprocess
 from uvicorn import Config, Server
 from uvicorn.supervisors.multiprocess import STARTUP_FAILURE, Multiprocess, Process
 
@@ -179,6 +180,7 @@ class OwnSocketWorkers(Multiprocess):
             if self.should_exit.is_set():
                 return
             log.info(f"Child process [{process.pid}] died")
+            _forget_metrics_of(process.pid)
             self._replace_socket(idx)
             self.processes[idx] = self._new_process(idx)
 
@@ -196,6 +198,12 @@ class OwnSocketWorkers(Multiprocess):
             old.terminate()
             old.join()
             self.processes[idx] = new
+
+
+def _forget_metrics_of(pid: int | None) -> None:
+    """A dead worker's live gauges (its open sockets) leave the sums; its counters stay."""
+    if pid is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(pid)
 
 
 def limits(settings: Settings) -> dict:

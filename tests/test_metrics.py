@@ -1,11 +1,15 @@
 """/metrics adds up every worker process, reads occupancy from Redis, holds nothing personal, and
 answers only an operator or monitor token."""
 
+import asyncio
 import re
+import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import httpx
 from sqlalchemy import text
+from websockets.asyncio.client import connect
 
 from occupancy import ops
 
@@ -126,3 +130,54 @@ async def test_made_up_tokens_do_not_fill_the_memory(services, monkeypatch):
     for i in range(500):
         assert await services.tokens.principal(f"occ_made-up-{i}") is None
     assert len(services.tokens._cache) <= 50
+
+
+async def test_open_sockets_are_summed_over_the_workers_and_leave_when_closed(
+        live_server, make_venue, issue_token):
+    venue, _ = await make_venue()
+    manager = await issue_token("manager", venue.id)
+    monitor = await issue_token("monitor")
+    url = live_server.url.replace("http://", "ws://") + f"/ws/venues/{venue.id}"
+
+    def open_sockets() -> float:
+        return _value(httpx.get(f"{live_server.url}/metrics", headers=monitor).text,
+                      "occupancy_open_sockets")
+
+    async def until(expected: float) -> float:
+        deadline = time.monotonic() + 20
+        while (seen := open_sockets()) != expected and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        return seen
+
+    assert open_sockets() == 0
+    async with AsyncExitStack() as sockets:
+        workers = set()
+        for _ in range(6):  # one connection each: the kernel spreads them over both workers
+            ws = await sockets.enter_async_context(connect(url, additional_headers=manager))
+            workers.add(ws.response.headers["x-occupancy-worker"])
+            await ws.recv()  # the snapshot: the socket is served
+        assert len(workers) == 2, "the sockets should be spread over both workers"
+        assert await until(6) == 6
+    assert await until(0) == 0
+
+
+async def test_a_dependency_that_fails_a_request_is_counted_by_name(client, services, make_venue,
+                                                                    issue_token):
+    _, code = await make_venue(capacity=10)
+    operator = await issue_token("operator")
+
+    async def sql_errors() -> float:
+        text_ = (await client.get("/metrics", headers=operator)).text
+        assert _value(text_, "occupancy_dependency_errors_total", '{dependency="redis"}') >= 0
+        return _value(text_, "occupancy_dependency_errors_total", '{dependency="sql"}')
+
+    before = await sql_errors()
+    async with services.engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE visits RENAME TO visits_away"))
+    try:
+        refused = await client.post(f"/api/venues/{code}/check-ins", json=visitor())
+    finally:
+        async with services.engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE visits_away RENAME TO visits"))
+    assert refused.status_code == 503
+    assert await sql_errors() == before + 1
