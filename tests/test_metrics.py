@@ -181,3 +181,20 @@ async def test_a_dependency_that_fails_a_request_is_counted_by_name(client, serv
             await conn.execute(text("ALTER TABLE visits_away RENAME TO visits"))
     assert refused.status_code == 503
     assert await sql_errors() == before + 1
+
+
+async def test_one_worker_counts_in_memory(settings, make_venue, issue_token):
+    """`serve --workers 1` keeps its metrics in its own process, and /metrics shows them."""
+    from .conftest import LiveServer
+
+    _, code = await make_venue(capacity=5)
+    server = LiveServer(settings, workers=1).start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            for _ in range(3):
+                answer = await http.post(f"/api/venues/{code}/check-ins", json=visitor(party_size=1))
+                assert answer.status_code == 201
+            text_ = (await http.get("/metrics", headers=await issue_token("monitor"))).text
+    finally:
+        server.stop()
+    assert _value(text_, "occupancy_check_ins_total") == 3

@@ -67,8 +67,13 @@ def serve(
         os.environ["OCCUPANCY_REDIS_URL"] = embedded.url
         get_settings.cache_clear()
         settings = get_settings()
-    metrics_dir = tempfile.mkdtemp(prefix="occupancy-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    # Several workers share their metrics through files that any of them reads at a scrape; one
+    # process keeps them in memory (prometheus_client chose that when it was imported, above).
+    metrics_dir = tempfile.mkdtemp(prefix="occupancy-metrics-") if workers > 1 else None
+    if metrics_dir:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    else:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     try:
         # A fresh private Redis has no writes in flight: its first rebuild need not wait for any.
         run(prepare(settings.model_copy(update={"rebuild_grace_seconds": 0}) if embedded else settings,
@@ -90,7 +95,8 @@ def serve(
             announced.unlink(missing_ok=True)
         if embedded:
             embedded.stop()
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 async def prepare(settings: Settings, demo: bool) -> None:
