@@ -23,11 +23,12 @@ CHECK_INS = Counter("occupancy_check_ins", "Check-ins admitted (parties)")
 VISITORS_ADMITTED = Counter("occupancy_visitors_admitted", "People admitted (sum of party sizes)")
 CHECK_OUTS = Counter("occupancy_check_outs", "Visits ended, by reason", ["reason"])
 REFUSALS = Counter("occupancy_refusals", "Check-ins refused, by reason", ["reason"])
-# Every reason a check-in is refused, exported (at 0) before the first refusal, so that a rate of
-# refusals is 0 rather than no data.
-REFUSAL_REASONS = ("full", "paused", "rate_limited", "fever")
-for _reason in REFUSAL_REASONS:
+# Every reason, exported (at 0) before its first event, so that a dashboard's rate is 0 rather
+# than no data.
+for _reason in ("full", "paused", "rate_limited", "fever"):
     REFUSALS.labels(_reason)
+for _reason in ("visitor", "staff", "auto", "fever"):
+    CHECK_OUTS.labels(_reason)
 DEPENDENCY_ERRORS = Counter(
     "occupancy_dependency_errors", "Requests and sockets answered 503 because Redis or SQL did not "
     "answer (down, timed out, refused), by dependency", ["dependency"])
