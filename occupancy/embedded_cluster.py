@@ -1,4 +1,7 @@
-"""A private, real Redis (Valkey) Cluster on loopback: for tests, drills and a local stack.
+"""A private, real Redis (Valkey) Cluster: for tests, drills and the several-host stack.
+
+On loopback by default; the stack (occupancy/stack/) starts it on its own address inside a
+network namespace (``host``, ``ports``, and ``launcher``, the command that enters the namespace).
 
 Starts ``masters * (1 + replicas)`` cluster-enabled servers, joins them with ``valkey-cli
 --cluster create`` (or ``redis-cli``), and waits until every node reports the cluster ready.
@@ -32,23 +35,28 @@ def find_cli_binary() -> str:
     raise RuntimeError("No valkey-cli or redis-cli found to create a cluster.")
 
 
-def _ask(port: int, command: bytes, timeout: float = 0.5) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+def _ask(host: str, port: int, command: bytes, timeout: float = 0.5) -> bytes:
+    with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.sendall(command)
         return sock.recv(65536)
 
 
 class Node:
-    def __init__(self, root: Path) -> None:
-        self.port = free_port()
-        self.bus_port = free_port()  # not port + 10000: that may be past 65535
+    def __init__(self, root: Path, host: str = "127.0.0.1", port: int | None = None,
+                 launcher: tuple[str, ...] = ()) -> None:
+        self.host = host
+        self.port = port or free_port()
+        # not port + 10000: that may be past 65535
+        self.bus_port = port + 10000 if port and port < 55535 else free_port()
+        self.launcher = launcher
         self.dir = root / f"node-{self.port}"
         self.dir.mkdir()
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         args = [
-            find_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+            *self.launcher,
+            find_server_binary(), "--port", str(self.port), "--bind", self.host,
             "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
             "--cluster-port", str(self.bus_port),
             "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
@@ -56,6 +64,8 @@ class Node:
             # a replica syncs at once rather than after the default 5 s wait for others
             "--repl-diskless-sync-delay", "0",
             "--daemonize", "no", "--loglevel", "notice",
+            # On a private network's address (the stack's namespaces), without a password
+            *(("--protected-mode", "no") if self.host != "127.0.0.1" else ()),
         ]
         with open(self.dir / "redis.log", "ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=log,
@@ -63,25 +73,26 @@ class Node:
 
     def answers(self) -> bool:
         try:
-            return _ask(self.port, b"PING\r\n", 0.2).startswith(b"+PONG")
+            return _ask(self.host, self.port, b"PING\r\n", 0.2).startswith(b"+PONG")
         except OSError:
             return False
 
     def cluster_ok(self) -> bool:
         try:
-            return b"cluster_state:ok" in _ask(self.port, b"CLUSTER INFO\r\n")
+            return b"cluster_state:ok" in _ask(self.host, self.port, b"CLUSTER INFO\r\n")
         except OSError:
             return False
 
     def replica_in_sync(self) -> bool:
         try:
-            return b"master_link_status:up" in _ask(self.port, b"INFO replication\r\n")
+            return b"master_link_status:up" in _ask(self.host, self.port, b"INFO replication\r\n")
         except OSError:
             return False
 
     def role(self) -> str:
         # ROLE answers an array whose first element is "master", "slave" or "sentinel"
-        return "master" if _ask(self.port, b"ROLE\r\n").split(b"\r\n")[2] == b"master" else "replica"
+        first = _ask(self.host, self.port, b"ROLE\r\n").split(b"\r\n")[2]
+        return "master" if first == b"master" else "replica"
 
     def kill(self) -> None:
         """SIGKILL: the node vanishes mid-whatever, as a crashed host would."""
@@ -101,15 +112,22 @@ class Node:
 class EmbeddedCluster:
     """``start()``, ``stop()``; ``url`` names one node (the client discovers the rest)."""
 
-    def __init__(self, masters: int = 3, replicas: int = 1) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="occupancy-cluster-"))
+    def __init__(self, masters: int = 3, replicas: int = 1, host: str = "127.0.0.1",
+                 first_port: int | None = None, launcher: tuple[str, ...] = (),
+                 root: Path | None = None) -> None:
+        """``first_port``: nodes on it and the ports after it (else free ports of loopback);
+        ``launcher``: a command prefix each server runs under (``ip netns exec <name>``)."""
+        self.root = Path(tempfile.mkdtemp(prefix="occupancy-cluster-", dir=root))
         self.masters = masters
         self.replicas = replicas
-        self.nodes = [Node(self.root) for _ in range(masters * (1 + replicas))]
+        self.host = host
+        count = masters * (1 + replicas)
+        ports = [first_port + i for i in range(count)] if first_port else [None] * count
+        self.nodes = [Node(self.root, host, port, launcher) for port in ports]
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.nodes[0].port}/0"
+        return f"redis://{self.host}:{self.nodes[0].port}/0"
 
     def start(self, timeout: float = 30.0) -> "EmbeddedCluster":
         try:
@@ -118,7 +136,7 @@ class EmbeddedCluster:
             self._wait(lambda: all(node.answers() for node in self.nodes), timeout, "start")
             subprocess.run(
                 [find_cli_binary(), "--cluster", "create",
-                 *(f"127.0.0.1:{node.port}" for node in self.nodes),
+                 *(f"{self.host}:{node.port}" for node in self.nodes),
                  "--cluster-replicas", str(self.replicas), "--cluster-yes"],
                 check=True, capture_output=True, timeout=timeout)
             self.wait_ready(timeout)
