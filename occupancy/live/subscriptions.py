@@ -216,12 +216,8 @@ class Subscriptions:
     async def _keep(self) -> None:
         """Subscribe to what is held, and give up what nobody holds any more."""
         while True:
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
-            # arrives as the event is set (a hold given up just before stop()), and this loop
-            # would never end.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._next_check(time.monotonic())):
-                    await self._changed.wait()
+                await asyncio.wait_for(self._changed.wait(), self._next_check(time.monotonic()))
             self._changed.clear()
             pubsub = self._pubsub
             if pubsub is None and self.shards is None:
