@@ -137,7 +137,7 @@ class Services:
             services.background.append(asyncio.create_task(metrics.watch_event_loop()))
             services.background += [asyncio.create_task(periodic.every(job, redis))
                                      for job in _jobs(services, settings, tz)]
-            subscriptions = Subscriptions(redis, venue_ids=services.venues.ids)
+            subscriptions = Subscriptions(redis)
             # Configuration changes reach the venue cache from here: the venues know no live/.
             subscriptions.on_config(services.venues.invalidate)
             services.hub = Hub(subscriptions, services.venues, sessionmaker, services.today,
