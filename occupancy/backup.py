@@ -1,6 +1,7 @@
 """A consistent copy of the database while the service runs: SQL is the truth, Redis is rebuilt
 from it (docs/operations.md says how to restore)."""
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -33,7 +34,9 @@ def backup(database_url: str, target: Path) -> None:
 
 def _sqlite(database: str, target: Path) -> None:
     # SQLite's online backup: a snapshot of one moment, while the service goes on writing.
-    with sqlite3.connect(database) as source, sqlite3.connect(target) as copy:
+    # sqlite3's own `with` only ends a transaction; closing() closes both files.
+    with (contextlib.closing(sqlite3.connect(database)) as source,
+          contextlib.closing(sqlite3.connect(target)) as copy):
         source.backup(copy)
 
 
