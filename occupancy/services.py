@@ -145,7 +145,9 @@ class Services:
                                frame_budget=settings.live_frames_per_second_max)
             await services.hub.start()
             services.rechecks = Rechecks(services.tokens.principal)
-            services.background.append(asyncio.create_task(services.rechecks.run()))
+            services.background.append(asyncio.create_task(periodic.every(periodic.Job(
+                "checking the open sockets' tokens", services.rechecks.every,
+                services.rechecks.check_all))))
         return services
 
     async def stop(self) -> None:

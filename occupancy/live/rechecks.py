@@ -7,13 +7,10 @@ socket a wake-up each round and a few KiB for as long as it stays open.
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Awaitable, Callable
 
 from occupancy.accounts.service import Principal
 from occupancy.errors import DomainError
-
-log = logging.getLogger(__name__)
 
 # How often the tokens of open sockets are asked about again.
 RECHECK_SECONDS = 3.0
@@ -48,16 +45,6 @@ class Rechecks:
 
     def watching(self) -> int:
         return sum(len(w) for w in self._sockets.values())
-
-    async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self.every)
-            try:
-                await self.check_all()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("checking the open sockets' tokens failed; will retry")
 
     async def check_all(self) -> None:
         for token in list(self._sockets):
