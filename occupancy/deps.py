@@ -27,7 +27,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 async def venue_by_signed_code(svc: Services, signed_code: str) -> VenueInfo:
     """The venue a signed code names (ForgedVenueCode, UnknownVenue otherwise)."""
-    return await svc.venues.by_code(signing.verify(svc.settings.secret_key, signed_code))
+    return await svc.venues.by_code(signing.verify(svc.settings.secret_keys, signed_code))
 
 
 async def signed_venue(code: SignedCode, svc: ServicesDep) -> VenueInfo:

@@ -130,7 +130,7 @@ class Services:
             venues=VenueCache(sessionmaker, settings.venue_cache_seconds),
             rebuilder=rebuilder, repairer=repairer, visits=visits, tokens=TokenChecker(sessionmaker),
             today=TodayReader(redis, tz), walkins=WalkIns(visits),
-            tracer=Tracer(sessionmaker, index_key(settings.secret_key), tz),
+            tracer=Tracer(sessionmaker, tuple(map(index_key, settings.secret_keys)), tz),
         )
         if background:
             await services.venues.load_all()

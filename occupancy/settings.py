@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     redis_url: str = ""
     # Signs venue codes in QR URLs and derives tickets; set it in production.
     secret_key: str = DEVELOPMENT_SECRET
+    # Secrets replaced by secret_key, comma-separated: codes they signed (printed posters, door
+    # screens of hosts not yet restarted) are still accepted, and tracing still finds phones they
+    # indexed; new codes and tickets use secret_key only (docs/operations.md, "Rotate keys").
+    previous_secret_keys: str = ""
     # A trial on one machine (`occupancy serve --demo` sets it): the development secret and a demo
     # health office key pair are allowed. Otherwise the service refuses to start with them.
     development: bool = False
@@ -128,8 +132,19 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """The current secret first, then the previous ones still accepted."""
+        return _secret_keys(self.secret_key, self.previous_secret_keys)
+
+    @property
     def web_dir(self) -> Path:
         return Path(__file__).resolve().parent.parent / "web"
+
+
+@lru_cache(maxsize=8)  # every check-in asks
+def _secret_keys(current: str, previous: str) -> tuple[str, ...]:
+    keys = (key.strip() for key in previous.split(","))
+    return (current, *dict.fromkeys(key for key in keys if key and key != current))
 
 
 @lru_cache

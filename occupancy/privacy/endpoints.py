@@ -25,8 +25,9 @@ class TracingBody(BaseModel):
     ticket: str | None = Field(None, max_length=80, description="or a ticket of the case")
     start: date
     end: date
-    private_key: str = Field(max_length=100, description="the health office's private key "
-                             "(base64), used for this query only and kept nowhere")
+    private_key: str = Field(max_length=1000, description="the health office's private key "
+                             "(base64), used for this query only and kept nowhere; after a key "
+                             "rotation, its keys one per line (the new one and those it replaced)")
 
 
 async def _trace(svc, body: TracingBody, who: Principal) -> Trace:

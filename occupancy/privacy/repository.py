@@ -13,10 +13,11 @@ _COLUMNS = (Visit.id, Visit.venue_id, Venue.name.label("venue_name"), Visit.chec
             Visit.checked_out_at, Visit.party_size, Visit.personal, Visit.personal_key_id)
 
 
-async def visits_by_phone(session: AsyncSession, phone_index: str, start: datetime,
+async def visits_by_phone(session: AsyncSession, phone_indexes: list[str], start: datetime,
                           end: datetime) -> list:
+    """A phone's visits, by its index under each key in use (more than one after a rotation)."""
     query = (select(*_COLUMNS).join(Venue, Venue.id == Visit.venue_id)
-             .where(Visit.phone_index == phone_index, Visit.checked_in_at >= start,
+             .where(Visit.phone_index.in_(phone_indexes), Visit.checked_in_at >= start,
                     Visit.checked_in_at < end)
              .order_by(Visit.checked_in_at))
     return list((await session.execute(query)).all())

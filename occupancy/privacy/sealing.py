@@ -72,6 +72,14 @@ def private_key_from(text: str) -> PrivateKey:
         raise WrongKey("That is not a private key (32 bytes in base64).") from exc
 
 
+def private_keys_from(text: str) -> list[PrivateKey]:
+    """One key per line: after a rotation the office's key file holds the new key and the old."""
+    keys = [private_key_from(line) for line in text.split()]
+    if not keys:
+        raise WrongKey("Give the health office's private key to open the data.")
+    return keys
+
+
 class NoOfficeKey(Exception):
     """No health office public key is configured where one is required."""
 
@@ -155,20 +163,23 @@ class Sealer:
 
 
 class Opener:
-    """Opens sealed personal data with the health office's private key (given per query, kept
-    nowhere): each data key is unsealed once."""
+    """Opens sealed personal data with the health office's private keys (given per query, kept
+    nowhere): each data key is unsealed once. Several keys: the office's current one and those it
+    replaced, for the visits sealed before a rotation."""
 
-    def __init__(self, private_key: PrivateKey) -> None:
-        self.private_key = private_key
-        self.key_id = office_key_id(private_key.public_key)
+    def __init__(self, *private_keys: PrivateKey) -> None:
+        self.private_keys = {office_key_id(key.public_key): key for key in private_keys}
+        self.key_id = next(iter(self.private_keys))
         self._keys: dict[str, bytes] = {}
 
     def add_key(self, key: DataKey) -> None:
-        if key.office_key_id != self.key_id:
+        private_key = self.private_keys.get(key.office_key_id)
+        if private_key is None:
             raise WrongKey("This private key does not open these visits: they were sealed to "
-                           f"health office key {key.office_key_id}, this key is {self.key_id}.")
+                           f"health office key {key.office_key_id}, this key is "
+                           f"{', '.join(self.private_keys)}.")
         try:
-            self._keys[key.id] = SealedBox(self.private_key).decrypt(key.sealed_key)
+            self._keys[key.id] = SealedBox(private_key).decrypt(key.sealed_key)
         except CryptoError as exc:
             raise WrongKey("This private key does not open these visits.") from exc
 

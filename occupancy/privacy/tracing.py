@@ -18,7 +18,7 @@ from occupancy.errors import InvalidInput, ServiceUnavailable
 from occupancy.privacy import audit_chain, repository
 from occupancy.privacy.blind_index import normalise_phone, phone_index
 from occupancy.privacy.models import TraceAudit
-from occupancy.privacy.sealing import Opener, Personal, Sealed, WrongKey, private_key_from
+from occupancy.privacy.sealing import Opener, Personal, Sealed, WrongKey, private_keys_from
 from occupancy.visits import tickets
 
 log = logging.getLogger(__name__)
@@ -76,21 +76,22 @@ class Trace:
 
 
 class Tracer:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], index_key: bytes,
-                 tz: ZoneInfo) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession],
+                 index_keys: tuple[bytes, ...], tz: ZoneInfo) -> None:
         self.sessionmaker = sessionmaker
-        self.index_key = index_key
+        # The current key first; previous ones indexed the visits from before a key rotation.
+        self.index_keys = index_keys
         self.tz = tz
 
     async def trace(self, question: Question, private_key: str, asked_by: str) -> Trace:
         question.check()
-        key = private_key_from(private_key) if private_key else None
+        keys = private_keys_from(private_key) if private_key.strip() else None
         async with self.sessionmaker() as session:
             found, overlaps = await self._read(session, question)
             try:
-                if key is None:
+                if keys is None:
                     raise WrongKey("Give the health office's private key to open the data.")
-                trace = await self._open(session, key, found, overlaps)
+                trace = await self._open(session, keys, found, overlaps)
             except WrongKey:
                 await self._audit(session, asked_by, question, len(found), 0, "wrong_key")
                 raise
@@ -101,8 +102,8 @@ class Tracer:
     async def _read(self, session: AsyncSession, question: Question) -> tuple[list, dict]:
         if question.phone is not None:
             start, end = self._day_start(question.start), self._day_start(question.end + timedelta(1))
-            found = await repository.visits_by_phone(
-                session, phone_index(self.index_key, question.phone), start, end)
+            indexes = [phone_index(key, question.phone) for key in self.index_keys]
+            found = await repository.visits_by_phone(session, indexes, start, end)
         else:
             found = await repository.visit_by_ticket(session, tickets.digest(question.ticket))
         overlaps = {}
@@ -114,8 +115,9 @@ class Tracer:
                 if other.id not in {v.id for v in found}]
         return found, overlaps
 
-    async def _open(self, session: AsyncSession, key, found: list, overlaps: dict) -> Trace:
-        opener = Opener(key)
+    async def _open(self, session: AsyncSession, keys: list, found: list,
+                    overlaps: dict) -> Trace:
+        opener = Opener(*keys)
         rows = [*found, *(o for group in overlaps.values() for o in group)]
         for data_key in await repository.data_keys(
                 session, {r.personal_key_id for r in rows if r.personal_key_id}):
@@ -143,7 +145,7 @@ class Tracer:
 
     async def _audit(self, session: AsyncSession, asked_by: str, question: Question, cases: int,
                      revealed: int, outcome: str) -> None:
-        what = (f"phone {phone_index(self.index_key, question.phone)[:16]}"
+        what = (f"phone {phone_index(self.index_keys[0], question.phone)[:16]}"
                 if question.phone is not None else
                 f"ticket {tickets.digest(question.ticket)[:16]}")
         for _ in range(_CHAIN_ATTEMPTS):

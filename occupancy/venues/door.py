@@ -43,12 +43,16 @@ def seconds_left(now: float | None = None) -> float:
     return STEP - (now or time.time()) % STEP
 
 
-def check(secret: str, venue_id: int, code: str | None, now: float | None = None) -> None:
-    """Refuse a check-in without a fresh door code of this venue."""
+def check(secrets: str | tuple[str, ...], venue_id: int, code: str | None,
+          now: float | None = None) -> None:
+    """Refuse a check-in without a fresh door code of this venue (shown by a host using any of
+    ``secrets``: while a new secret is rolled out, some hosts still use the previous one)."""
     if not code:
         raise DoorCodeNeeded()
     step = int((now or time.time()) // STEP)
-    if not any(hmac.compare_digest(code, _code(secret, venue_id, s)) for s in (step, step - 1)):
+    keys = (secrets,) if isinstance(secrets, str) else secrets
+    if not any(hmac.compare_digest(code, _code(key, venue_id, s))
+               for key in keys for s in (step, step - 1)):
         raise DoorCodeStale()
 
 

@@ -26,10 +26,14 @@ def sign(secret: str, code: str) -> str:
 # Every check-in verifies its venue's code: a city's few thousand genuine codes are remembered
 # (8 us each otherwise). A forged code raises, and exceptions are never cached.
 @functools.lru_cache(maxsize=65536)
-def verify(secret: str, signed_code: str) -> str:
-    """Return the venue code inside ``signed_code``; raise ForgedVenueCode if it is not ours."""
+def verify(secrets: str | tuple[str, ...], signed_code: str) -> str:
+    """Return the venue code inside ``signed_code``; raise ForgedVenueCode if it is not ours.
+
+    ``secrets``: the current secret, or it and the previous ones whose posters are still up."""
     match = _SIGNED.match(signed_code)
-    if not match or not hmac.compare_digest(match[2], signature(secret, match[1])):
+    keys = (secrets,) if isinstance(secrets, str) else secrets
+    if not match or not any(hmac.compare_digest(match[2], signature(key, match[1]))
+                            for key in keys):
         raise ForgedVenueCode()
     return match[1]
 

@@ -43,7 +43,7 @@ async def check_in(code: SignedCode, request: Request, svc: ServicesDep, _: Publ
     venue = await venue_by_signed_code(svc, code)
     valid = validate_check_in(body, venue.max_party, request.headers.get("idempotency-key"))
     if venue.door_code_required:
-        door.check(svc.settings.secret_key, venue.id, body.door_code)
+        door.check(svc.settings.secret_keys, venue.id, body.door_code)
     visit = await svc.visits.check_in(venue, valid, request.client.host if request.client else "")
     return json_response(
         {

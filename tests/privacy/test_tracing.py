@@ -20,7 +20,7 @@ from tests.visits.helpers import visitor
 
 @pytest.fixture
 def tracer(services):
-    return Tracer(services.sessionmaker, index_key(services.settings.secret_key),
+    return Tracer(services.sessionmaker, (index_key(services.settings.secret_key),),
                   ZoneInfo(services.settings.timezone))
 
 
