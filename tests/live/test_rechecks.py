@@ -48,3 +48,18 @@ async def test_a_manager_socket_on_another_venue_is_revoked_at_the_first_check(s
     with rechecks.watch(manager, lambda who: watches(who, other.id)) as elsewhere:
         await rechecks.check_all()
         assert elsewhere.done()
+
+
+async def test_a_socket_joining_a_token_already_checked_is_checked_too(services, make_venue,
+                                                                       issue_token):
+    """A token's sockets are walked again only when something changed: a new socket is a change."""
+    venue, _ = await make_venue()
+    other, _ = await make_venue()
+    manager = token_of(await issue_token("manager", venue.id))
+    rechecks = Rechecks(services.tokens.principal)
+    with rechecks.watch(manager, lambda who: watches(who, venue.id)) as own:
+        await rechecks.check_all()
+        await rechecks.check_all()  # the same answer: nothing to walk
+        with rechecks.watch(manager, lambda who: watches(who, other.id)) as elsewhere:
+            await rechecks.check_all()
+            assert elsewhere.done() and not own.done()
