@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from occupancy.live import frames
 from occupancy.live.city import LiveCity
-from occupancy.live.outbox import Frame, Outbox
+from occupancy.live.outbox import Frame, Outbox, Sweep
 from occupancy.live.pacing import Pacing
 from occupancy.live.subscriptions import ALL_VENUES, Subscriptions
 from occupancy.stats.today import FRESH_MINUTES, RECENT_EVENTS, TodayReader, VenueLive, recent_item
@@ -74,7 +74,7 @@ class Hub:
         self.secret = secret  # signs the venue code in snapshots
         self.pacing = Pacing(rate, frame_budget)
         self.min_gap = min(MIN_GAP, self.pacing.least_interval)
-        self.send_timeout = send_timeout
+        self.sweep = Sweep(send_timeout)
         self.city_idle_seconds = CITY_IDLE_SECONDS
         self._sockets: dict[str, dict[int, set[Outbox]]] = {
             VENUE: defaultdict(set), DISPLAY: defaultdict(set), CITY: defaultdict(set)}
@@ -95,13 +95,14 @@ class Hub:
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
             self._flusher = None
+        await self.sweep.stop()
         await self.subscriptions.stop()
 
     # -- sockets -----------------------------------------------------------------------------
 
     def outbox(self, websocket, kind: str) -> Outbox:
         merge = {CITY: frames.merge_city_updates, VENUE: frames.merge_venue_frames}.get(kind)
-        return Outbox(websocket, self.send_timeout, merge)
+        return Outbox(websocket, self.sweep, merge)
 
     @contextlib.asynccontextmanager
     async def watch(self, kind: str, venue_id: int, outbox: Outbox):

@@ -1,5 +1,11 @@
 """One socket's outbox: at most one frame waits (the latest state), so a slow reader never builds
-a backlog; a reader stuck for longer than ``send_timeout`` is dropped."""
+a backlog; a reader stuck for longer than the send timeout is dropped.
+
+The outbox is run by the socket's own task, and no send has a timer of its own: one ``Sweep``
+per process looks once a second for sends begun too long ago, and for pages whose keep-alives
+stopped. With thousands of sockets open, a timer per frame and a task per socket were a good
+part of what the screens cost.
+"""
 
 import asyncio
 import contextlib
@@ -9,6 +15,9 @@ import msgspec
 from starlette.websockets import WebSocket
 
 CLOSE_TOO_SLOW = 4408
+CLOSE_SILENT = 1011  # as a WebSocket keep-alive timeout closes
+# A page sends a keep-alive every 20 s; a hidden tab's timers may fire only once a minute.
+SILENT_SECONDS = 180.0
 
 
 class Frame:
@@ -27,18 +36,85 @@ class Frame:
         return self._text
 
 
+class Sweep:
+    """Deadlines of every socket of a process, looked at together: a send still on its way after
+    ``send_timeout`` gives its socket up, and so does a client that sent keep-alives and then
+    fell silent for ``silent_seconds`` (its page is gone without a word, say, behind a proxy
+    that keeps the connection). The sweeping task runs only while there is something to watch."""
+
+    def __init__(self, send_timeout: float = 10.0, silent_seconds: float = SILENT_SECONDS) -> None:
+        self.send_timeout = send_timeout
+        self.silent_seconds = silent_seconds
+        self.every = min(1.0, send_timeout / 2)
+        # Silence is looked for less often: every page that ever sent a keep-alive is walked.
+        self.silence_every = min(10.0, silent_seconds / 4)
+        self._silence_checked = float("-inf")
+        self._sending: dict[Outbox, float] = {}  # outbox -> when its current send began
+        self._heard: dict[Outbox, float] = {}  # outbox -> when its client was last heard
+        self._task: asyncio.Task | None = None
+
+    def began(self, outbox: "Outbox") -> None:
+        self._sending[outbox] = asyncio.get_running_loop().time()
+        self._ensure_running()
+
+    def ended(self, outbox: "Outbox") -> None:
+        self._sending.pop(outbox, None)
+
+    def heard(self, outbox: "Outbox") -> None:
+        self._heard[outbox] = asyncio.get_running_loop().time()
+        self._ensure_running()
+
+    def forget(self, outbox: "Outbox") -> None:
+        self._sending.pop(outbox, None)
+        self._heard.pop(outbox, None)
+
+    def _ensure_running(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="live-sweep")
+
+    async def _run(self) -> None:
+        try:
+            while self._sending or self._heard:
+                await asyncio.sleep(self.every)
+                self.sweep(asyncio.get_running_loop().time())
+        finally:
+            self._task = None
+
+    def sweep(self, now: float) -> None:
+        for outbox, since in list(self._sending.items()):
+            if now - since > self.send_timeout:
+                self._sending.pop(outbox, None)
+                outbox.give_up()
+        if now - self._silence_checked < self.silence_every:
+            return
+        self._silence_checked = now
+        for outbox, since in list(self._heard.items()):
+            if now - since > self.silent_seconds:
+                self._heard.pop(outbox, None)
+                outbox.stop(CLOSE_SILENT, "keep-alive timeout")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
 class Outbox:
     def __init__(
         self,
         websocket: WebSocket,
-        send_timeout: float = 10.0,
+        sweep: Sweep,
         merge: Callable[[dict, dict], dict] | None = None,
     ) -> None:
         self.websocket = websocket
-        self.send_timeout = send_timeout
+        self.sweep = sweep
         self.merge = merge
         self._pending: Frame | None = None
         self._wake = asyncio.Event()
+        self._stopped = False
+        self._too_slow = False
+        self.close_with: tuple[int, str] | None = None  # why ``stop`` was called, if it says
+        self._task: asyncio.Task | None = None
         self.sent = 0
         self.replaced = 0  # frames skipped because a newer state came first (for tests)
 
@@ -55,20 +131,47 @@ class Outbox:
         self._pending = frame
         self._wake.set()
 
+    def heard(self) -> None:
+        """The client sent something: it is still there."""
+        self.sweep.heard(self)
+
+    def stop(self, code: int | None = None, reason: str = "") -> None:
+        """``run`` returns (the client left, or its access ended; ``code``: close with it)."""
+        if code is not None and self.close_with is None:
+            self.close_with = (code, reason)
+        self._stopped = True
+        self._wake.set()
+
+    def give_up(self) -> None:
+        """A send took too long: ``run`` stops it, closes the socket and returns."""
+        self._too_slow = True
+        if self._task is not None:
+            self._task.cancel()
+
     async def run(self) -> None:
-        """Send frames as they come; return when the socket is too slow (after closing it)."""
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            frame, self._pending = self._pending, None
-            if frame is None:
+        """Send frames as they come until ``stop``; return early, after closing the socket,
+        when it is too slow."""
+        self._task = asyncio.current_task()
+        try:
+            await self._send_until_stopped()
+        except asyncio.CancelledError:
+            if not self._too_slow:
+                raise
+            self._task.uncancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.websocket.close(CLOSE_TOO_SLOW), 1.0)
+        finally:
+            self._task = None
+            self.sweep.forget(self)
+
+    async def _send_until_stopped(self) -> None:
+        while not self._stopped:
+            if self._pending is None:
+                self._wake.clear()
+                await self._wake.wait()
                 continue
-            try:
-                # A deadline on this task, not wait_for: that would start a task per frame.
-                async with asyncio.timeout(self.send_timeout):
-                    await self.websocket.send_text(frame.text)
-            except TimeoutError:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self.websocket.close(CLOSE_TOO_SLOW), 1.0)
-                return
+            frame, self._pending = self._pending, None
+            self.sweep.began(self)
+            await self.websocket.send_text(frame.text)
+            self.sweep.ended(self)
             self.sent += 1

@@ -24,6 +24,7 @@ from occupancy.deps import ServicesDep, venue_by_signed_code
 from occupancy.errors import CLOSE_UNAVAILABLE, DomainError, as_domain_error, close_code
 from occupancy.live import snapshots
 from occupancy.live.hub import CITY, DISPLAY, VENUE, Hub
+from occupancy.live.outbox import Outbox
 from occupancy.live.rechecks import Allows, Rechecks
 from occupancy.params import SignedCode, VenueId
 from occupancy.services import Services
@@ -84,47 +85,48 @@ async def _accept(websocket: WebSocket, svc: Services) -> Hub | None:
 async def _serve(websocket: WebSocket, hub: Hub, kind: str, venue_id: int,
                  snapshot: Callable[[], Awaitable[dict]],
                  allows: Allows | None = None, rechecks: Rechecks | None = None,
-                 receive: Callable[[], Awaitable[None]] | None = None) -> None:
+                 receive: Callable[[WebSocket, Outbox], Awaitable[None]] | None = None) -> None:
     """Send a snapshot, then whatever the hub offers, until the client leaves or stalls, or its
     token stops allowing ``allows`` (asked by ``rechecks`` every few seconds).
 
     The outbox is registered, and the hub subscribed to its events, before the snapshot is read:
     every event after that read reaches the socket as an update (one already in the snapshot may
-    come again; clients drop the copy).
+    come again; clients drop the copy). This task sends; one more reads what the client sends.
     """
     outbox = hub.outbox(websocket, kind)
-    sender = receiver = None
+    receiver = None
     with contextlib.ExitStack() as stack:
-        revoked = None
         if allows is not None and rechecks is not None:
             token = token_from(websocket.headers, websocket.cookies)
             revoked = stack.enter_context(rechecks.watch(token, allows))
+            revoked.add_done_callback(
+                lambda _: outbox.stop(CLOSE_NO_TOKEN, "access revoked or expired"))
         try:
             async with hub.watch(kind, venue_id, outbox):
                 await websocket.send_json(await snapshot())
                 if kind != CITY:
                     hub.refresh(venue_id)
-                sender = asyncio.create_task(outbox.run())
-                receiver = asyncio.create_task(receive() if receive else _drain(websocket))
-                done, _ = await asyncio.wait({f for f in (sender, receiver, revoked) if f},
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if revoked in done:
+                receiver = asyncio.create_task((receive or _drain)(websocket, outbox))
+                receiver.add_done_callback(lambda _: outbox.stop())
+                await outbox.run()
+                if outbox.close_with is not None:  # a peer gone silent may not take it
                     with contextlib.suppress(Exception):
-                        await websocket.close(CLOSE_NO_TOKEN, "access revoked or expired")
+                        await asyncio.wait_for(websocket.close(*outbox.close_with), 1.0)
         finally:
-            tasks = [task for task in (sender, receiver) if task is not None]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if receiver is not None:
+                receiver.cancel()
+                await asyncio.gather(receiver, return_exceptions=True)
 
 
-async def _drain(websocket: WebSocket) -> None:
-    """Read (and ignore) what the client sends, to notice when it goes away."""
+async def _drain(websocket: WebSocket, outbox: Outbox) -> None:
+    """Read (and ignore) what the client sends, to notice when it goes away; a keep-alive says
+    it is still there."""
     with contextlib.suppress(WebSocketDisconnect):
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
+            outbox.heard()
 
 
 @router.websocket("/ws/venues/{venue_id}")
@@ -159,10 +161,11 @@ async def display_socket(
         await websocket.close(CLOSE_NOT_FOUND, exc.message[:120])
         return
     await _serve(websocket, hub, DISPLAY, info.id, lambda: snapshots.display_snapshot(svc.today, info),
-                 receive=lambda: tickets_followed(websocket, svc, hub, info.id))
+                 receive=lambda ws, outbox: tickets_followed(ws, svc, hub, info.id, outbox))
 
 
-async def tickets_followed(websocket: WebSocket, svc: Services, hub: Hub, venue_id: int) -> None:
+async def tickets_followed(websocket: WebSocket, svc: Services, hub: Hub, venue_id: int,
+                           outbox: Outbox) -> None:
     """The visitor's page on the venue's public socket may send its ticket (never in the URL):
     it is told the visit's state at once and again when the visit ends, whoever ends it. A new
     ticket (the next visit from the same page) replaces the one followed."""
@@ -173,6 +176,7 @@ async def tickets_followed(websocket: WebSocket, svc: Services, hub: Hub, venue_
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
                     return
+                outbox.heard()
                 ticket = _ticket_in(message.get("text"))
                 if ticket is None or ticket in followed or len(followed) >= MAX_TICKETS_FOLLOWED:
                     continue  # each read costs SQL: a page follows a few of its own visits
