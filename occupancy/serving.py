@@ -19,10 +19,10 @@ import logging
 import os
 import shutil
 import socket
+import sys
 import tempfile
 from pathlib import Path
 
-import uvicorn
 from prometheus_client import multiprocess
 from uvicorn import Config, Server
 from uvicorn.supervisors.multiprocess import STARTUP_FAILURE, Multiprocess, Process
@@ -120,6 +120,22 @@ class WorkerProcess(Process):
         return self._server
 
 
+# A peer gone without a word (a cable pulled, a phone out of range) is found by the kernel's TCP
+# keep-alive, for no CPU of ours: the first probe after this long idle, then every KEEPALIVE_INTERVAL
+# s, given up after KEEPALIVE_PROBES unanswered (about a minute in all, as uvicorn's WebSocket
+# ping and its timeout took; that ping was a timer and a round trip in Python per socket).
+KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_PROBES = 30, 10, 3
+
+
+def keep_alive(sock: socket.socket) -> None:
+    """TCP keep-alive on ``sock``; Linux passes it on to every connection the socket accepts."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", KEEPALIVE_IDLE), ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+                        ("TCP_KEEPCNT", KEEPALIVE_PROBES)):
+        if hasattr(socket, name):  # Linux; elsewhere the system's defaults
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+
+
 def reuse_port_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     """``count`` sockets bound to one address (port 0: the port the kernel picks first)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -128,6 +144,7 @@ def reuse_port_sockets(host: str, port: int, count: int) -> list[socket.socket]:
         sock = socket.socket(family)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        keep_alive(sock)
         sock.bind((host, port))
         port = sock.getsockname()[1]
         sock.set_inheritable(True)
@@ -211,6 +228,10 @@ def limits(settings: Settings) -> dict:
     return {"http": RequestDeadline, "limit_concurrency": settings.max_connections_per_process,
             "proxy_headers": True, "forwarded_allow_ips": settings.trusted_proxies,
             "ws_max_size": settings.socket_max_message_bytes,
+            # No WebSocket ping per socket: TCP keep-alive (keep_alive) finds dead peers, and
+            # live.outbox.Sweep pages whose keep-alives stopped (a proxy between keeps the TCP
+            # connection up); a ping per socket was a timer and a round trip in Python each.
+            "ws_ping_interval": None,
             "h11_max_incomplete_event_size": 16384}
 
 
@@ -218,7 +239,18 @@ def run(app: str, host: str, port: int, workers: int, **options) -> None:
     """Like ``uvicorn.run`` with an import string, each worker on its own socket."""
     options = {**options, **limits(get_settings())}  # its protocol is httptools with a deadline
     if workers == 1:
-        uvicorn.run(app, host=host, port=port, **options)
+        config = Config(app, host=host, port=port, **options)
+        sock = config.bind_socket()
+        keep_alive(sock)
+        server = Server(config)
+        try:
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:
+            pass
+        finally:
+            sock.close()
+        if not server.started:
+            sys.exit(STARTUP_FAILURE)
         return
     config = Config(app, host=host, port=port, workers=workers, **options)
     sockets = reuse_port_sockets(host, port, workers)
