@@ -223,6 +223,18 @@ def _forget_metrics_of(pid: int | None) -> None:
         multiprocess.mark_process_dead(pid)
 
 
+# How the service's workers serve (``occupancy serve``); the peak benchmark serves its bare
+# endpoint with the same, so that the two differ only in what the app does per request.
+UVICORN_OPTIONS = {
+    "loop": "uvloop", "http": "httptools", "access_log": False, "timeout_graceful_shutdown": 20,
+    # Compressing each frame for each socket was 7 % of a worker with 1,000 dashboards.
+    "ws_per_message_deflate": False,
+    # A worker still starting on a busy host answers the supervisor late: not hung
+    # (importing the app took 12-14 s of a 2-core machine shared with other work).
+    "timeout_worker_healthcheck": 60,
+}
+
+
 def limits(settings: Settings) -> dict:
     """uvicorn's options against slow and huge clients (occupancy.kit.limits)."""
     return {"http": RequestDeadline, "limit_concurrency": settings.max_connections_per_process,

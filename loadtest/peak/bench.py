@@ -2,12 +2,15 @@
 
     uv run --group loadtest python -m loadtest.peak.bench --duration 20 --runs 3
 
-For each database (SQLite, then PostgreSQL) it starts a real Redis, ``occupancy serve --workers 2``
-and seeds venues; then, for each configuration (1, 100, 10,000 loaded venues; 0, 1,000, 5,000
-open dashboards) and each repetition, wrk drives check-in + check-out for ``--duration`` seconds,
-the invariants are checked at rest, and redis-benchmark calls the same check-in Lua script by
-EVALSHA on the same Redis. One table of medians is printed; a plot of the curves is written.
-Exits non-zero if any invariant broke in any run.
+For each database (SQLite, then PostgreSQL) and each Redis (``--redis``: a single private server,
+a private cluster of 3 masters, or both) it starts them, ``occupancy serve --workers 2`` and seeds
+venues; then, for each configuration (1, 100, 10,000 loaded venues; 0, 1,000, 5,000 open
+dashboards) and each repetition, wrk drives check-in + check-out for ``--duration`` seconds, the
+invariants are checked at rest, and redis-benchmark calls the same check-in Lua script by EVALSHA
+on the same Redis. After each repetition's configurations the same wrk load drives a bare FastAPI
+endpoint with the check-in's body (loadtest/peak/bare.py, on the service's uvicorn options and
+worker count): each row's "x bare" compares the service with it. One table of medians is printed;
+a plot of the curves is written. Exits non-zero if any invariant broke in any run.
 """
 
 import argparse
@@ -28,9 +31,24 @@ import httpx
 
 from loadtest.peak import profile, report, stalls
 from loadtest.peak.invariants import CapacitySampler, Verdict, check_at_rest, read_acks
-from loadtest.peak.load import HttpLoad, check_out_leftovers, run_redis_benchmark, run_wrk
-from loadtest.peak.stack import Database, SeededVenue, Server, access_token, cpu_seconds, seed_venues
-from occupancy.embedded_redis import EmbeddedRedis
+from loadtest.peak.load import (
+    RAW_VENUE,
+    HttpLoad,
+    check_out_leftovers,
+    run_redis_benchmark,
+    run_wrk,
+)
+from loadtest.peak.stack import (
+    BareServer,
+    BenchRedis,
+    Database,
+    SeededVenue,
+    Server,
+    access_token,
+    cpu_seconds,
+    seed_venues,
+)
+from occupancy import redis_keys as keys
 
 PROBE_VENUES = 4  # more rounds: their p99 is less of a maximum
 
@@ -80,6 +98,20 @@ class RunResult:
     # generator's share of the machine (the dashboard clients: client_cpu_percent; with
     # --profile, py-spy is in it too).
     generator_cpu_percent: float | None = None
+    redis: str = "single"  # or "cluster"
+    # The bare endpoint under the same load (mix, connections, duration) in the same repetition.
+    bare_requests_per_s: float | None = None
+    bare_p50_ms: float | None = None
+    bare_p99_ms: float | None = None
+    bare_server_cpu_us_per_request: float | None = None
+
+
+@dataclass
+class BareLoad:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    server_cpu_us_per_request: float | None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -97,6 +129,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--check-ins-only-venues", type=int, default=100,
                         help="also run check-ins only (no check-outs) on this many venues with room "
                              "for everyone (0: don't)")
+    parser.add_argument("--redis", choices=("single", "cluster", "both"), default="single",
+                        help="the service on one Redis, on a local Redis Cluster, or both in turn")
+    parser.add_argument("--cluster-masters", type=int, default=3)
+    parser.add_argument("--cluster-replicas", type=int, default=0,
+                        help="replicas per master (with some, every change waits for one: WAIT)")
+    parser.add_argument("--no-bare", action="store_true",
+                        help="don't measure the bare FastAPI endpoint alongside")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment for the server, e.g. OCCUPANCY_VENUE_CACHE_SECONDS=300")
@@ -146,7 +185,7 @@ class Bench:
         self._profiled: set[str] = set()
         self.monitor_token = ""  # issued per database: reads the server's /metrics
 
-    def database(self, kind: str) -> None:
+    def database(self, kind: str, redis_kind: str = "single", bare: BareServer | None = None) -> None:
         args = self.args
         configs = configurations(args)
         most = max((v for mix, v, _ in configs if mix == "in+out"), default=0)
@@ -154,13 +193,14 @@ class Bench:
         if args.check_ins_only_venues:
             groups["roomy"] = (args.check_ins_only_venues, 10**6)
         database = Database(kind, self.workdir).create()
-        redis_server = EmbeddedRedis().start()
+        redis_server = BenchRedis(redis_kind, args.cluster_masters, args.cluster_replicas).start()
         server = None
         stall_dir = Path(args.stalls).resolve() / kind if args.stalls else None
         try:
             # The city exists before the server starts, as in production: each worker reads
             # every venue once at start-up (see VenueCache.load_all).
-            seeded = asyncio.run(seed_venues(database.url, redis_server.url, groups))
+            seeded = asyncio.run(seed_venues(database.url, redis_server.url, groups,
+                                             redis_server.cluster))
             token = asyncio.run(access_token(database.url, "official"))
             self.monitor_token = asyncio.run(access_token(database.url, "monitor"))
             extra = dict(item.split("=", 1) for item in args.server_env)
@@ -169,13 +209,17 @@ class Bench:
                 extra["PYTHONPATH"] = os.pathsep.join(p for p in (str(stalls.WATCH_DIR), inherited) if p)
                 extra["OCCUPANCY_STALL_WATCH"] = str(stall_dir)
             server = Server(database.url, redis_server.url, self.workdir, args.workers, extra).start()
-            self.redis_tcp_port = redis_server.port
             for repetition in range(1, args.runs + 1):
+                runs = []
                 for mix, n_venues, n_dashboards in configs:
                     result = self.run(kind, mix, server, redis_server, database, seeded, token,
                                       n_venues, n_dashboards, repetition)
+                    runs.append(result)
                     self.results.append(result)
                     print(report.progress_line(result), flush=True)
+                if bare:
+                    for mix in dict.fromkeys(r.mix for r in runs):
+                        self.compare_with_bare(bare, mix, [r for r in runs if r.mix == mix])
         finally:
             code = server.stop() if server else None
             if code not in (None, 0, -15):  # uvicorn re-raises SIGTERM after a graceful stop
@@ -185,7 +229,33 @@ class Bench:
             if stall_dir:
                 self.notes.append(f"{kind}: " + stalls.summarize(stall_dir))
 
-    def run(self, kind: str, mix: str, server: Server, redis_server: EmbeddedRedis,
+    def compare_with_bare(self, bare: BareServer, mix: str, runs: list[RunResult]) -> None:
+        """The same wrk load on the bare endpoint, right after the service's runs of ``mix``."""
+        args = self.args
+        self._run_no += 1
+        run_dir = self.workdir / f"run-{self._run_no}-bare"
+        (run_dir / "warmup").mkdir(parents=True)
+        (run_dir / "main").mkdir()
+        venues_file = run_dir / "venues.txt"
+        venues_file.write_text("bare-venue\n")
+        if args.warmup > 0:
+            run_wrk(bare.url, venues_file, run_dir / "warmup", args.warmup, args.threads,
+                    args.connections, mix == "in")
+        before = cpu_seconds(bare.pids())
+        load = run_wrk(bare.url, venues_file, run_dir / "main", args.duration, args.threads,
+                       args.connections, mix == "in")
+        cpu = cpu_seconds(bare.pids()) - before
+        figures = BareLoad(load.requests_per_s, load.p50_ms, load.p99_ms,
+                           cpu / load.requests * 1e6 if load.requests else None)
+        print(f"  bare FastAPI {mix}: {figures.requests_per_s:,.0f} req/s, p50 {figures.p50_ms:.1f} ms "
+              f"p99 {figures.p99_ms:.1f} ms, server CPU {report._num(figures.server_cpu_us_per_request)} "
+              f"us/request, {load.errors} errors", flush=True)
+        for result in runs:
+            result.bare_requests_per_s, result.bare_p50_ms, result.bare_p99_ms = (
+                figures.requests_per_s, figures.p50_ms, figures.p99_ms)
+            result.bare_server_cpu_us_per_request = figures.server_cpu_us_per_request
+
+    def run(self, kind: str, mix: str, server: Server, redis_server: BenchRedis,
             database: Database, seeded: dict[str, list[SeededVenue]], token: str, n_venues: int,
             n_dashboards: int, repetition: int) -> RunResult:
         args = self.args
@@ -216,17 +286,20 @@ class Bench:
         if ready and ready["opened"]:
             kib_per_socket = (server.rss_bytes() - rss_before) / ready["opened"] / 1024
 
-        sampler = CapacitySampler(redis_server.url, [v.id for v in loaded + probes], verdict)
+        sampler = CapacitySampler(redis_server.url, [v.id for v in loaded + probes], verdict,
+                                  cluster=redis_server.cluster)
         sampler.start()
         for process in dash:
             process.stdin.write("GO\n")
             process.stdin.flush()
         profiler = None
-        if args.profile and kind not in self._profiled and profiles_this(args, n_dashboards):
-            self._profiled.add(kind)
-            profiler = profile.start(server.worker_pids()[0], Path(args.profile),
-                                     f"{kind}-{mix}-{n_venues}v-{n_dashboards}d", args.duration)
-        cpu_pids = (server.pids(), [redis_server.process.pid])
+        profiled = (kind, redis_server.kind)
+        if args.profile and profiled not in self._profiled and profiles_this(args, n_dashboards):
+            self._profiled.add(profiled)
+            profiler = profile.start(
+                server.worker_pids()[0], Path(args.profile),
+                f"{kind}-{redis_server.kind}-{mix}-{n_venues}v-{n_dashboards}d", args.duration)
+        cpu_pids = (server.pids(), redis_server.pids())
         try:
             metrics_before = server_metrics(server.url, self.monitor_token)
             cpu_before = [cpu_seconds(pids) for pids in cpu_pids]
@@ -249,9 +322,12 @@ class Bench:
 
         time.sleep(1.0)  # let requests the load generator abandoned at its deadline finish
         capacities = {v.id: v.capacity for v in venues}
-        asyncio.run(check_at_rest(database.url, redis_server.url, capacities, run_dir, since, verdict))
+        asyncio.run(check_at_rest(database.url, redis_server.url, capacities, run_dir, since, verdict,
+                                  cluster=redis_server.cluster))
         self._empty_venues(server, run_dir, mix)
-        raw = run_redis_benchmark(redis_server.port, args.raw_requests, args.connections)
+        # On a cluster: the master holding the raw venue's slot (its keys share one hash tag).
+        raw = run_redis_benchmark(redis_server.port_of(keys.count(RAW_VENUE)), args.raw_requests,
+                                  args.connections)
         self.commands = {"wrk": load.command, "redis-benchmark": raw.command}
         result = self._result(kind, mix, n_venues, n_dashboards, repetition, load, raw, verdict,
                               dash_result, dash_note, kib_per_socket, during)
@@ -259,6 +335,7 @@ class Bench:
             result.server_cpu_us_per_request, result.redis_cpu_us_per_request = (
                 seconds / load.requests * 1e6 for seconds in cpu)
         result.generator_cpu_percent = generator_cpu / load.seconds * 100
+        result.redis = redis_server.kind
         return result
 
     def _empty_venues(self, server: Server, ack_dir: Path, mix: str) -> None:
@@ -454,8 +531,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {command}\n# {started:%Y-%m-%d %H:%M} UTC, {machine()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="occ-bench-") as tmp:
         bench = Bench(args, Path(tmp))
-        for kind in args.databases.split(","):
-            bench.database(kind)
+        bare = None
+        if not args.no_bare:
+            # Its own workers, idle while the service is measured; the service's settings.
+            bare = BareServer(f"sqlite+aiosqlite:///{Path(tmp) / 'bare.db'}", "", Path(tmp),
+                              args.workers, log_name="bare.log").start()
+        redis_kinds = ("single", "cluster") if args.redis == "both" else (args.redis,)
+        try:
+            for kind in args.databases.split(","):
+                for redis_kind in redis_kinds:
+                    bench.database(kind, redis_kind, bare)
+        finally:
+            if bare:
+                bare.stop()
         print()
         print(report.table(bench.results))
         print(f"\ncommand: {command}")
@@ -466,8 +554,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: {note}")
         broken = [r for r in bench.results if not r.invariants_ok]
         for r in broken:
-            print(f"INVARIANT BROKEN ({r.database}, {r.mix}, {r.venues} venues, {r.dashboards} dashboards, "
-                  f"run {r.repetition}): {r.invariants}")
+            print(f"INVARIANT BROKEN ({r.database}, {r.redis} Redis, {r.mix}, {r.venues} venues, "
+                  f"{r.dashboards} dashboards, run {r.repetition}): {r.invariants}")
         if not broken:
             print(f"invariants: checked in all {len(bench.results)} runs, none broken "
                   "(capacity sampled during load and at rest; live = open visits in SQL; "

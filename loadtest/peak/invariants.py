@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
+import redis.cluster
 from sqlalchemy import func, select
 
 from occupancy import redis_keys as keys
@@ -71,24 +72,41 @@ return {most, over}
 
 
 class CapacitySampler(threading.Thread):
-    """Checks every loaded venue's count against its capacity in Redis a few times a second."""
+    """Checks every loaded venue's count against its capacity in Redis a few times a second.
+
+    On a Redis Cluster each master reads its own venues (a script may read any key its node
+    holds): the list of their key names lives on that master, under one of its venues' tags."""
 
     CHUNK = 500  # venues per script call, each its own round trip: Redis serves others between
 
-    def __init__(self, redis_url: str, venue_ids: list[int], verdict: Verdict, every: float = 0.25):
+    def __init__(self, redis_url: str, venue_ids: list[int], verdict: Verdict, every: float = 0.25,
+                 cluster: bool = False):
         super().__init__(daemon=True)
-        self.client = redis.Redis.from_url(redis_url)
         self.verdict = verdict
         self.every = every
-        self.list_key = f"bench:sampler:{id(self)}"
-        names = [name for v in venue_ids for name in (keys.count(v), keys.config(v))]
-        self.client.delete(self.list_key)
-        if names:
-            self.client.rpush(self.list_key, *names)
-        self.script = self.client.register_script(_SAMPLE)
-        step = 2 * self.CHUNK
-        self.ranges = [(first, first + step - 1) for first in range(0, len(names), step)]
+        self.parts: list[tuple] = []  # (client, its list of key names, ranges of it, script)
+        if not cluster:
+            self._add_part(redis.Redis.from_url(redis_url), "", venue_ids)
+        else:
+            router = redis.cluster.RedisCluster.from_url(redis_url)
+            by_node: dict[tuple[str, int], list[int]] = {}
+            for venue_id in venue_ids:
+                node = router.get_node_from_key(keys.count(venue_id))
+                by_node.setdefault((node.host, node.port), []).append(venue_id)
+            router.close()
+            for (host, port), ids in by_node.items():
+                self._add_part(redis.Redis(host=host, port=port), keys.tag(ids[0]), ids)
         self._done = threading.Event()
+
+    def _add_part(self, client: redis.Redis, tag: str, venue_ids: list[int]) -> None:
+        list_key = f"{tag}bench:sampler:{id(self)}"
+        names = [name for v in venue_ids for name in (keys.count(v), keys.config(v))]
+        client.delete(list_key)
+        if names:
+            client.rpush(list_key, *names)
+        step = 2 * self.CHUNK
+        ranges = [(first, first + step - 1) for first in range(0, len(names), step)]
+        self.parts.append((client, list_key, ranges, client.register_script(_SAMPLE)))
 
     def run(self) -> None:
         while not self._done.wait(self.every):
@@ -96,19 +114,21 @@ class CapacitySampler(threading.Thread):
 
     def sample(self) -> None:
         self.verdict.samples += 1
-        for first, last in self.ranges:
-            most, over = self.script(keys=[self.list_key], args=[first, last])
-            count, capacity = (int(x) for x in most.split(b"/")) if b"/" in most else (0, 0)
-            if capacity:
-                self.verdict.max_fill = max(self.verdict.max_fill, count / capacity)
-            self.verdict.over_capacity += [f"{line.decode()} in Redis" for line in over]
+        for _client, list_key, ranges, script in self.parts:
+            for first, last in ranges:
+                most, over = script(keys=[list_key], args=[first, last])
+                count, capacity = (int(x) for x in most.split(b"/")) if b"/" in most else (0, 0)
+                if capacity:
+                    self.verdict.max_fill = max(self.verdict.max_fill, count / capacity)
+                self.verdict.over_capacity += [f"{line.decode()} in Redis" for line in over]
 
     def stop(self) -> None:
         self._done.set()
         if self.ident is not None:  # started
             self.join()
-        self.client.delete(self.list_key)
-        self.client.close()
+        for client, list_key, _ranges, _script in self.parts:
+            client.delete(list_key)
+            client.close()
 
 
 def read_acks(ack_dir: Path) -> tuple[dict[str, str], set[str]]:
@@ -125,8 +145,9 @@ def read_acks(ack_dir: Path) -> tuple[dict[str, str], set[str]]:
     return check_ins, check_outs
 
 
-def _live_counts(redis_url: str, ids: list[int]) -> dict[int, int]:
-    client = redis.Redis.from_url(redis_url)
+def _live_counts(redis_url: str, ids: list[int], cluster: bool) -> dict[int, int]:
+    """Every venue's count, read from every master of a cluster (its pipeline splits by node)."""
+    client = redis.cluster.RedisCluster.from_url(redis_url) if cluster else redis.Redis.from_url(redis_url)
     try:
         pipe = client.pipeline(transaction=False)
         for venue_id in ids:
@@ -138,7 +159,7 @@ def _live_counts(redis_url: str, ids: list[int]) -> dict[int, int]:
 
 async def check_at_rest(
     database_url: str, redis_url: str, venues: dict[int, int], ack_dir: Path, since: datetime,
-    verdict: Verdict, settle: float = 30.0,
+    verdict: Verdict, settle: float = 30.0, cluster: bool = False,
 ) -> Verdict:
     """``venues``: venue id -> capacity for every venue of the database.
 
@@ -149,7 +170,7 @@ async def check_at_rest(
     while True:
         attempt = Verdict(samples=verdict.samples, max_fill=verdict.max_fill,
                           over_capacity=list(verdict.over_capacity))
-        await _check_once(database_url, redis_url, venues, ack_dir, since, attempt)
+        await _check_once(database_url, redis_url, venues, ack_dir, since, attempt, cluster)
         # Only a count can still be settling; a missing acknowledged write is final (an ack
         # means committed), and so is a venue seen over its capacity.
         if not attempt.count_mismatch or attempt.missing or time.monotonic() > deadline:
@@ -161,7 +182,7 @@ async def check_at_rest(
 
 async def _check_once(
     database_url: str, redis_url: str, venues: dict[int, int], ack_dir: Path, since: datetime,
-    verdict: Verdict,
+    verdict: Verdict, cluster: bool,
 ) -> Verdict:
     check_ins, check_outs = read_acks(ack_dir)
     verdict.acked_check_ins, verdict.acked_check_outs = len(check_ins), len(check_outs)
@@ -181,7 +202,7 @@ async def _check_once(
     finally:
         await engine.dispose()
 
-    live = _live_counts(redis_url, list(venues))
+    live = _live_counts(redis_url, list(venues), cluster)
 
     for venue_id, capacity in venues.items():
         if live[venue_id] > capacity:

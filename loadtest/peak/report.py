@@ -8,10 +8,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 COLUMNS = (
-    ("db", 10), ("mix", 6), ("venues", 6), ("dashboards", 10), ("check-ins/s", 11), ("req/s", 7),
+    ("db", 10), ("redis", 7), ("mix", 6), ("venues", 6), ("dashboards", 10), ("check-ins/s", 11),
+    ("req/s", 7),
     ("p50 ms", 6), ("p99 ms", 6), ("refusals", 8), ("errors", 6), ("dash p50/p99 ms", 15),
     ("event p50/p99 ms", 16), ("busy event p50/p99", 18), ("client CPU %", 12), ("KiB/socket", 10),
     ("rows/batch", 10), ("CPU us/req server/Redis", 23), ("raw Redis/s", 11), ("ratio", 5),
+    ("bare req/s", 10), ("bare p50/p99 ms", 15), ("bare CPU us/req", 15), ("x bare req/s", 12),
+    ("x bare CPU", 10),
     ("runs", 4), ("invariants", 10),
 )
 
@@ -35,7 +38,8 @@ def progress_line(r) -> str:
     dash = (f"dash p50/p99 {_num(r.dash_p50_ms, 1)}/{_num(r.dash_p99_ms, 1)} ms, "
             f"{_num(r.kib_per_socket, 1)} KiB/socket" if r.dash_p99_ms is not None
             else r.dash_note)
-    return (f"  {r.database} {r.mix} {r.venues} venues {r.dashboards} dashboards run {r.repetition}: "
+    return (f"  {r.database} {redis_of(r)} Redis {r.mix} {r.venues} venues {r.dashboards} dashboards "
+            f"run {r.repetition}: "
             f"{r.check_ins_per_s:,.0f} check-ins/s ({r.requests_per_s:,.0f} req/s), "
             f"p50 {r.p50_ms:.1f} ms p99 {r.p99_ms:.1f} ms, {r.refusals} refusals, {r.errors} errors"
             f"{' [' + r.statuses + ']' if r.statuses else ''}; {dash}; raw Redis "
@@ -53,15 +57,26 @@ def _bounds(r, name: str) -> str:
 def grouped(results) -> dict[tuple, list]:
     groups: dict[tuple, list] = defaultdict(list)
     for r in results:
-        groups[(r.database, r.mix, r.venues, r.dashboards)].append(r)
+        groups[(r.database, redis_of(r), r.mix, r.venues, r.dashboards)].append(r)
     return groups
+
+
+def redis_of(r) -> str:
+    return getattr(r, "redis", "single")  # runs recorded before the cluster option: single
+
+
+def _ratio(runs, numerator: str, denominator: str):
+    """Median over the runs of each run's own ratio (service and bare of the same repetition)."""
+    return _median(getattr(r, numerator, None) / getattr(r, denominator)
+                   if getattr(r, numerator, None) is not None and getattr(r, denominator, None)
+                   else None for r in runs)
 
 
 def table(results) -> str:
     header = " | ".join(name.ljust(width) for name, width in COLUMNS)
     lines = [header, "-|-".join("-" * width for _, width in COLUMNS)]
     notes = set()
-    for (db, mix, venues, dashboards), runs in grouped(results).items():
+    for (db, redis, mix, venues, dashboards), runs in grouped(results).items():
         dash = "-"
         p50, p99 = _median(r.dash_p50_ms for r in runs), _median(r.dash_p99_ms for r in runs)
         if p99 is not None:
@@ -71,7 +86,7 @@ def table(results) -> str:
             notes.add(runs[0].dash_note)
         ok = sum(r.invariants_ok for r in runs)
         cells = [
-            db, mix, str(venues), str(dashboards),
+            db, redis, mix, str(venues), str(dashboards),
             _num(_median(r.check_ins_per_s for r in runs)), _num(_median(r.requests_per_s for r in runs)),
             _num(_median(r.p50_ms for r in runs), 1), _num(_median(r.p99_ms for r in runs), 1),
             _num(_median(r.refusals for r in runs)), _num(_median(r.errors for r in runs)), dash,
@@ -85,7 +100,14 @@ def table(results) -> str:
             _pair(_median(getattr(r, "server_cpu_us_per_request", None) for r in runs),
                   _median(getattr(r, "redis_cpu_us_per_request", None) for r in runs)),
             _num(_median(r.raw_redis_per_s for r in runs)),
-            _num(_median(r.ratio_to_raw for r in runs), 2), str(len(runs)),
+            _num(_median(r.ratio_to_raw for r in runs), 2),
+            _num(_median(getattr(r, "bare_requests_per_s", None) for r in runs)),
+            _pair(_median(getattr(r, "bare_p50_ms", None) for r in runs),
+                  _median(getattr(r, "bare_p99_ms", None) for r in runs)),
+            _num(_median(getattr(r, "bare_server_cpu_us_per_request", None) for r in runs)),
+            _num(_ratio(runs, "requests_per_s", "bare_requests_per_s"), 2),
+            _num(_ratio(runs, "server_cpu_us_per_request", "bare_server_cpu_us_per_request"), 2),
+            str(len(runs)),
             "ok" if ok == len(runs) else f"BROKEN {len(runs) - ok}",
         ]
         lines.append(" | ".join(cell.ljust(width) for cell, (_, width) in zip(cells, COLUMNS, strict=True)))
@@ -104,7 +126,11 @@ def table(results) -> str:
              "server's processes, and of Redis, during the load, per request wrk made (Redis's "
              "includes the capacity sampler's script, which grows with the venues); ratio: "
              "check-ins/s / raw Redis EVALSHA/s of the same script (redis-benchmark, unpipelined, "
-             "same Redis, same run)")
+             "same Redis, same run; on a cluster, at the master holding its keys); bare: the same "
+             "wrk load on a bare FastAPI endpoint with the check-in's body (loadtest/peak/bare.py, "
+             "same uvicorn options and workers) right after the service's runs of each repetition; "
+             "x bare req/s: the service's req/s / the bare one's; x bare CPU: the service's server "
+             "CPU per request / the bare one's (medians of each repetition's ratio)")
     for note in sorted(notes):
         text += f"\ndashboards {note}"
     return text
@@ -118,7 +144,8 @@ def plot(results, path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = {(db, v, n): runs for (db, mix, v, n), runs in grouped(results).items() if mix == "in+out"}
+    groups = {(db if redis == "single" else f"{db} {redis}", v, n): runs
+              for (db, redis, mix, v, n), runs in grouped(results).items() if mix == "in+out"}
     fig, ((venue_rate, dash_rate), (venue_p99, dash_p99)) = plt.subplots(2, 2, figsize=(11, 7.5))
     for db in sorted({db for db, _, _ in groups}):
         by_venues = sorted((v, runs) for (d, v, n), runs in groups.items() if d == db and n == 0)

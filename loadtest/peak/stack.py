@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from redis.asyncio import Redis
+from redis.asyncio import RedisCluster as AsyncRedisCluster
+from redis.cluster import RedisCluster
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -26,11 +28,13 @@ from occupancy import migrate
 from occupancy import redis_keys as keys
 from occupancy.accounts.service import issue_token
 from occupancy.db import make_engine, make_sessionmaker
-from occupancy.embedded_redis import free_port
+from occupancy.embedded_cluster import EmbeddedCluster
+from occupancy.embedded_redis import EmbeddedRedis, free_port
 from occupancy.privacy.sealing import new_key_pair
 from occupancy.venues import signing
 from occupancy.venues.models import Venue
 
+REPO = Path(__file__).resolve().parents[2]
 SECRET = "bench-secret"
 # Personal data is sealed as in production: to a health office key made for this run.
 OFFICE_PUBLIC_KEY, OFFICE_PRIVATE_KEY = new_key_pair()
@@ -65,10 +69,13 @@ class Database:
         self._pg_name = ""
         self._pg_admin = POSTGRES_ADMIN_URL
         self._cluster: Path | None = None
+        self._sqlite: Path | None = None
 
     def create(self) -> "Database":
         if self.kind == "sqlite":
-            self.url = f"sqlite+aiosqlite:///{self.workdir / 'bench.db'}"
+            # One file per database: a run on another Redis starts from an empty one.
+            self._sqlite = self.workdir / f"bench-{uuid.uuid4().hex[:10]}.db"
+            self.url = f"sqlite+aiosqlite:///{self._sqlite}"
         else:
             if not _answers(self._pg_admin):
                 self._start_cluster()
@@ -79,6 +86,10 @@ class Database:
         return self
 
     def drop(self) -> None:
+        if self._sqlite:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self._sqlite}{suffix}").unlink(missing_ok=True)
+            self._sqlite = None
         if self._pg_name:
             asyncio.run(_admin(self._pg_admin, f'DROP DATABASE IF EXISTS "{self._pg_name}" WITH (FORCE)'))
             self._pg_name = ""
@@ -124,12 +135,12 @@ async def _admin(url: str, statement: str) -> None:
 
 
 async def seed_venues(
-    database_url: str, redis_url: str, groups: dict[str, tuple[int, int]]
+    database_url: str, redis_url: str, groups: dict[str, tuple[int, int]], cluster: bool = False
 ) -> dict[str, list[SeededVenue]]:
     """Add venues ``{prefix: (count, capacity)}`` in one transaction, push their configuration
-    to Redis; return them by prefix."""
+    to Redis (``cluster``: a Redis Cluster); return them by prefix."""
     engine = make_engine(database_url)
-    redis = Redis.from_url(redis_url)
+    redis = AsyncRedisCluster.from_url(redis_url) if cluster else Redis.from_url(redis_url)
     try:
         async with make_sessionmaker(engine)() as session:
             rows = [
@@ -190,12 +201,10 @@ class Server:
     def start(self, timeout: float = 60, migrate: bool = True,
               all_workers: bool = False) -> "Server":
         """Start and wait until ready (``all_workers``: until every worker listens, too)."""
-        command = [sys.executable, "-m", "occupancy.cli", "serve", "--port", str(self.port),
-                   "--workers", str(self.workers), *([] if migrate else ["--no-migrate"])]
         with open(self.log_path, "a") as log:
             # The working folder is a temporary one so that no developer's .env is picked up.
-            self.process = subprocess.Popen(command, env=self.env(), cwd=self.workdir, stdout=log,
-                                            stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(self.command(migrate), env=self.env(), cwd=self.workdir,
+                                            stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -205,6 +214,10 @@ class Server:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"server did not become ready:\n{self.log()[-3000:]}")
+
+    def command(self, migrate: bool = True) -> list[str]:
+        return [sys.executable, "-m", "occupancy.cli", "serve", "--port", str(self.port),
+                "--workers", str(self.workers), *([] if migrate else ["--no-migrate"])]
 
     def env(self) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items()
@@ -275,6 +288,62 @@ class Server:
     def stop(self) -> int | None:
         self.terminate()
         return self.wait()
+
+
+class BareServer(Server):
+    """The bare FastAPI endpoint (loadtest.peak.bare) on the service's uvicorn options and
+    worker count, with the service's environment (its settings set the same limits)."""
+
+    def command(self, migrate: bool = True) -> list[str]:
+        return [sys.executable, "-m", "loadtest.peak.bare", "--port", str(self.port),
+                "--workers", str(self.workers)]
+
+    def env(self) -> dict[str, str]:
+        inherited = os.environ.get("PYTHONPATH", "")
+        return {**super().env(), "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), inherited) if p)}
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+
+class BenchRedis:
+    """The Redis the service runs on: one private server, or a private cluster of ``masters``
+    (each with ``replicas``) on loopback."""
+
+    def __init__(self, kind: str, masters: int = 3, replicas: int = 0) -> None:
+        self.kind = kind
+        self.cluster = kind == "cluster"
+        self._server = EmbeddedCluster(masters, replicas) if self.cluster else EmbeddedRedis()
+
+    def start(self) -> "BenchRedis":
+        self._server.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    def pids(self) -> list[int]:
+        if self.cluster:
+            return [node.process.pid for node in self._server.nodes if node.process]
+        return [self._server.process.pid]
+
+    def port_of(self, key: str) -> int:
+        """The TCP port of the server (a cluster: the master) holding ``key``."""
+        if not self.cluster:
+            return self._server.port
+        client = RedisCluster.from_url(self.url)
+        try:
+            return client.get_node_from_key(key).port
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        self._server.stop()
 
 
 def listening_sockets(port: int) -> int:

@@ -81,15 +81,8 @@ def serve(
         base = f"http://{host}:{port}"
         typer.echo(f"occupancy on {base}  (API docs {base}/docs, metrics {base}/metrics with an "
                    "operator or monitor token)")
-        serving.run(
-            "occupancy.asgi:app", host=host, port=port, workers=workers, loop="uvloop",
-            http="httptools", access_log=False, timeout_graceful_shutdown=20,
-            # Compressing each frame for each socket was 7 % of a worker with 1,000 dashboards.
-            ws_per_message_deflate=False,
-            # A worker still starting on a busy host answers the supervisor late: not hung
-            # (importing the app took 12-14 s of a 2-core machine shared with other work).
-            timeout_worker_healthcheck=60,
-        )
+        serving.run("occupancy.asgi:app", host=host, port=port, workers=workers,
+                    **serving.UVICORN_OPTIONS)
     finally:
         if announced:
             announced.unlink(missing_ok=True)
