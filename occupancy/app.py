@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from occupancy import ops
 from occupancy.accounts import permissions
+from occupancy.bookings import endpoints as booking_endpoints
 from occupancy.city import endpoints as city_endpoints
 from occupancy.errors import install_error_handlers
 from occupancy.hot_routes import HotRoutes
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(visit_endpoints.router)
     app.include_router(venue_endpoints.router)
     app.include_router(venue_manage.router)
+    app.include_router(booking_endpoints.router)
     app.include_router(city_endpoints.router)
     app.include_router(tracing_endpoints.router)
     app.include_router(live_sockets.router)

@@ -120,3 +120,21 @@ def test_venues_are_placed_on_the_map_moved_and_taken_off(tmp_path):
     assert location("pasar-anyar") == (None, None)
     neither = cli(tmp_path, "venue", "set-location", "pasar-anyar", ok=False)
     assert "give --latitude and --longitude, or --clear" in neither.stderr
+
+
+def test_a_venue_is_run_by_slots_from_the_command_line(tmp_path):
+    cli(tmp_path, "db", "upgrade")
+    cli(tmp_path, "venue", "add", "taman-sempur", "Taman Sempur", "300", "--category", "park")
+    shown = cli(tmp_path, "venue", "slots", "set", "taman-sempur", "--starts", "07:00,09:00",
+                "--minutes", "120", "--capacity", "100", "--advance-percent", "80",
+                "--weekdays", "67").stdout
+    assert ("taman-sempur: slots 07:00-09:00 09:00-11:00; 100 places each, 80 bookable in advance"
+            in shown) and "weekdays 67" in shown
+    assert cli(tmp_path, "venue", "slots", "show", "taman-sempur").stdout == shown
+    refused = cli(tmp_path, "venue", "slots", "set", "taman-sempur", "--ranges",
+                  "07:00-09:00,08:00-10:00", "--capacity", "100", ok=False)
+    assert "Slots overlap at 08:00" in refused.stderr and "Traceback" not in refused.stderr
+    assert cli(tmp_path, "venue", "slots", "show", "taman-sempur").stdout == shown
+    assert "no time slots" in cli(tmp_path, "venue", "slots", "off", "taman-sempur").stdout
+    assert "not run by time slots" in cli(tmp_path, "venue", "slots", "show", "taman-sempur",
+                                          ok=False).stderr

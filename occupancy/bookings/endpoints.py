@@ -1,0 +1,115 @@
+"""Thin HTTP routes for time slots: a venue's slot plan (its manager) and a day's free slots
+(anyone, like the occupancy count)."""
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
+
+from occupancy.accounts.permissions import Public, VenueManager, VenueWatcher
+from occupancy.bookings import plans
+from occupancy.bookings.schedule import Plan, Slot
+from occupancy.deps import ServicesDep, SignedVenue
+from occupancy.errors import InvalidInput
+from occupancy.kit.http import json_response
+from occupancy.params import VenueId
+
+router = APIRouter(prefix="/api/venues", tags=["bookings"])
+
+_NO_SLOTS = {404: {"description": "no_slots: the venue is not run by time slots"}}
+
+
+class PlanBody(BaseModel):
+    """A whole slot plan: the slots as ``ranges``, or as ``starts`` with ``slot_minutes``."""
+
+    capacity: int = Field(description="places per slot (at most the venue's capacity)")
+    ranges: list[str] | None = Field(default=None, max_length=48,
+                                     description='local times, e.g. ["07:00-09:00", "09:00-11:00"]')
+    starts: list[str] | None = Field(default=None, max_length=48,
+                                     description='local start times, e.g. ["07:00", "09:00"]')
+    slot_minutes: int | None = Field(default=None, description="each slot's length, with starts")
+    advance_percent: int = Field(default=100, description="share of a slot's places bookable in "
+                                 "advance; the rest is kept for walk-ins")
+    hold_minutes: int = Field(default=15, description="an unclaimed booking expires this long "
+                              "after its slot starts")
+    weekdays: list[int] | None = Field(default=None, max_length=7,
+                                       description="ISO weekdays open for slots (1 Monday ... 7 "
+                                       "Sunday); every day by default")
+    days_ahead: int = Field(default=7, description="how many days ahead a slot may be booked")
+    per_phone: int = Field(default=1, description="bookings one phone number may hold at the "
+                           "venue on one day")
+
+
+def plan_out(plan: Plan) -> dict:
+    return {
+        "venue_id": plan.venue_id,
+        "ranges": [f"{start:%H:%M}-{end:%H:%M}" for start, end in plan.ranges],
+        "weekdays": [int(day) for day in plan.weekdays],
+        "capacity": plan.capacity,
+        "advance_percent": plan.advance_percent,
+        "bookable": plan.bookable,
+        "hold_minutes": plan.hold_minutes,
+        "days_ahead": plan.days_ahead,
+        "per_phone": plan.per_phone,
+    }
+
+
+def slot_out(plan: Plan, slot: Slot) -> dict:
+    return {
+        "slot": slot.key, "start": f"{slot.start:%H:%M}", "end": f"{slot.end:%H:%M}",
+        "starts_at": slot.starts_at.isoformat(), "ends_at": slot.ends_at.isoformat(),
+        "capacity": plan.capacity, "bookable": plan.bookable, "free": plan.bookable,
+    }
+
+
+@router.get("/{venue_id}/slots", summary="The venue's slot plan (its staff, manager or officials)",
+            responses=_NO_SLOTS)
+async def get_slots(venue_id: VenueId, svc: ServicesDep, _: VenueWatcher) -> Response:
+    async with svc.sessionmaker() as session:
+        return json_response(plan_out(await plans.get_plan(session, venue_id)))
+
+
+@router.put("/{venue_id}/slots", summary="Run the venue by time slots, or change its plan "
+            "(its manager)", responses={422: {"description": "invalid_slots"}})
+async def put_slots(venue_id: VenueId, body: PlanBody, svc: ServicesDep,
+                    _: VenueManager) -> Response:
+    venue = await svc.venues.by_id(venue_id)
+    async with svc.sessionmaker() as session:
+        plan = await plans.set_plan(session, venue.id, venue.capacity,
+                                    plans.PlanChange(**body.model_dump()))
+    return json_response(plan_out(plan))
+
+
+@router.delete("/{venue_id}/slots", status_code=204, summary="Stop running the venue by time "
+               "slots (its manager)", responses=_NO_SLOTS)
+async def delete_slots(venue_id: VenueId, svc: ServicesDep, _: VenueManager) -> Response:
+    async with svc.sessionmaker() as session:
+        await plans.remove_plan(session, venue_id)
+    return Response(status_code=204)
+
+
+@router.get("/{code}/free-slots", summary="A day's slots that can still be booked, with their "
+            "free places (public)", responses={
+                **_NO_SLOTS, 422: {"description": "day_past, day_too_far or invalid_input"}})
+async def free_slots(
+    venue: SignedVenue, svc: ServicesDep, _: Public,
+    day: Annotated[str | None, Query(alias="date", max_length=10,
+                                     description="YYYY-MM-DD (local); today by default")] = None,
+) -> Response:
+    tz = ZoneInfo(svc.settings.timezone)
+    try:
+        wanted = date.fromisoformat(day) if day else None
+    except ValueError as exc:
+        raise InvalidInput("The date is written YYYY-MM-DD, e.g. 2026-12-07.", field="date") from exc
+    async with svc.sessionmaker() as session:
+        plan = await plans.get_plan(session, venue.id)
+    now = datetime.now(UTC)
+    wanted = plans.bookable_day(plan, wanted, now, tz)
+    return json_response({
+        "venue": {"code": venue.code, "name": venue.name},
+        "date": wanted.isoformat(),
+        "open": plan.is_open(wanted),
+        "slots": [slot_out(plan, slot) for slot in plans.open_slots(plan, wanted, now, tz)],
+    })
