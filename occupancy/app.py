@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(venue_endpoints.router)
     app.include_router(venue_manage.router)
     app.include_router(booking_endpoints.router)
+    app.include_router(booking_endpoints.cancellations)
     app.include_router(city_endpoints.router)
     app.include_router(tracing_endpoints.router)
     app.include_router(live_sockets.router)

@@ -94,3 +94,21 @@ def stats_keys(venue_id: int, day: str) -> tuple[str, str, str, str]:
     return day_stats(venue_id, day), minute_stats(venue_id, day), minute_counts(venue_id, day), recent(
         venue_id
     )
+
+
+# Bookings (occupancy.bookings): a venue's day of slots is loaded from SQL as a whole, on first use.
+
+
+def booking_day(venue_id: int, day: str) -> str:
+    """Hash of a day's slots: ``loaded`` once read from SQL, ``<HHMM>`` -> places booked."""
+    return f"{tag(venue_id)}:bkday:{day}"
+
+
+def booking(venue_id: int, booking_hash: str) -> str:
+    """Hash for one booking: id, slot start (HHMM), party, booked at, state, phone set's day."""
+    return f"{tag(venue_id)}:bk:{booking_hash}"
+
+
+def phone_bookings(venue_id: int, day: str, phone_index: str) -> str:
+    """Set of the booking hashes one phone (its blind index) holds at the venue on a day."""
+    return f"{tag(venue_id)}:bkph:{day}:{phone_index}"

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from occupancy import metrics
 from occupancy import redis_keys as keys
 from occupancy.accounts.service import TokenChecker
+from occupancy.bookings import store as booking_store
+from occupancy.bookings.service import Bookings
 from occupancy.db import make_engine, make_sessionmaker
 from occupancy.kit import periodic
 from occupancy.kit.scripts import ClusterScriptRunner, ScriptRunner
@@ -99,6 +101,7 @@ class Services:
     today: TodayReader
     walkins: WalkIns
     tracer: Tracer
+    bookings: Bookings
     hub: Hub | None = None  # the live fan-out; only in serving processes (background=True)
     rechecks: Rechecks | None = None  # closes sockets whose token was revoked; with the hub
     background: list[asyncio.Task] = field(default_factory=list)
@@ -110,7 +113,7 @@ class Services:
         engine = make_engine(settings.database_url, settings)
         sessionmaker = make_sessionmaker(engine)
         redis, runner = await connect_redis(settings)
-        await runner.load(*ALL_SCRIPTS)
+        await runner.load(*ALL_SCRIPTS, *booking_store.ALL_SCRIPTS)
         tz = ZoneInfo(settings.timezone)
         capacity = CapacityStore(runner, tz)
         journal = Journal(engine, settings.sql_batch_max)
@@ -131,6 +134,8 @@ class Services:
             rebuilder=rebuilder, repairer=repairer, visits=visits, tokens=TokenChecker(sessionmaker),
             today=TodayReader(redis, tz), walkins=WalkIns(visits),
             tracer=Tracer(sessionmaker, tuple(map(index_key, settings.secret_keys)), tz),
+            bookings=Bookings(booking_store.BookingStore(runner), journal, sessionmaker, rebuilder,
+                              sealer, settings.secret_key, tz),
         )
         if background:
             await services.venues.load_all()

@@ -5,16 +5,19 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Response
+import msgspec
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from occupancy.accounts.permissions import Public, VenueManager, VenueWatcher
 from occupancy.bookings import plans
 from occupancy.bookings.schedule import Plan, Slot
-from occupancy.deps import ServicesDep, SignedVenue
+from occupancy.bookings.service import BookingRequest
+from occupancy.deps import ServicesDep, SignedVenue, venue_by_signed_code
 from occupancy.errors import InvalidInput
-from occupancy.kit.http import json_response
-from occupancy.params import VenueId
+from occupancy.kit.http import json_response, openapi_body, read_json
+from occupancy.params import SignedCode, VenueId
+from occupancy.visits.schemas import validate_email, validate_key, validate_name, validate_phone
 
 router = APIRouter(prefix="/api/venues", tags=["bookings"])
 
@@ -56,11 +59,12 @@ def plan_out(plan: Plan) -> dict:
     }
 
 
-def slot_out(plan: Plan, slot: Slot) -> dict:
+def slot_out(plan: Plan, slot: Slot, booked: int) -> dict:
     return {
         "slot": slot.key, "start": f"{slot.start:%H:%M}", "end": f"{slot.end:%H:%M}",
         "starts_at": slot.starts_at.isoformat(), "ends_at": slot.ends_at.isoformat(),
-        "capacity": plan.capacity, "bookable": plan.bookable, "free": plan.bookable,
+        "capacity": plan.capacity, "bookable": plan.bookable,
+        "free": max(0, plan.bookable - booked),
     }
 
 
@@ -107,9 +111,71 @@ async def free_slots(
         plan = await plans.get_plan(session, venue.id)
     now = datetime.now(UTC)
     wanted = plans.bookable_day(plan, wanted, now, tz)
+    slots = plans.open_slots(plan, wanted, now, tz)
+    booked = await svc.bookings.booked(venue.id, wanted) if slots else {}
     return json_response({
         "venue": {"code": venue.code, "name": venue.name},
         "date": wanted.isoformat(),
         "open": plan.is_open(wanted),
-        "slots": [slot_out(plan, slot) for slot in plans.open_slots(plan, wanted, now, tz)],
+        "slots": [slot_out(plan, slot, booked.get(f"{slot.start:%H%M}", 0)) for slot in slots],
     })
+
+
+class BookingBody(msgspec.Struct, forbid_unknown_fields=True):
+    slot: str
+    name: str
+    phone: str
+    party_size: int
+    email: str | None = None
+    idempotency_key: str | None = None
+
+
+class BookingCodeBody(msgspec.Struct, forbid_unknown_fields=True):
+    """A booking code in a request body: never in a URL, which proxies and servers log."""
+
+    booking: str
+
+
+@router.post(
+    "/{code}/bookings", status_code=201, tags=["bookings"],
+    summary="Book a party's places in a slot (idempotent by idempotency key)",
+    openapi_extra=openapi_body(BookingBody),
+    responses={200: {"description": "A retry: the same booking as before"},
+               404: {"description": "no_slots or unknown_slot"},
+               409: {"description": "slot_full (with next_free: later slots with room), "
+                                    "slot_closed, booking_limit or idempotency_key_reused"},
+               422: {"description": "invalid_input, day_past or day_too_far"}},
+)
+async def book(code: SignedCode, request: Request, svc: ServicesDep, _: Public) -> Response:
+    body = await read_json(request, BookingBody, svc.settings.max_body_bytes)
+    venue = await venue_by_signed_code(svc, code)
+    booked = await svc.bookings.book(venue, BookingRequest(
+        slot=body.slot, name=validate_name(body.name), phone=validate_phone(body.phone),
+        email=validate_email(body.email), party_size=body.party_size,
+        idempotency_key=validate_key(body.idempotency_key
+                                     or request.headers.get("idempotency-key"))))
+    slot = booked.slot
+    return json_response({
+        "booking": booked.code, "booking_id": booked.booking_id,
+        "venue": {"code": venue.code, "name": venue.name},
+        "slot": slot.key, "start": f"{slot.start:%H:%M}", "end": f"{slot.end:%H:%M}",
+        "starts_at": slot.starts_at.isoformat(), "ends_at": slot.ends_at.isoformat(),
+        "party_size": booked.party_size, "booked_at": booked.booked_at.isoformat(),
+        "state": booked.state, "replayed": booked.replayed, "free": booked.free,
+    }, status_code=200 if booked.replayed else 201)
+
+
+cancellations = APIRouter(prefix="/api", tags=["bookings"])
+
+
+@cancellations.post(
+    "/booking-cancellations", summary="Cancel a booking, giving its places back (idempotent); "
+    "the booking code in the body", openapi_extra=openapi_body(BookingCodeBody),
+    responses={400: {"description": "malformed_booking"},
+               404: {"description": "unknown_booking"}},
+)
+async def cancel(request: Request, svc: ServicesDep, _: Public) -> Response:
+    body = await read_json(request, BookingCodeBody, svc.settings.max_body_bytes)
+    cancelled = await svc.bookings.cancel(body.booking)
+    return json_response({"booking_id": cancelled.booking_id, "slot": cancelled.slot,
+                          "state": "cancelled", "replayed": cancelled.replayed})

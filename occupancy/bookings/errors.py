@@ -7,3 +7,39 @@ class NoSlots(DomainError):
     status = 404
     code = "no_slots"
     message = "This venue is not run by time slots: no booking is needed, just come in."
+
+
+class UnknownSlot(DomainError):
+    status = 404
+    code = "unknown_slot"
+    message = "There is no such slot at this venue on that day: pick one of its free slots."
+
+
+class SlotClosed(DomainError):
+    status = 409
+    code = "slot_closed"
+    message = "This slot has started and its bookings are closed: pick a later slot."
+
+
+class SlotFull(DomainError):
+    status = 409
+    code = "slot_full"
+    message = "This slot is fully booked. The next slots with room are listed."
+
+
+class TooManyBookings(DomainError):
+    status = 409
+    code = "booking_limit"
+    message = "This phone number holds as many bookings here that day as the venue allows."
+
+
+class MalformedBooking(DomainError):
+    status = 400
+    code = "malformed_booking"
+    message = "That is not a booking code: scan the QR code on the booking screen again."
+
+
+class UnknownBooking(DomainError):
+    status = 404
+    code = "unknown_booking"
+    message = "There is no booking with this code."

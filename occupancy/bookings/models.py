@@ -1,8 +1,8 @@
-"""A venue's slot plan: the day cut into slots, each with its own capacity."""
+"""A venue's slot plan (the day cut into slots, each with its own capacity) and its bookings."""
 
 from datetime import UTC, datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from occupancy.db import Base, UTCDateTime
@@ -32,3 +32,30 @@ class SlotPlan(Base):
     days_ahead: Mapped[int] = mapped_column(Integer, default=7)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=lambda: datetime.now(UTC), onupdate=lambda: datetime.now(UTC))
+
+
+class Booking(Base):
+    """One party's places in a slot, booked in advance; cancelled_at once given back."""
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        # A venue's day of bookings, read whole when Redis loads that day (bookings.rebuild).
+        Index("ix_bookings_venue_slot", "venue_id", "slot"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id", ondelete="CASCADE"))
+    # Only the SHA-256 of the booking code is kept, as for a visit's ticket.
+    booking_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The slot's name (local day and start, "20261207-0700") and its times.
+    slot: Mapped[str] = mapped_column(String(13))
+    slot_starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    slot_ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    party_size: Mapped[int] = mapped_column(Integer)
+    booked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Sealed like a visit's (occupancy.privacy.sealing) and purged like it (privacy.purge).
+    personal: Mapped[bytes | None] = mapped_column(LargeBinary, default=None, deferred=True)
+    personal_key_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    # The phone's keyed hash (privacy.blind_index): the per-phone limit counts by it.
+    phone_index: Mapped[str | None] = mapped_column(String(32), default=None)

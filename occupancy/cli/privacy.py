@@ -52,7 +52,8 @@ def purge(
             return await purge_now(svc.sessionmaker, days or settings.retention_days)
 
     done = run(go())
-    typer.echo(f"purged the personal data of {done.visits} visits and {done.data_keys} data keys")
+    typer.echo(f"purged the personal data of {done.visits} visits and {done.data_keys} data keys"
+               + (f" ({done.bookings} bookings too)" if done.bookings else ""))
 
 
 audit_app = typer.Typer(help="The contact-tracing audit log.", no_args_is_help=True)

@@ -24,6 +24,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from occupancy import metrics
+from occupancy.bookings.models import Booking
+from occupancy.bookings.writes import apply_booking_writes, is_booking
 from occupancy.db import journal_engine, sync_sqlite_engine
 from occupancy.visits.models import Visit
 from occupancy.visits.writes import (
@@ -58,6 +60,7 @@ class Journal:
         # SQLite (plain sqlite3 in the journal's thread) counts the rows an executemany inserted;
         # asyncpg does not, so there the insert returns the tickets it wrote.
         self._insert = insert if sqlite else insert.returning(Visit.ticket_hash)
+        self._insert_booking = (sqlite_insert if sqlite else pg_insert)(Booking).on_conflict_do_nothing()
         # SQLite has one writer at a time anyway: one batch, in one thread, start to commit.
         self._slots = asyncio.Semaphore(1 if sqlite else overlap)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="journal") if sqlite else None
@@ -161,9 +164,11 @@ class Journal:
         if self._thread is not None:
             return await asyncio.get_running_loop().run_in_executor(
                 self._thread, self._apply_in_thread, writes)
-        if changes_a_visit_twice(writes):  # rare: one statement could apply only one of them
+        # Rare: one statement could apply only one of two changes of a visit; bookings (far fewer
+        # than check-ins) are not in that statement.
+        if changes_a_visit_twice(writes) or any(is_booking(w) for w in writes):
             async with self.engine.begin() as conn:
-                return await conn.run_sync(apply_writes, self._insert, writes)
+                return await conn.run_sync(self._apply_sync, writes)
         async with self._batch_engine.connect() as conn:  # autocommit: the statement is atomic
             result = await conn.exec_driver_sql(PG_BATCH, pg_batch_arguments(writes))
             inserted = set(result.scalars())
@@ -172,7 +177,16 @@ class Journal:
 
     def _apply_in_thread(self, writes: list[Write]) -> list[Write]:
         with self._sync_engine.begin() as conn:
-            return apply_writes(conn, self._insert, writes)
+            return self._apply_sync(conn, writes)
+
+    def _apply_sync(self, conn, writes: list) -> list:
+        """Visits' and bookings' writes in one transaction; the new rows that clash."""
+        bookings = [w for w in writes if is_booking(w)]
+        visits = [w for w in writes if not is_booking(w)] if bookings else writes
+        conflicts = apply_writes(conn, self._insert, visits) if visits else []
+        if bookings:
+            conflicts += apply_booking_writes(conn, self._insert_booking, bookings)
+        return conflicts
 
 
 def _is_transient(exc: DBAPIError) -> bool:

@@ -1,0 +1,238 @@
+"""Book and cancel: Redis decides (one script per operation), SQL records, then the visitor is
+answered, as for a check-in (``visits.service``).
+
+A venue's day of bookings is loaded into Redis from SQL on first use (and again after Redis lost
+it): until then booking there waits for the load, so the counts Redis enforces are always those
+of SQL plus the bookings made since.
+"""
+
+import base64
+import logging
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from occupancy.bookings import codes, plans
+from occupancy.bookings.errors import (
+    SlotClosed,
+    SlotFull,
+    TooManyBookings,
+    UnknownBooking,
+    UnknownSlot,
+)
+from occupancy.bookings.models import Booking
+from occupancy.bookings.schedule import Plan, Slot
+from occupancy.bookings.store import BookingStore, LiveBooking, day_name
+from occupancy.bookings.writes import BookingCancelled, NewBooking
+from occupancy.errors import ServiceUnavailable
+from occupancy.privacy.blind_index import index_key, phone_index
+from occupancy.privacy.sealing import Personal, Sealer
+from occupancy.venues.service import VenueInfo
+from occupancy.visits.errors import IdempotencyKeyReused
+from occupancy.visits.journal import Journal, TicketConflict
+from occupancy.visits.rebuild import Rebuilder
+from occupancy.visits.schemas import validate_party
+from occupancy.visits.service import new_visit_id
+
+log = logging.getLogger(__name__)
+# Redis keeps a day's bookings until a day after it ends.
+KEEP_AFTER_DAY = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRequest:
+    slot: str
+    name: str
+    phone: str
+    email: str | None
+    party_size: int
+    idempotency_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Booked:
+    code: str
+    booking_id: str
+    slot: Slot
+    party_size: int
+    booked_at: datetime
+    replayed: bool
+    state: str
+    free: int
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    booking_id: str
+    slot: str
+    replayed: bool
+
+
+class Bookings:
+    def __init__(self, store: BookingStore, journal: Journal,
+                 sessionmaker: async_sessionmaker[AsyncSession], rebuilder: Rebuilder,
+                 sealer: Sealer, secret: str, tz: ZoneInfo) -> None:
+        self.store = store
+        self.journal = journal
+        self.sessionmaker = sessionmaker
+        self.rebuilder = rebuilder
+        self.sealer = sealer
+        self.secret = secret
+        self.index_key = index_key(secret)
+        self.tz = tz
+
+    async def plan(self, venue_id: int) -> Plan:
+        async with self.sessionmaker() as session:
+            return await plans.get_plan(session, venue_id)
+
+    def bookable_slot(self, plan: Plan, key: str, now: datetime) -> Slot:
+        slot = plan.slot(key, self.tz)
+        if slot is None:
+            raise UnknownSlot()
+        plans.bookable_day(plan, slot.day, now, self.tz)
+        if plan.bookable_until(slot) <= now:
+            raise SlotClosed()
+        return slot
+
+    async def book(self, venue: VenueInfo, request: BookingRequest) -> Booked:
+        plan = await self.plan(venue.id)
+        now = datetime.now(UTC)
+        slot = self.bookable_slot(plan, request.slot, now)
+        party = validate_party(request.party_size, min(venue.max_party, max(plan.bookable, 1)))
+        random = os.urandom(26)
+        booking_id = new_visit_id(random[:10])
+        key = request.idempotency_key or base64.urlsafe_b64encode(random[10:]).decode()
+        code = codes.derive(self.secret, venue.id, key)
+        booking_hash, phone = codes.digest(code), phone_index(self.index_key, request.phone)
+        day = day_name(slot.day)
+        live = await self._reserve(venue.id, slot, booking_hash, phone, booking_id, party, plan)
+        if live.status == "full":
+            raise SlotFull(next_free=await self._next_free(venue.id, plan, slot, party, now))
+        if live.status == "phone_limit":
+            raise TooManyBookings(limit=plan.per_phone)
+        if live.status not in ("ok", "replay"):
+            raise ServiceUnavailable()
+        replayed = live.status == "replay"
+        booked_at = datetime.fromtimestamp(live.booked_at, UTC)
+        try:
+            sealed = await self.sealer.seal(live.booking_id, Personal(
+                request.name, request.phone, request.email))
+            # A replay writes too (a no-op if the row is there): the answer waits for durability.
+            await self.journal.write(NewBooking(
+                id=live.booking_id, venue_id=venue.id, booking_hash=booking_hash, slot=slot.key,
+                slot_starts_at=slot.starts_at, slot_ends_at=slot.ends_at,
+                party_size=live.party_size, booked_at=booked_at, personal=sealed.box,
+                personal_key_id=sealed.key_id, phone_index=phone))
+        except Exception as exc:
+            if not replayed:
+                await self._unbook(venue.id, day, booking_hash, phone, live.booking_id)
+            if isinstance(exc, TicketConflict):
+                raise IdempotencyKeyReused(
+                    "This idempotency key belongs to another booking; make a new key for a new "
+                    "booking.") from exc
+            raise ServiceUnavailable() from exc
+        return Booked(code, live.booking_id, slot, live.party_size, booked_at, replayed, live.state,
+                      max(0, plan.bookable - live.booked))
+
+    async def _reserve(self, venue_id: int, slot: Slot, booking_hash: str, phone: str,
+                       booking_id: str, party: int, plan: Plan) -> LiveBooking:
+        day = day_name(slot.day)
+        for _ in range(2):  # a second time once the day is loaded from SQL
+            try:
+                live = await self.store.book(
+                    venue_id, day, f"{slot.start:%H%M}", booking_hash, phone, booking_id, party,
+                    plan.bookable, plan.per_phone, time.time(), self._ttl(slot.day))
+            except Exception as exc:
+                # The script may have run: take back this attempt's booking (only its own).
+                log.error("Redis booking failed for venue %s: %s", venue_id, type(exc).__name__)
+                await self._unbook(venue_id, day, booking_hash, phone, booking_id)
+                raise ServiceUnavailable() from exc
+            if live.status != "not_loaded":
+                return live
+            await self.load_day(venue_id, slot.day)
+        raise ServiceUnavailable()
+
+    async def _unbook(self, venue_id: int, day: str, booking_hash: str, phone: str,
+                      booking_id: str) -> None:
+        try:
+            await self.store.unbook(venue_id, day, booking_hash, phone, booking_id)
+        except Exception:
+            log.exception("could not take back a booking in Redis for venue %s", venue_id)
+
+    def _ttl(self, day: date) -> int:
+        ends = datetime.combine(day + timedelta(days=1), datetime.min.time(), self.tz)
+        return max(60, int(ends.timestamp() - time.time()) + KEEP_AFTER_DAY)
+
+    async def load_day(self, venue_id: int, day: date) -> None:
+        """Load a venue's day of bookings from SQL, unless Redis holds it. Not while Redis is
+        being rebuilt: the rebuild's grace lets the bookings in flight reach SQL first."""
+        if not await self.rebuilder.is_ready():
+            raise self.rebuilder.refusal(venue_id)
+        name = day_name(day)
+        async with self.sessionmaker() as session:
+            rows = list((await session.execute(select(
+                Booking.id, Booking.booking_hash, Booking.slot, Booking.party_size,
+                Booking.booked_at, Booking.cancelled_at, Booking.phone_index,
+            ).where(Booking.venue_id == venue_id, Booking.slot > f"{name}-",
+                    Booking.slot < f"{name}.0"))).all())
+        await self.store.load_day(venue_id, name, rows, self._ttl(day))
+
+    async def booked(self, venue_id: int, day: date) -> dict[str, int]:
+        """Places booked per slot start (HHMM) on a day."""
+        counts = await self.store.day_counts(venue_id, day_name(day))
+        if counts is None:
+            await self.load_day(venue_id, day)
+            counts = await self.store.day_counts(venue_id, day_name(day)) or {}
+        return counts
+
+    async def _next_free(self, venue_id: int, plan: Plan, full: Slot, party: int,
+                         now: datetime) -> list[dict]:
+        """The day's later slots with room for the party (for the answer to a full slot)."""
+        booked = await self.booked(venue_id, full.day)
+        return [{"slot": slot.key, "start": f"{slot.start:%H:%M}",
+                 "free": plan.bookable - booked.get(f"{slot.start:%H%M}", 0)}
+                for slot in plans.open_slots(plan, full.day, now, self.tz)
+                if slot.start > full.start
+                and plan.bookable - booked.get(f"{slot.start:%H%M}", 0) >= party][:3]
+
+    async def cancel(self, code: str) -> Cancelled:
+        """Give a booking's places back (idempotent: a cancelled booking answers as before)."""
+        venue_id, booking_hash = codes.venue_of(code), codes.digest(code)
+        async with self.sessionmaker() as session:
+            row = (await session.execute(select(Booking).where(
+                Booking.booking_hash == booking_hash))).scalar_one_or_none()
+        if row is None or row.venue_id != venue_id:
+            raise UnknownBooking()
+        day, phone = row.slot[:8], row.phone_index or ""
+        status = await self._cancel_step("begin", row, day, phone)
+        if status == "replay":
+            return Cancelled(row.id, row.slot, True)
+        try:
+            await self.journal.write(BookingCancelled(booking_hash, datetime.now(UTC)))
+        except Exception as exc:
+            await self._cancel_step("reopen", row, day, phone)
+            raise ServiceUnavailable() from exc
+        # SQL holds the cancellation: a release that fails leaves the places taken (never
+        # overbooked) until the day is loaded again.
+        try:
+            await self._cancel_step("release", row, day, phone)
+        except Exception:
+            log.exception("could not give a cancelled booking's places back in Redis")
+        return Cancelled(row.id, row.slot, False)
+
+    async def _cancel_step(self, mode: str, row: Booking, day: str, phone: str) -> str:
+        for _ in range(2):
+            status, _ = await self.store.cancel(mode, row.venue_id, day, row.booking_hash, phone)
+            if status != "not_loaded":
+                break
+            await self.load_day(row.venue_id, datetime.strptime(day, "%Y%m%d").date())
+        if status == "unknown":
+            raise UnknownBooking()
+        if status not in ("ok", "replay"):
+            raise ServiceUnavailable()
+        return status

@@ -1,0 +1,89 @@
+"""The live side of bookings: one script call per operation on the venue's hash-tagged keys."""
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from occupancy import redis_keys as keys
+from occupancy.kit.scripts import Script, ScriptRunner
+
+HERE = Path(__file__).parent
+BOOK = Script(HERE / "book.lua")
+UNBOOK = Script(HERE / "unbook.lua")
+CANCEL = Script(HERE / "cancel.lua")
+LOAD_DAY = Script(HERE / "load_day.lua")
+ALL_SCRIPTS = (BOOK, UNBOOK, CANCEL, LOAD_DAY)
+
+
+def _text(value) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def day_name(day: date) -> str:
+    return f"{day:%Y%m%d}"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveBooking:
+    status: str  # ok | replay | full | phone_limit | not_loaded
+    booked: int  # places booked in the slot
+    booking_id: str | None = None
+    party_size: int | None = None
+    booked_at: float | None = None
+    state: str | None = None  # booked | cancelling | cancelled
+
+    @classmethod
+    def from_reply(cls, reply: list) -> "LiveBooking":
+        status, booked, *rest = (*reply, *[None] * (6 - len(reply)))
+        booking_id, party, at, state = rest[:4]
+        return cls(_text(status), int(booked), _text(booking_id),
+                   int(party) if party is not None else None,
+                   float(at) if at is not None else None, _text(state))
+
+
+class BookingStore:
+    def __init__(self, runner: ScriptRunner) -> None:
+        self.runner = runner
+
+    @staticmethod
+    def _keys(venue_id: int, day: str, booking_hash: str, phone_index: str) -> tuple:
+        return (keys.booking_day(venue_id, day), keys.booking(venue_id, booking_hash),
+                keys.phone_bookings(venue_id, day, phone_index))
+
+    async def book(self, venue_id: int, day: str, start: str, booking_hash: str, phone_index: str,
+                   booking_id: str, party: int, bookable: int, per_phone: int, now: float,
+                   ttl: int) -> LiveBooking:
+        args = (start, booking_id, party, bookable, per_phone, now, ttl, booking_hash)
+        reply = await self.runner.run(BOOK, self._keys(venue_id, day, booking_hash, phone_index),
+                                      args)
+        return LiveBooking.from_reply(reply)
+
+    async def unbook(self, venue_id: int, day: str, booking_hash: str, phone_index: str,
+                     booking_id: str) -> None:
+        await self.runner.run(UNBOOK, self._keys(venue_id, day, booking_hash, phone_index),
+                              (booking_id, booking_hash))
+
+    async def cancel(self, mode: str, venue_id: int, day: str, booking_hash: str,
+                     phone_index: str) -> tuple[str, int]:
+        status, booked, _ = await self.runner.run(
+            CANCEL, self._keys(venue_id, day, booking_hash, phone_index), (mode, booking_hash))
+        return _text(status), int(booked)
+
+    async def load_day(self, venue_id: int, day: str, rows: list, ttl: int) -> None:
+        """Load a day's bookings (SQL rows) unless the day is loaded already."""
+        script_keys, args = [keys.booking_day(venue_id, day)], [ttl]
+        for row in rows:
+            script_keys += [keys.booking(venue_id, row.booking_hash),
+                            keys.phone_bookings(venue_id, day, row.phone_index or "")]
+            args += [row.booking_hash, row.id, row.slot[9:], row.party_size,
+                     row.booked_at.timestamp(),
+                     "cancelled" if row.cancelled_at is not None else "booked"]
+        await self.runner.run(LOAD_DAY, tuple(script_keys), tuple(args))
+
+    async def day_counts(self, venue_id: int, day: str) -> dict[str, int] | None:
+        """Places booked per slot start (HHMM) of a loaded day; None if the day is not loaded."""
+        raw = await self.runner.client.hgetall(keys.booking_day(venue_id, day))
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        if fields.pop("loaded", None) != "1":
+            return None
+        return {start: int(booked) for start, booked in fields.items()}

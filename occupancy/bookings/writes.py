@@ -1,0 +1,64 @@
+"""What the journal writes for bookings, in the same group commit as the visits' rows."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Insert, bindparam, select, update
+
+from occupancy.bookings.models import Booking
+
+
+@dataclass
+class NewBooking:
+    id: str
+    venue_id: int
+    booking_hash: str
+    slot: str
+    slot_starts_at: datetime
+    slot_ends_at: datetime
+    party_size: int
+    booked_at: datetime
+    personal: bytes | None = None
+    personal_key_id: str | None = None
+    phone_index: str | None = None
+
+    @property
+    def ticket_hash(self) -> str:  # the journal orders a batch's rows by it
+        return self.booking_hash
+
+
+@dataclass
+class BookingCancelled:
+    booking_hash: str
+    cancelled_at: datetime
+
+    @property
+    def ticket_hash(self) -> str:
+        return self.booking_hash
+
+
+BookingWrite = NewBooking | BookingCancelled
+
+_CANCEL = (update(Booking)
+           .where(Booking.booking_hash == bindparam("bh"), Booking.cancelled_at.is_(None))
+           .values(cancelled_at=bindparam("at")))
+
+
+def is_booking(write) -> bool:
+    return isinstance(write, NewBooking | BookingCancelled)
+
+
+def apply_booking_writes(conn: Connection, insert: Insert, writes: list) -> list[NewBooking]:
+    """Execute the writes; return the new bookings whose code belongs to another booking (an
+    idempotency key used for two different bookings). A retry of the same booking is no clash."""
+    new = [w for w in writes if isinstance(w, NewBooking)]
+    conflicts = []
+    if new:
+        conn.execute(insert, [vars(w) for w in new])
+        owner = dict(conn.execute(select(Booking.booking_hash, Booking.id).where(
+            Booking.booking_hash.in_([w.booking_hash for w in new]))).all())
+        conflicts = [w for w in new if owner.get(w.booking_hash) != w.id]
+    cancels = [w for w in writes if isinstance(w, BookingCancelled)]
+    if cancels:
+        conn.execute(_CANCEL, [{"bh": w.booking_hash, "at": w.cancelled_at} for w in cancels])
+    return conflicts
