@@ -112,3 +112,11 @@ def booking(venue_id: int, booking_hash: str) -> str:
 def phone_bookings(venue_id: int, day: str, phone_index: str) -> str:
     """Set of the booking hashes one phone (its blind index) holds at the venue on a day."""
     return f"{tag(venue_id)}:bkph:{day}:{phone_index}"
+
+
+def pending_bookings(venue_id: int) -> str:
+    """Sorted set of the booking hashes whose SQL row is not confirmed yet, scored by their time."""
+    return f"{tag(venue_id)}:bkpending"
+
+
+BOOKING_LEASE_LOCK = "occ:lock:booking-leases"

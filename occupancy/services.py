@@ -13,6 +13,7 @@ from occupancy import metrics
 from occupancy import redis_keys as keys
 from occupancy.accounts.service import TokenChecker
 from occupancy.bookings import store as booking_store
+from occupancy.bookings.leases import BookingLeases
 from occupancy.bookings.service import Bookings
 from occupancy.db import make_engine, make_sessionmaker
 from occupancy.kit import periodic
@@ -180,6 +181,9 @@ def _jobs(services: "Services", settings: Settings, tz: ZoneInfo) -> list[period
                      services.rebuilder.ensure, quiet=True),
         periodic.Job("repairing the live counts", settings.repair_interval_seconds,
                      services.repairer.run, lock=keys.REPAIR_LOCK),
+        periodic.Job("settling bookings past their lease", settings.repair_interval_seconds,
+                     BookingLeases(sessionmaker, redis, services.bookings.store,
+                                   settings.lease_seconds).settle, lock=keys.BOOKING_LEASE_LOCK),
         periodic.Job("automatic check-out", settings.auto_checkout_interval_seconds,
                      lambda: expiry.auto_check_out(services.visits, sessionmaker),
                      lock=keys.AUTO_CHECKOUT_LOCK),

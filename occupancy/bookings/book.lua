@@ -1,8 +1,10 @@
 -- Book a party's places in a slot if they fit, atomically: the slot's places bookable in advance,
 -- the phone's bookings that day at the venue, the booking itself (for idempotent retries).
--- KEYS: the venue's day of bookings, the booking, the phone's bookings that day
+-- The booking stays pending (in the venue's pending bookings, with its time) until its SQL row is
+-- confirmed; one left pending past its lease is an orphan (bookings.leases).
+-- KEYS: the venue's day of bookings, the booking, the phone's bookings that day, pending bookings
 -- ARGV: slot start (HHMM), booking id, party, places bookable in the slot, bookings allowed per
---       phone, now (epoch seconds), ttl (s), booking hash
+--       phone, now (epoch seconds), ttl (s), booking hash, day (YYYYMMDD), phone's blind index
 -- Returns {status, booked in the slot, booking id, party, booked at, state}
 local b = redis.call('HMGET', KEYS[2], 'id', 'party', 'at', 'state')
 local booked = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
@@ -22,8 +24,9 @@ if booked + party > tonumber(ARGV[4]) then
 end
 booked = redis.call('HINCRBY', KEYS[1], ARGV[1], party)
 redis.call('HSET', KEYS[2], 'id', ARGV[2], 'slot', ARGV[1], 'party', party, 'at', ARGV[6],
-  'state', 'booked')
+  'state', 'booked', 'day', ARGV[9], 'phone', ARGV[10])
 redis.call('SADD', KEYS[3], ARGV[8])
+redis.call('ZADD', KEYS[4], ARGV[6], ARGV[8])
 for i = 1, 3 do
   redis.call('EXPIRE', KEYS[i], tonumber(ARGV[7]))
 end

@@ -136,6 +136,8 @@ class Bookings:
                     "This idempotency key belongs to another booking; make a new key for a new "
                     "booking.") from exc
             raise ServiceUnavailable() from exc
+        # A replay confirms too: its first attempt may have died before its row was written.
+        self.store.confirm(venue.id, booking_hash)
         return Booked(code, live.booking_id, slot, live.party_size, booked_at, replayed, live.state,
                       max(0, plan.bookable - live.booked))
 

@@ -12,7 +12,8 @@ BOOK = Script(HERE / "book.lua")
 UNBOOK = Script(HERE / "unbook.lua")
 CANCEL = Script(HERE / "cancel.lua")
 LOAD_DAY = Script(HERE / "load_day.lua")
-ALL_SCRIPTS = (BOOK, UNBOOK, CANCEL, LOAD_DAY)
+CONFIRM = Script(HERE / "confirm.lua")
+ALL_SCRIPTS = (BOOK, UNBOOK, CANCEL, LOAD_DAY, CONFIRM)
 
 
 def _text(value) -> str | None:
@@ -53,15 +54,23 @@ class BookingStore:
     async def book(self, venue_id: int, day: str, start: str, booking_hash: str, phone_index: str,
                    booking_id: str, party: int, bookable: int, per_phone: int, now: float,
                    ttl: int) -> LiveBooking:
-        args = (start, booking_id, party, bookable, per_phone, now, ttl, booking_hash)
-        reply = await self.runner.run(BOOK, self._keys(venue_id, day, booking_hash, phone_index),
-                                      args)
+        args = (start, booking_id, party, bookable, per_phone, now, ttl, booking_hash, day,
+                phone_index)
+        script_keys = (*self._keys(venue_id, day, booking_hash, phone_index),
+                       keys.pending_bookings(venue_id))
+        reply = await self.runner.run(BOOK, script_keys, args)
         return LiveBooking.from_reply(reply)
 
     async def unbook(self, venue_id: int, day: str, booking_hash: str, phone_index: str,
-                     booking_id: str) -> None:
-        await self.runner.run(UNBOOK, self._keys(venue_id, day, booking_hash, phone_index),
-                              (booking_id, booking_hash))
+                     booking_id: str) -> bool:
+        script_keys = (*self._keys(venue_id, day, booking_hash, phone_index),
+                       keys.pending_bookings(venue_id))
+        return bool(await self.runner.run(UNBOOK, script_keys, (booking_id, booking_hash)))
+
+    def confirm(self, venue_id: int, booking_hash: str) -> None:
+        """The booking's SQL row is committed. Sent with the next batch of script calls, not
+        awaited: if it is lost, the lease check finds the row in SQL and confirms it then."""
+        self.runner.post(CONFIRM, (keys.pending_bookings(venue_id),), (booking_hash,))
 
     async def cancel(self, mode: str, venue_id: int, day: str, booking_hash: str,
                      phone_index: str) -> tuple[str, int]:

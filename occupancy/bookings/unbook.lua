@@ -1,12 +1,13 @@
 -- Take back a booking whose SQL row could not be written: only the attempt with this booking id,
 -- and only while it is booked (a retry's or another attempt's booking is left alone).
--- KEYS: the venue's day of bookings, the booking, the phone's bookings that day
+-- KEYS: the venue's day of bookings, the booking, the phone's bookings that day, pending bookings
 -- ARGV: booking id, booking hash
 -- Returns 1 if it was taken back, else 0
 local b = redis.call('HMGET', KEYS[2], 'id', 'slot', 'party', 'state')
 if b[1] ~= ARGV[1] or b[4] ~= 'booked' then
   return 0
 end
+redis.call('ZREM', KEYS[4], ARGV[2])
 redis.call('HINCRBY', KEYS[1], b[2], -tonumber(b[3]))
 redis.call('DEL', KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[2])
