@@ -78,3 +78,25 @@ def test_grafana_is_provisioned_with_the_dashboard_from_deploy():
     for panel in dashboard["panels"]:
         assert panel["targets"], panel["title"]
         assert all(t["datasource"]["uid"] == uid and t["expr"] for t in panel["targets"])
+
+
+def test_nginx_sends_a_post_again_only_where_that_counts_once():
+    """Check-ins (by idempotency key) and check-outs (by ticket) go to the other host if the first
+    one died with the request; other POSTs, which may not be idempotent, never do."""
+    conf = (layout.DEPLOY / "nginx.conf").read_text()
+    retried = re.findall(r"location ~ (\S+) \{([^}]*)\}", conf)
+    (pattern, block), = retried
+    assert "proxy_next_upstream error timeout non_idempotent;" in block
+    assert conf.count("non_idempotent") == 1
+    again = re.compile(pattern)
+    for path in ("/api/venues/grand-mall.abc/check-ins", "/api/check-outs",
+                 "/api/tickets/7.abc/check-out", "/api/venues/7/door-check-outs",
+                 "/api/venues/7/visits/by-code/3F9A-07C2/check-out"):
+        assert again.match(path), path
+    for path in ("/api/venues/7/screenings", "/api/venues/7", "/api/city/tracing",
+                 "/api/venues/7/visits/by-code/3F9A-07C2/screening", "/api/venues/7/walk-ins",
+                 "/api/venues/grand-mall.abc/check-ins/x"):
+        assert not again.match(path), path
+    # A check-in with no key of its own gets nginx's request id: the same on the retry.
+    assert "proxy_set_header Idempotency-Key $idempotency_key;" in conf
+    assert re.search(r'map \$http_idempotency_key \$idempotency_key \{[^}]*"" \$request_id;', conf)
