@@ -19,15 +19,17 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from occupancy.visits.reasons import CheckOutReason, Refusal
+
 CHECK_INS = Counter("occupancy_check_ins", "Check-ins admitted (parties)")
 VISITORS_ADMITTED = Counter("occupancy_visitors_admitted", "People admitted (sum of party sizes)")
 CHECK_OUTS = Counter("occupancy_check_outs", "Visits ended, by reason", ["reason"])
 REFUSALS = Counter("occupancy_refusals", "Check-ins refused, by reason", ["reason"])
 # Every reason, exported (at 0) before its first event, so that a dashboard's rate is 0 rather
 # than no data.
-for _reason in ("full", "paused", "rate_limited", "fever"):
+for _reason in Refusal:
     REFUSALS.labels(_reason)
-for _reason in ("visitor", "staff", "auto", "fever"):
+for _reason in CheckOutReason:
     CHECK_OUTS.labels(_reason)
 DEPENDENCY_ERRORS = Counter(
     "occupancy_dependency_errors", "Requests and sockets answered 503 because Redis or SQL did not "

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from websockets.asyncio.client import connect
 
 from occupancy import ops
+from occupancy.visits.reasons import CheckOutReason, Refusal
 
 from .crowd import crowd
 from .visits.helpers import visitor
@@ -42,6 +43,11 @@ async def test_metrics_count_across_two_workers(live_server, make_venue, issue_t
     assert _value(text, "occupancy_visitors_admitted_total") == 30
     assert _value(text, "occupancy_refusals_total", '{reason="full"}') == 5
     assert _value(text, "occupancy_check_outs_total", '{reason="visitor"}') == 5
+    # Every other reason is there too, at 0 (a dashboard's rate is 0, not "no data").
+    for reason in set(Refusal) - {Refusal.FULL}:
+        assert _value(text, "occupancy_refusals_total", f'{{reason="{reason}"}}') == 0
+    for reason in set(CheckOutReason) - {CheckOutReason.VISITOR}:
+        assert _value(text, "occupancy_check_outs_total", f'{{reason="{reason}"}}') == 0
     labels = '{category="mall",district="Karawaci",venue="metrics-mall"}'
     assert _value(text, "occupancy_people", labels) == 20
     assert _value(text, "occupancy_capacity", labels) == 30

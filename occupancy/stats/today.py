@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from occupancy import redis_keys as keys
 from occupancy.stats.calendar import day_of, day_start, local_date, minute_of
+from occupancy.visits.reasons import CheckOutReason
 
 RECENT_EVENTS = 20
 SERIES_CHUNK = 200  # venues per Redis round trip when the city's series is built
@@ -74,7 +75,7 @@ def event_name(event: dict) -> str:
     """What a dashboard calls a published event: in, walkin, out, fever, full or undo."""
     if event.get("e") == "in" and event.get("k") == "walkin":
         return "walkin"
-    if event.get("e") == "out" and event.get("r") == "fever":
+    if event.get("e") == "out" and event.get("r") == CheckOutReason.FEVER:
         return "fever"
     return event.get("e", "")
 

@@ -14,6 +14,7 @@ from occupancy.venues import service as venue_service
 from occupancy.visits import tickets
 from occupancy.visits.crowd import crowd_level
 from occupancy.visits.errors import TicketOfAnotherVenue
+from occupancy.visits.reasons import CheckOutReason
 from occupancy.visits.schemas import (
     CheckInBody,
     ScreeningBody,
@@ -90,7 +91,7 @@ async def _check_out(svc: Services, ticket: str, who) -> Response:
     venue_id = tickets.venue_of(ticket)
     # Anyone holding the ticket may check it out; the venue's staff doing it is recorded as such.
     staff = who is not None and who.may_staff(venue_id)
-    visit = await svc.visits.check_out(ticket, "staff" if staff else "visitor")
+    visit = await svc.visits.check_out(ticket, CheckOutReason.STAFF if staff else CheckOutReason.VISITOR)
     return json_response(_checked_out(visit))
 
 
@@ -129,7 +130,8 @@ async def check_out_at_door(
     venue_id: VenueId, request: Request, svc: ServicesDep, _: VenueStaff,
 ) -> Response:
     body = await read_json(request, TicketBody, svc.settings.max_body_bytes)
-    visit = await svc.visits.end_visit(venue_id, _ticket_here(body.ticket, venue_id), "staff")
+    visit = await svc.visits.end_visit(venue_id, _ticket_here(body.ticket, venue_id),
+                                         CheckOutReason.STAFF)
     return json_response(_checked_out(visit))
 
 
@@ -192,7 +194,7 @@ async def check_out_by_code(
     venue_id: VenueId, short_code: ShortCode, svc: ServicesDep, _: VenueStaff,
 ) -> Response:
     ticket_hash = await _ticket_hash_by_code(svc, venue_id, short_code)
-    visit = await svc.visits.end_visit(venue_id, ticket_hash, "staff")
+    visit = await svc.visits.end_visit(venue_id, ticket_hash, CheckOutReason.STAFF)
     return json_response(_checked_out(visit))
 
 

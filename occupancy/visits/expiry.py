@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from occupancy.visits import repository
+from occupancy.visits.reasons import CheckOutReason
 from occupancy.visits.service import Visits
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ async def auto_check_out(
     ended = 0
     async for overdue in overdue_pages(sessionmaker, now or datetime.now(UTC)):
         for venue_id, ticket_hash in overdue:
-            await visits.end_visit(venue_id, ticket_hash, "auto")
+            await visits.end_visit(venue_id, ticket_hash, CheckOutReason.AUTO)
         ended += len(overdue)
     if ended:
         log.info("checked out %d overdue visits automatically", ended)

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from occupancy.db import Base, UTCDateTime
 
-# checkout_reason: visitor, staff, auto or fever. kind: visitor, or walkin (counted by door staff
+# checkout_reason: one of visits.reasons.CheckOutReason. kind: visitor, or walkin (counted by door staff
 # for someone without a phone: no personal data at all).
 
 

@@ -29,6 +29,7 @@ from occupancy.visits.errors import (
     VisitAlreadyEnded,
 )
 from occupancy.visits.journal import Journal, TicketConflict
+from occupancy.visits.reasons import CheckOutReason, Refusal
 from occupancy.visits.rebuild import Rebuilder
 from occupancy.visits.results import CheckedIn, CheckedOut, Screened
 from occupancy.visits.schemas import ValidCheckIn
@@ -141,13 +142,13 @@ class Visits:
         if live.status == "no_config":
             raise self.rebuilder.refusal(venue_id)
         if live.status == "rate_limited":
-            metrics.REFUSALS.labels("rate_limited").inc()
+            metrics.REFUSALS.labels(Refusal.RATE_LIMITED).inc()
             raise TooManyCheckIns(retry_after_seconds=self.limits.retry_after(now))
         if live.status == "full":
-            metrics.REFUSALS.labels("full").inc()
+            metrics.REFUSALS.labels(Refusal.FULL).inc()
             raise VenueFull(count=live.count, capacity=live.capacity, retry_after_seconds=60)
         if live.status == "paused":
-            metrics.REFUSALS.labels("paused").inc()
+            metrics.REFUSALS.labels(Refusal.PAUSED).inc()
             raise VenuePaused(count=live.count, capacity=live.capacity)
         if live.status not in ("ok", "replay"):
             raise ServiceUnavailable()
@@ -190,11 +191,11 @@ class Visits:
         """Record a door temperature for the visit with this ticket hash; at or above the
         threshold the visit ends as refused."""
         if temperature >= venue.fever_threshold:
-            ended = await self.end_visit(venue.id, ticket_hash, "fever", temperature)
-            if ended.replayed and ended.reason != "fever":
+            ended = await self.end_visit(venue.id, ticket_hash, CheckOutReason.FEVER, temperature)
+            if ended.replayed and ended.reason != CheckOutReason.FEVER:
                 raise VisitAlreadyEnded()
             if not ended.replayed:
-                metrics.REFUSALS.labels("fever").inc()
+                metrics.REFUSALS.labels(Refusal.FEVER).inc()
             return Screened(False, temperature, venue.fever_threshold, ended.visit_id,
                             ended.count, ended.capacity)
         visit = await repository.find_by_ticket(self.sessionmaker, ticket_hash)

@@ -10,6 +10,7 @@ from collections import defaultdict
 from occupancy.venues.service import VenueInfo
 from occupancy.visits import repository
 from occupancy.visits.errors import NoWalkIn
+from occupancy.visits.reasons import CheckOutReason
 from occupancy.visits.service import CheckedIn, CheckedOut, Visits
 
 ATTEMPTS = 5
@@ -32,7 +33,7 @@ class WalkIns:
                 ticket_hash = await self._oldest_open(venue.id, skip=attempt)
                 if ticket_hash is None:
                     raise NoWalkIn()
-                ended = await self.visits.end_visit(venue.id, ticket_hash, "staff")
+                ended = await self.visits.end_visit(venue.id, ticket_hash, CheckOutReason.STAFF)
                 if not ended.replayed:
                     return ended
         raise NoWalkIn()
