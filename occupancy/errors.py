@@ -110,6 +110,8 @@ def error_response(error: DomainError) -> JSONResponse:
         headers["Retry-After"] = str(error.details["retry_after_seconds"])
     elif error.status == 503:
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    if error.status == 503:
+        metrics.UNAVAILABLE_ANSWERS.labels(error.code).inc()
     return JSONResponse(error.body(), status_code=error.status, headers=headers or None)
 
 

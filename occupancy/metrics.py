@@ -36,9 +36,16 @@ DEPENDENCY_ERRORS = Counter(
     "answer (down, timed out, refused), by dependency", ["dependency"])
 for _dependency in ("redis", "sql"):
     DEPENDENCY_ERRORS.labels(_dependency)
+UNAVAILABLE_ANSWERS = Counter(
+    "occupancy_unavailable_answers", "Requests answered 503 with Retry-After, by error code (a "
+    "dependency away, the live counts being rebuilt, a check-out pending)", ["code"])
+UNAVAILABLE_ANSWERS.labels("service_unavailable")
 # Summed over the live worker processes (a dead worker's value is dropped by serving.py).
 OPEN_SOCKETS = Gauge("occupancy_open_sockets", "WebSockets open now (dashboards, door displays, "
                      "the city view)", multiprocess_mode="livesum")
+CONNECTION_LIMIT = Gauge("occupancy_connection_limit", "Connections and sockets the live worker "
+                         "processes accept in all; past it, new ones are refused",
+                         multiprocess_mode="livesum")
 REBUILDS = Counter("occupancy_rebuilds", "Times Redis had lost its state and every venue was "
                    "loaded again from SQL")
 ORPHANS_RELEASED = Counter("occupancy_orphans_released", "Reservations released because no SQL row "

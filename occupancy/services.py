@@ -141,6 +141,7 @@ class Services:
         if background:
             await services.venues.load_all()
             services.background.append(asyncio.create_task(metrics.watch_event_loop()))
+            metrics.CONNECTION_LIMIT.set(settings.max_connections_per_process)
             services.background += [asyncio.create_task(periodic.every(job, redis))
                                      for job in _jobs(services, settings, tz)]
             subscriptions = Subscriptions(redis)

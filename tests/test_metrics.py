@@ -8,10 +8,13 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 import httpx
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from websockets.asyncio.client import connect
 
 from occupancy import ops
+from occupancy.errors import ServiceUnavailable, error_response
+from occupancy.visits.errors import CountsRebuilding
 from occupancy.visits.reasons import CheckOutReason, Refusal
 
 from .crowd import crowd
@@ -204,3 +207,13 @@ async def test_one_worker_counts_in_memory(settings, make_venue, issue_token):
     finally:
         server.stop()
     assert _value(text_, "occupancy_check_ins_total") == 3
+
+
+def test_every_503_is_counted_by_its_code():
+    def count(code: str) -> float:
+        return REGISTRY.get_sample_value("occupancy_unavailable_answers_total", {"code": code}) or 0
+
+    before = count("rebuilding"), count("service_unavailable")
+    assert error_response(CountsRebuilding()).status_code == 503
+    assert error_response(ServiceUnavailable()).status_code == 503
+    assert (count("rebuilding"), count("service_unavailable")) == (before[0] + 1, before[1] + 1)

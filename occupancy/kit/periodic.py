@@ -9,9 +9,18 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from prometheus_client import Gauge
 from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
+
+# For the alert "a job has not run": its last good run (or the start of its schedule) and how
+# often it should run. The newest of all processes counts (a locked job runs in any one of them).
+LAST_SUCCESS = Gauge("occupancy_periodic_last_success_seconds", "When a periodic job last ran "
+                     "without failing (Unix time; the start of its schedule before that)", ["task"],
+                     multiprocess_mode="max")
+INTERVAL = Gauge("occupancy_periodic_interval_seconds", "How often a periodic job is due",
+                 ["task"], multiprocess_mode="max")
 
 
 @dataclass(frozen=True)
@@ -31,12 +40,15 @@ async def every(job: Job, redis: Redis | None = None) -> None:
     """
     if job.lock is not None and redis is None:
         raise ValueError(f"{job.name}: a job with a lock needs Redis")
+    INTERVAL.labels(job.name).set(job.interval)
+    LAST_SUCCESS.labels(job.name).set_to_current_time()
     while True:
         await asyncio.sleep(job.interval)
         try:
             if job.lock is None or await redis.set(
                     job.lock, "1", nx=True, px=max(1, int(job.interval * 900))):
                 await job.run()
+                LAST_SUCCESS.labels(job.name).set_to_current_time()
         except asyncio.CancelledError:
             raise
         except Exception as exc:

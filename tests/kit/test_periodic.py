@@ -6,6 +6,7 @@ import contextlib
 import logging
 import time
 
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from occupancy.kit import periodic
@@ -76,3 +77,27 @@ async def test_a_failing_job_is_logged_and_tried_again(caplog):
 
     assert "venue cache refresh failed (ConnectionError); will try again" in caplog.text
     assert "Traceback" not in caplog.text
+
+
+async def test_a_jobs_last_good_run_is_exported_for_the_late_job_alert():
+    def last_success(name: str) -> float | None:
+        return REGISTRY.get_sample_value("occupancy_periodic_last_success_seconds", {"task": name})
+
+    turns = 0
+
+    async def fails_after_two_turns():
+        nonlocal turns
+        turns += 1
+        if turns > 2:
+            raise RuntimeError("the job's dependency is away")
+
+    started = time.time()
+    job = periodic.Job("exported job", INTERVAL, fails_after_two_turns, quiet=True)
+    async with running(job):
+        await until(lambda: turns >= 2)
+        after_two = last_success("exported job")
+        await until(lambda: turns >= 4)
+        assert last_success("exported job") == after_two  # failed turns leave it
+    assert started <= after_two <= time.time()
+    assert REGISTRY.get_sample_value("occupancy_periodic_interval_seconds",
+                                     {"task": "exported job"}) == INTERVAL
