@@ -57,6 +57,7 @@ def test_nginx_balances_over_the_app_hosts_on_the_published_ports():
 
 def test_prometheus_scrapes_both_app_hosts_with_a_monitor_token():
     config = yaml.safe_load((layout.DEPLOY / "prometheus.yml").read_text())
+    assert config["rule_files"] == ["alerts.yml"]  # beside it, as compose and the stack put it
     (job,) = config["scrape_configs"]
     assert job["authorization"] == {"type": "Bearer", "credentials_file": "tokens/metrics"}
     (targets,) = job["static_configs"]

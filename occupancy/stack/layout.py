@@ -17,7 +17,8 @@ NOT_RUN = {"grafana": "not installed here; the stack test runs its dashboard's q
 # Each config file of deploy/, and where the compose service mounts it.
 CONFIG_FILES = {
     "nginx": [("nginx.conf", "/etc/nginx/conf.d/default.conf")],
-    "prometheus": [("prometheus.yml", "/etc/prometheus/prometheus.yml")],
+    "prometheus": [("prometheus.yml", "/etc/prometheus/prometheus.yml"),
+                   ("alerts.yml", "/etc/prometheus/alerts.yml")],
 }
 
 APP_PORT = 8000

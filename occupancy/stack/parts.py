@@ -18,6 +18,7 @@ from pathlib import Path
 from occupancy.embedded_cluster import EmbeddedCluster
 from occupancy.stack.layout import (
     APP_PORT,
+    CONFIG_FILES,
     DEPLOY,
     POSTGRES_PORT,
     PROMETHEUS_PORT,
@@ -203,10 +204,12 @@ def start_nginx(network: Network, root: Path) -> subprocess.Popen:
 # --- Prometheus with deploy/prometheus.yml --------------------------------------------------------
 
 def start_prometheus(network: Network, root: Path, monitor_token: str) -> subprocess.Popen:
-    """deploy/prometheus.yml, copied as it is beside the token it reads (tokens/metrics)."""
+    """deploy/prometheus.yml, copied as it is beside the files it reads: the alerting rules
+    (alerts.yml, the same file) and the token (tokens/metrics)."""
     home = root / "prometheus"
     (home / "tokens").mkdir(parents=True)
-    shutil.copyfile(DEPLOY / "prometheus.yml", home / "prometheus.yml")
+    for name, _ in CONFIG_FILES["prometheus"]:
+        shutil.copyfile(DEPLOY / name, home / name)
     token = home / "tokens" / "metrics"
     token.touch(mode=0o600)
     token.write_text(monitor_token)

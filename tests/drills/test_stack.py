@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from websockets.asyncio.client import connect
 
 from occupancy.cli.stack import missing_requirements
@@ -181,6 +182,26 @@ async def test_prometheus_answers_every_dashboard_query_with_the_right_figures(
     up = results['up{job="occupancy"}']
     assert sorted((r["metric"]["instance"], r["value"][1]) for r in up) == [
         ("app-a:8000", "1"), ("app-b:8000", "1")]
+
+
+async def test_prometheus_loads_the_alerting_rules_and_has_every_series_they_read(stack):
+    rules = yaml.safe_load((DEPLOY / "alerts.yml").read_text())
+    names = {rule["alert"] for group in rules["groups"] for rule in group["rules"]}
+    series = {name for group in rules["groups"] for rule in group["rules"]
+              for name in re.findall(r"\boccupancy_\w+", rule["expr"])}
+    deadline = time.monotonic() + 60
+    async with httpx.AsyncClient(timeout=10) as http:
+        while True:  # evaluated every 5 s: each rule "ok" after its first evaluation
+            loaded = (await http.get(f"{stack.prometheus_url}/api/v1/rules")).json()["data"]
+            health = {rule["name"]: rule["health"] for group in loaded["groups"]
+                      for rule in group["rules"]}
+            if set(health) == names and set(health.values()) == {"ok"}:
+                break
+            assert time.monotonic() < deadline, health
+            await asyncio.sleep(1)
+    missing = [name for name in sorted(series)
+               if not await prometheus(stack, f'count({{__name__="{name}"}})')]
+    assert not missing, missing
 
 
 async def keep_checking_in(http, code: str, answers: list, stop: asyncio.Event) -> None:
