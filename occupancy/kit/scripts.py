@@ -46,6 +46,21 @@ class ScriptRunner:
         self._enqueue(script, keys, args, future)
         return await future
 
+    async def run_each(self, script: Script, calls: list[tuple[tuple, tuple]]) -> list:
+        """Many calls of one script, (keys, args) each, sent together; their results in order.
+        Raises the first call's error if any failed. Futures, not a task per call: the periodic
+        repair surveys thousands of venues."""
+        loop = asyncio.get_running_loop()
+        futures = []
+        for keys, args in calls:
+            futures.append(loop.create_future())
+            self._enqueue(script, keys, args, futures[-1])
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return results
+
     def post(self, script: Script, keys: tuple, args: tuple) -> None:
         """Send a call with the next batch without waiting for it (its reply is dropped)."""
         self._enqueue(script, keys, args, None)

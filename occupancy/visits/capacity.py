@@ -22,7 +22,8 @@ CONFIRM = Script(HERE / "confirm.lua")
 OCCUPANCY = Script(HERE / "occupancy.lua")
 REBUILD = Script(HERE / "rebuild.lua")
 REPAIR = Script(HERE / "repair.lua")
-ALL_SCRIPTS = (CHECKIN, CHECKOUT, RELEASE, UNDO, CONFIRM, OCCUPANCY, REBUILD, REPAIR)
+SURVEY = Script(HERE / "survey.lua")
+ALL_SCRIPTS = (CHECKIN, CHECKOUT, RELEASE, UNDO, CONFIRM, OCCUPANCY, REBUILD, REPAIR, SURVEY)
 
 OPEN_TICKET_TTL = 2 * 24 * 3600  # longer than any stay; auto check-out closes it before then
 CLOSED_TICKET_TTL = 24 * 3600  # long enough for retries of check-out and check-in to answer

@@ -25,13 +25,31 @@ from occupancy import redis_keys as keys
 from occupancy.kit.scripts import ScriptRunner
 from occupancy.venues import service as venue_service
 from occupancy.visits import repository
-from occupancy.visits.capacity import OPEN_TICKET_TTL, REPAIR, CapacityStore
+from occupancy.visits.capacity import OPEN_TICKET_TTL, REPAIR, SURVEY, CapacityStore
 from occupancy.visits.rebuild import visit_args
 
 log = logging.getLogger(__name__)
 
 VENUES_AT_ONCE = 500  # venues read from Redis per round trip
 TICKETS_AT_ONCE = 500  # tickets looked up in SQL per query
+
+
+@dataclass(frozen=True, slots=True)
+class VenueState:
+    """A venue's live state as ``survey.lua`` read it."""
+
+    loaded: bool  # its configuration is in Redis
+    seq: bytes
+    pending: int  # writes in flight
+    count: int
+    open_tickets: int
+    expired: list[tuple[str, float]]  # (pending member, since) past the lease
+
+    @classmethod
+    def of(cls, reply: list) -> "VenueState":
+        capacity, seq, pending, count, open_tickets, expired = reply
+        return cls(capacity is not None, seq or b"0", pending, int(count or 0), open_tickets,
+                   [(expired[i].decode(), float(expired[i + 1])) for i in range(0, len(expired), 2)])
 
 
 @dataclass
@@ -62,22 +80,30 @@ class Repairer:
             venue_ids = await venue_service.venue_ids(session)
         for start in range(0, len(venue_ids), VENUES_AT_ONCE):
             chunk = venue_ids[start:start + VENUES_AT_ONCE]
-            await self._settle_expired(chunk, done)
-            await self._repair_drift(chunk, done)
+            states = await self._survey(chunk)
+            settled = await self._settle_expired(states, done)
+            if settled:  # their leases were settled just now: read them again
+                states.update(await self._survey(settled))
+            await self._repair_drift(states, done)
         return done
+
+    async def _survey(self, venue_ids: list[int]) -> dict[int, "VenueState"]:
+        """Each venue's live state and expired leases, one script call per venue (``survey.lua``)."""
+        expired_before = repr(time.time() - self.lease)
+        replies = await self.runner.run_each(SURVEY, [
+            ((keys.config(v), keys.pending(v), keys.count(v), keys.open_tickets(v)), (expired_before,))
+            for v in venue_ids])
+        return {venue_id: VenueState.of(reply) for venue_id, reply in zip(venue_ids, replies, strict=True)}
 
     # Leases -------------------------------------------------------------------------------------
 
-    async def _settle_expired(self, venue_ids: list[int], done: Repaired) -> None:
-        expired_before = time.time() - self.lease
-        pipe = self.redis.pipeline(transaction=False)
-        for venue_id in venue_ids:
-            pipe.zrangebyscore(keys.pending(venue_id), "-inf", expired_before, withscores=True)
-        expired = [(venue_id, member.decode(), at)
-                   for venue_id, members in zip(venue_ids, await pipe.execute(), strict=True)
-                   for member, at in members]
+    async def _settle_expired(self, states: dict[int, "VenueState"], done: Repaired) -> list[int]:
+        """Settles the writes pending past their lease; returns the venues that had any."""
+        expired = [(venue_id, member, at) for venue_id, state in states.items()
+                   for member, at in state.expired]
         for start in range(0, len(expired), TICKETS_AT_ONCE):
             await self._settle(expired[start:start + TICKETS_AT_ONCE], done)
+        return list(dict.fromkeys(venue_id for venue_id, _, _ in expired))
 
     async def _settle(self, expired: list[tuple[int, str, float]], done: Repaired) -> None:
         hashes = [member.split(":", 1)[1] for _, member, _ in expired]
@@ -133,20 +159,10 @@ class Repairer:
 
     # Drift --------------------------------------------------------------------------------------
 
-    async def _repair_drift(self, venue_ids: list[int], done: Repaired) -> None:
-        # Read Redis first: a venue is repaired only if its sequence number is still this one.
-        pipe = self.redis.pipeline(transaction=False)
-        for venue_id in venue_ids:
-            pipe.hmget(keys.config(venue_id), "capacity", "seq")
-            pipe.zcard(keys.pending(venue_id))
-            pipe.get(keys.count(venue_id))
-            pipe.scard(keys.open_tickets(venue_id))
-        values = await pipe.execute()
-        live = {}
-        for i, venue_id in enumerate(venue_ids):
-            (capacity, seq), pending, count, open_count = values[4 * i:4 * i + 4]
-            if capacity is not None and pending == 0:
-                live[venue_id] = (seq or b"0", int(count or 0), open_count)
+    async def _repair_drift(self, states: dict[int, "VenueState"], done: Repaired) -> None:
+        # Redis was read first: a venue is repaired only if its sequence number is still this one.
+        live = {venue_id: (state.seq, state.count, state.open_tickets)
+                for venue_id, state in states.items() if state.loaded and state.pending == 0}
         if not live:
             return
         async with self.sessionmaker() as session:
