@@ -43,8 +43,9 @@ def _ask(host: str, port: int, command: bytes, timeout: float = 0.5) -> bytes:
 
 class Node:
     def __init__(self, root: Path, host: str = "127.0.0.1", port: int | None = None,
-                 launcher: tuple[str, ...] = ()) -> None:
+                 launcher: tuple[str, ...] = (), node_timeout_ms: int = NODE_TIMEOUT_MS) -> None:
         self.host = host
+        self.node_timeout_ms = node_timeout_ms
         self.port = port or free_port()
         # not port + 10000: that may be past 65535
         self.bus_port = port + 10000 if port and port < 55535 else free_port()
@@ -59,7 +60,7 @@ class Node:
             find_server_binary(), "--port", str(self.port), "--bind", self.host,
             "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
             "--cluster-port", str(self.bus_port),
-            "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+            "--cluster-node-timeout", str(self.node_timeout_ms),
             "--save", "", "--appendonly", "no", "--dir", str(self.dir),
             # a replica syncs at once rather than after the default 5 s wait for others
             "--repl-diskless-sync-delay", "0",
@@ -114,16 +115,18 @@ class EmbeddedCluster:
 
     def __init__(self, masters: int = 3, replicas: int = 1, host: str = "127.0.0.1",
                  first_port: int | None = None, launcher: tuple[str, ...] = (),
-                 root: Path | None = None) -> None:
+                 root: Path | None = None, node_timeout_ms: int = NODE_TIMEOUT_MS) -> None:
         """``first_port``: nodes on it and the ports after it (else free ports of loopback);
-        ``launcher``: a command prefix each server runs under (``ip netns exec <name>``)."""
+        ``launcher``: a command prefix each server runs under (``ip netns exec <name>``);
+        ``node_timeout_ms``: how long a silent master is tolerated (short for failover drills;
+        Redis's default 15 s for benchmarks, where a busy machine may stall a node a second)."""
         self.root = Path(tempfile.mkdtemp(prefix="occupancy-cluster-", dir=root))
         self.masters = masters
         self.replicas = replicas
         self.host = host
         count = masters * (1 + replicas)
         ports = [first_port + i for i in range(count)] if first_port else [None] * count
-        self.nodes = [Node(self.root, host, port, launcher) for port in ports]
+        self.nodes = [Node(self.root, host, port, launcher, node_timeout_ms) for port in ports]
 
     @property
     def url(self) -> str:

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -537,10 +538,15 @@ def main(argv: list[str] | None = None) -> int:
             bare = BareServer(f"sqlite+aiosqlite:///{Path(tmp) / 'bare.db'}", "", Path(tmp),
                               args.workers, log_name="bare.log").start()
         redis_kinds = ("single", "cluster") if args.redis == "both" else (args.redis,)
+        failed = []
         try:
             for kind in args.databases.split(","):
                 for redis_kind in redis_kinds:
-                    bench.database(kind, redis_kind, bare)
+                    try:
+                        bench.database(kind, redis_kind, bare)
+                    except Exception as exc:  # the other blocks' figures are still worth printing
+                        traceback.print_exc()
+                        failed.append(f"{kind} on {redis_kind} Redis failed: {exc!r}"[:500])
         finally:
             if bare:
                 bare.stop()
@@ -552,6 +558,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"finished {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}")
         for note in bench.notes:
             print(f"note: {note}")
+        for failure in failed:
+            print(f"FAILED: {failure}")
         broken = [r for r in bench.results if not r.invariants_ok]
         for r in broken:
             print(f"INVARIANT BROKEN ({r.database}, {r.redis} Redis, {r.mix}, {r.venues} venues, "
@@ -567,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.plot:
             report.plot(bench.results, Path(args.plot), title=f"{started:%Y-%m-%d}, {os.cpu_count()} CPUs")
             print(f"plot: {args.plot}")
-    return 1 if broken or not bench.results else 0
+    return 1 if broken or failed or not bench.results else 0
 
 
 if __name__ == "__main__":

@@ -317,7 +317,10 @@ class BenchRedis:
     def __init__(self, kind: str, masters: int = 3, replicas: int = 0) -> None:
         self.kind = kind
         self.cluster = kind == "cluster"
-        self._server = EmbeddedCluster(masters, replicas) if self.cluster else EmbeddedRedis()
+        # Not the drills' 1 s: under a benchmark on a busy machine a master stalled that long
+        # and the cluster declared itself down.
+        self._server = (EmbeddedCluster(masters, replicas, node_timeout_ms=15_000) if self.cluster
+                        else EmbeddedRedis())
 
     def start(self) -> "BenchRedis":
         self._server.start()
