@@ -7,6 +7,7 @@ read from a table loaded for it alone.
 """
 
 import asyncio
+import contextlib
 import time
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -108,12 +109,37 @@ class LiveCity:
         self._changed: set[int] = set()  # venues changed since the last update
         self._stale: set[int] = set()  # venues to read again: configuration changed, or new
         self._reload = False  # events may have been missed: read the whole table again
+        # Venues' latest events heard while counts are being read from Redis (None: no read).
+        self._heard_while_reading: dict[int, dict] | None = None
+        self._reads = 0
 
     async def current(self, reload: bool = False) -> CityTable:
         async with self._lock:
             if self.table is None or reload:
-                self.table = await CityTable.load(self.sessionmaker, self.reader)
+                async with self._reading():
+                    self.table = await CityTable.load(self.sessionmaker, self.reader)
+                    self._apply_heard(self.table)
             return self.table
+
+    @contextlib.asynccontextmanager
+    async def _reading(self):
+        """Around a read of counts: an event that arrives meanwhile may be newer than the count
+        read (or older: then a newer one is on its way), so it is applied again after the read
+        rather than overwritten by it."""
+        if self._reads == 0:
+            self._heard_while_reading = {}
+        self._reads += 1
+        try:
+            yield
+        finally:
+            self._reads -= 1
+            if self._reads == 0:
+                self._heard_while_reading = None
+
+    def _apply_heard(self, table: CityTable) -> None:
+        for venue_id, event in (self._heard_while_reading or {}).items():
+            if not table.apply(venue_id, event):
+                self._stale.add(venue_id)
 
     def forget(self) -> None:
         self.table = None
@@ -128,6 +154,8 @@ class LiveCity:
         self._reload = True
 
     def apply(self, venue_id: int, event: dict) -> None:
+        if self._heard_while_reading is not None:
+            self._heard_while_reading[venue_id] = event  # events of a venue come in order
         if self.table is not None and not self.table.apply(venue_id, event):
             self._stale.add(venue_id)  # a venue the table has not seen yet: read it
 
@@ -153,7 +181,9 @@ class LiveCity:
                 table = await self.current(reload=True)
                 changed = set(table.venues)
             elif stale:
-                await table.refresh(stale, self.venues)
+                async with self._reading():
+                    await table.refresh(stale, self.venues)
+                    self._apply_heard(table)
             return table.update(changed, now)
         except BaseException:
             self._changed |= changed

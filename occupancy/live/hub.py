@@ -219,8 +219,11 @@ class Hub:
 
     async def _flush_loop(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+            # comes as the event is set, and stop() would wait for this loop forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), self._until_next_due(time.monotonic()))
+                async with asyncio.timeout(self._until_next_due(time.monotonic())):
+                    await self._changed.wait()
             self._changed.clear()
             try:
                 await self._flush(time.monotonic())
@@ -260,11 +263,20 @@ class Hub:
         if not watched:
             return
         full = [v for v in watched if v in self._needs_snapshot]
-        lives = await self.reader.venues(
-            [v for v in watched if v not in self._needs_snapshot], now, minutes=FRESH_MINUTES,
-            recent=False)
-        if full:
-            lives.update(await self.reader.venues(full, now, series=True))
+        # The events heard so far, taken before the counts are read: each was published before
+        # that read, so a frame's count always includes its events. One heard during the read
+        # waits for the next frame (its venue is marked changed again).
+        events = {v: self._events.pop(v) for v in watched if v in self._events}
+        try:
+            lives = await self.reader.venues(
+                [v for v in watched if v not in self._needs_snapshot], now, minutes=FRESH_MINUTES,
+                recent=False)
+            if full:
+                lives.update(await self.reader.venues(full, now, series=True))
+        except BaseException:
+            for venue_id, taken in events.items():  # not sent: the retry sends them
+                self._events[venue_id] = (taken + self._events.get(venue_id, []))[-RECENT_EVENTS:]
+            raise
         for venue_id, live in lives.items():
             try:
                 info = await self.venue_cache.by_id(venue_id)
@@ -272,18 +284,19 @@ class Hub:
                 continue
             self.pacing.sent(venue_id, now_mono)
             if venue_id in self._sockets[VENUE]:
-                self._offer_venue(live, info, now)
+                self._offer_venue(live, info, now, events.get(venue_id, []))
             if venue_id in self._sockets[DISPLAY]:
                 display = Frame(frames.display_frame(info, live.count, live.capacity, live.paused, now))
                 for outbox in self._sockets[DISPLAY][venue_id]:
                     outbox.offer(display)
 
-    def _offer_venue(self, live: VenueLive, info: VenueInfo, now: float) -> None:
+    def _offer_venue(self, live: VenueLive, info: VenueInfo, now: float, events: list[dict]) -> None:
         """The venue's dashboards get its new events, or a snapshot if they may have missed some."""
         snapshot = live.venue_id in self._needs_snapshot
         self._needs_snapshot.discard(live.venue_id)
-        events = self._events.pop(live.venue_id, [])
-        if not snapshot:
+        if snapshot:  # its recent events were read with it
+            self._events.pop(live.venue_id, None)
+        else:
             live.recent = events[::-1]  # newest first
         frame = Frame(frames.venue_frame(live, info, now, secret=self.secret, snapshot=snapshot))
         for outbox in self._sockets[VENUE][live.venue_id]:

@@ -77,7 +77,8 @@ class Subscriptions:
         self._tasks = [asyncio.create_task(self._listen(), name="live-listen"),
                        asyncio.create_task(self._keep(), name="live-subscriptions")]
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.subscribed.wait(), 5)
+            async with asyncio.timeout(5):
+                await self.subscribed.wait()
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -127,7 +128,8 @@ class Subscriptions:
         self._waiters[target].append(future)
         self._changed.set()
         try:
-            await asyncio.wait_for(future, SUBSCRIBE_TIMEOUT)
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT):  # wait_for could swallow a cancel
+                await future
         except TimeoutError:
             log.warning("no live subscription for %s within %.0fs", target, SUBSCRIBE_TIMEOUT)
         finally:
@@ -190,8 +192,12 @@ class Subscriptions:
     async def _keep(self) -> None:
         """Subscribe to what is held, and give up what nobody holds any more."""
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+            # arrives as the event is set (a hold given up just before stop()), and this loop
+            # would never end.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), self._next_check(time.monotonic()))
+                async with asyncio.timeout(self._next_check(time.monotonic())):
+                    await self._changed.wait()
             self._changed.clear()
             pubsub = self._pubsub
             if pubsub is None:
