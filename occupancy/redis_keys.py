@@ -58,7 +58,20 @@ def rate_keys(venue_id: int, window: int, address: str) -> tuple[str, str]:
 
 
 def venue_channel(venue_id: int) -> str:
-    return f"{VENUE_CHANNEL_PREFIX}{venue_id}"
+    """Where the scripts publish a venue's events. It carries the venue's hash tag: on a cluster
+    it is a shard channel (SPUBLISH) in the slot of the venue's keys, as a script requires; on a
+    single Redis the pattern ``occ:venue:*`` still matches it."""
+    return f"{VENUE_CHANNEL_PREFIX}{{v{venue_id}}}"
+
+
+_TAGGED_PREFIX = f"{VENUE_CHANNEL_PREFIX}{{v".encode()
+
+
+def venue_of_channel(channel: bytes) -> int:
+    """The venue id in a venue channel's name; ValueError if it is not one."""
+    if not (channel.startswith(_TAGGED_PREFIX) and channel.endswith(b"}")):
+        raise ValueError(f"not a venue channel: {channel!r}")
+    return int(channel[len(_TAGGED_PREFIX):-1])
 
 
 # Today's statistics, written by the check-in and check-out scripts; ``day`` is the venue's local

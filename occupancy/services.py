@@ -144,7 +144,7 @@ class Services:
             metrics.CONNECTION_LIMIT.set(settings.max_connections_per_process)
             services.background += [asyncio.create_task(periodic.every(job, redis))
                                      for job in _jobs(services, settings, tz)]
-            subscriptions = Subscriptions(redis)
+            subscriptions = Subscriptions(redis, venue_ids=services.venues.ids)
             # Configuration changes reach the venue cache from here: the venues know no live/.
             subscriptions.on_config(services.venues.invalidate)
             services.hub = Hub(subscriptions, services.venues, sessionmaker, services.today,

@@ -24,10 +24,32 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 
 class Script:
-    def __init__(self, path: Path) -> None:
+    """A Lua file; its ``PUBLISH`` names the command that publishes the venue's events: plain
+    PUBLISH (a single Redis, or a cluster without sharded pub/sub), or SPUBLISH (see
+    ``sharded``)."""
+
+    def __init__(self, path: Path, publish: str = "PUBLISH") -> None:
+        self.path = path
         self.name = path.stem
-        self.source = path.read_text()
+        self.source = f"local PUBLISH = '{publish}'\n{path.read_text()}"
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
+        self._sharded: Script | None = None
+
+    def sharded(self) -> "Script":
+        """The same script publishing to the venue's shard channel (SPUBLISH), for a cluster:
+        its events stay on the venue's shard instead of crossing every node's cluster bus."""
+        if self._sharded is None:
+            self._sharded = Script(self.path, "SPUBLISH")
+        return self._sharded
+
+
+async def supports_shard_channels(cluster) -> bool:
+    """Whether every node of the cluster has sharded pub/sub (Redis 7.0 and later; Valkey
+    reports a Redis version too). Scripts and subscribers ask this alike, so they agree."""
+    infos = await cluster.info("server", target_nodes=cluster.ALL_NODES)
+    versions = [tuple(int(part) for part in str(info["redis_version"]).split(".")[:2])
+                for info in infos.values()]
+    return bool(versions) and min(versions) >= (7, 0)
 
 
 class ScriptRunner:
@@ -159,13 +181,19 @@ class ClusterScriptRunner(ScriptRunner):
         super().__init__(client)
         self.replica_wait_ms = replica_wait_ms
         self.replicas: dict[str, int] = {}  # master name -> replicas in sync with it
+        self.sharded: bool | None = None  # publish with SPUBLISH; known once loaded
         self._refreshing: asyncio.Task | None = None
 
     async def load(self, *scripts: Script) -> None:
+        if self.sharded is None:
+            self.sharded = await supports_shard_channels(self.client)
         for script in scripts:
-            await self.client.execute_command("SCRIPT LOAD", script.source,
+            await self.client.execute_command("SCRIPT LOAD", self._variant(script).source,
                                               target_nodes=self.client.PRIMARIES)
         await self.refresh_replicas()
+
+    def _variant(self, script: Script) -> Script:
+        return script.sharded() if self.sharded else script
 
     async def refresh_replicas(self) -> None:
         """How many live replicas each master has, from the cluster's own table of nodes."""
@@ -220,8 +248,9 @@ class ClusterScriptRunner(ScriptRunner):
         return results
 
     async def _on_node(self, node, calls: list) -> list:
-        packed = b"".join(pack_command(("EVALSHA", script.sha, len(keys), *keys, *args))
-                          for script, keys, args, _ in calls)
+        packed = b"".join(
+            pack_command(("EVALSHA", self._variant(script).sha, len(keys), *keys, *args))
+            for script, keys, args, _ in calls)
         wait = self.replicas.get(node.name, 0) > 0
         if wait:
             packed += pack_command(("WAIT", 1, self.replica_wait_ms))

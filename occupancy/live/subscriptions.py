@@ -1,6 +1,6 @@
 """One Redis pub/sub connection per process, subscribed to exactly the targets someone holds.
 
-A target is a venue id (its channel ``occ:venue:{id}``) or ``ALL_VENUES`` (the pattern
+A target is a venue id (its channel ``occ:venue:{v<id>}``) or ``ALL_VENUES`` (the pattern
 ``occ:venue:*``, for the city view). The connection always holds ``occ:config``; the rest only
 while someone holds them: a process with nobody watching receives no events at all, since every
 event costs a worker CPU to parse, and Redis to send. Holders count references
@@ -12,6 +12,14 @@ A lost connection is opened again and what is held is asked for again; each targ
 reported to ``renewed``, since its events may have been missed meanwhile. Messages are routed, not
 interpreted: a venue's event to ``events``, a configuration change to every ``on_config`` callback
 (the venue cache among them, so the venues need not know who listens).
+
+On a Redis Cluster with sharded pub/sub (Redis 7+), the scripts SPUBLISH to the venue's shard
+channel and venues are subscribed on their own masters (``ShardChannels``); this connection then
+holds ``occ:config`` only. Shard channels take no patterns, so the city view subscribes to every
+venue's channel: the venues are read from SQL when it is first held (and after this connection
+was lost, since a new venue announces itself on ``occ:config``), and each new venue is added as it
+is announced. A city of 10,000 venues is 10,000 channels spread over the masters, each event
+still sent once, to the processes that want it, instead of to every node.
 """
 
 import asyncio
@@ -20,18 +28,19 @@ import logging
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from redis.asyncio import Redis, RedisCluster
 
 from occupancy import redis_keys as keys
+from occupancy.kit.scripts import supports_shard_channels
+from occupancy.live.shards import ShardChannels
 
 log = logging.getLogger(__name__)
 
 ALL_VENUES = "city"  # the target of the pattern (every venue's events); a venue's is its id
 SUBSCRIBE_TIMEOUT = 5.0
 RECHECK_SECONDS = 15.0  # a change of subscriptions that failed is tried again at least this often
-_VENUE_PREFIX = keys.VENUE_CHANNEL_PREFIX.encode()
 _CONFIG = keys.CONFIG_CHANNEL.encode()
 _PATTERN = keys.VENUE_CHANNEL_PREFIX + "*"
 
@@ -41,8 +50,10 @@ def _ignore(*_) -> None:
 
 
 class Subscriptions:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, *, venue_ids: Callable[[], Awaitable[Iterable[int]]]) -> None:
+        """``venue_ids``: every venue's id (for the city view on shard channels)."""
         self.redis = redis
+        self.venue_ids = venue_ids
         self.subscribed = asyncio.Event()  # connected (at least once)
         self.reconnects = 0
         self._holders: Counter = Counter()  # target -> holders
@@ -60,6 +71,12 @@ class Subscriptions:
         self._waiters: dict = defaultdict(list)  # target -> futures of those waiting for it
         self._changed = asyncio.Event()
         self._all_venues_live = False  # the pattern is confirmed: events come as pmessage too
+        # On shard channels (a cluster of Redis 7+): the venues' subscriptions, and the city's.
+        self.shards: ShardChannels | None = None
+        self._city: set[int] = set()  # the venues the city view subscribes to
+        self._city_unheard: set[int] = set()  # of those, not confirmed yet
+        self._city_stale = True  # read the venues again (new ones may not have been announced)
+        self._city_new: set[int] = set()  # announced while the city is held: read once heard
 
     def route(self, *, events: Callable[[int, bytes], None], renewed: Callable[[object], None],
               dropped: Callable[[object], None]) -> None:
@@ -74,6 +91,10 @@ class Subscriptions:
     # -- life cycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if isinstance(self.redis, RedisCluster) and await supports_shard_channels(self.redis):
+            self.shards = ShardChannels(self.redis, message=lambda v, data: self._events(v, data),
+                                        live=self._shards_live, lost=self._shards_lost)
+            self.shards.start()
         self._tasks = [asyncio.create_task(self._listen(), name="live-listen"),
                        asyncio.create_task(self._keep(), name="live-subscriptions")]
         with contextlib.suppress(TimeoutError):
@@ -85,6 +106,8 @@ class Subscriptions:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        if self.shards is not None:
+            await self.shards.stop()
 
     # -- holding -----------------------------------------------------------------------------
 
@@ -154,10 +177,13 @@ class Subscriptions:
             pubsub = self._new_pubsub()
             try:
                 await pubsub.subscribe(keys.CONFIG_CHANNEL)
-                # A new connection: what is held is asked for again (by _keep), and reported
-                # renewed once confirmed.
-                self._resubscribing = set(self._sent)
-                self._sent, self._unconfirmed, self._all_venues_live = set(), {}, False
+                if self.shards is None:
+                    # A new connection: what is held is asked for again (by _keep), and reported
+                    # renewed once confirmed.
+                    self._resubscribing = set(self._sent)
+                    self._sent, self._unconfirmed, self._all_venues_live = set(), {}, False
+                else:  # only occ:config is on it: a new venue may have gone unannounced
+                    self._city_stale = True
                 self._pubsub = pubsub
                 self._changed.set()
                 if self.subscribed.is_set():
@@ -200,10 +226,10 @@ class Subscriptions:
                     await self._changed.wait()
             self._changed.clear()
             pubsub = self._pubsub
-            if pubsub is None:
+            if pubsub is None and self.shards is None:
                 continue  # _listen signals again once connected
             try:
-                await self._change(pubsub)
+                await (self._change(pubsub) if self.shards is None else self._change_shards())
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the connection broke: _listen reconnects and we redo this
@@ -229,6 +255,60 @@ class Subscriptions:
             await pubsub.unsubscribe(*dropped)
         if ALL_VENUES in gone:
             await pubsub.punsubscribe(_PATTERN)
+
+    async def _change_shards(self) -> None:
+        """The same on shard channels: venues (the city's among them) on their masters."""
+        wanted = self._wanted(time.monotonic())
+        new, gone = wanted - self._sent, self._sent - wanted
+        self._resubscribing &= wanted
+        self._sent = (self._sent - gone) | new
+        for target in new:
+            self._unconfirmed[target] = 1
+        for target in gone:
+            self._dropped(target)
+        if ALL_VENUES not in wanted:
+            self._city, self._city_unheard, self._city_new = set(), set(), set()
+            self._city_stale = True
+        elif self._city_stale:
+            self._city_stale = False
+            try:
+                self._city = set(await self.venue_ids()) | self._city_new
+            except BaseException:
+                self._city_stale = True
+                raise
+            self._city_unheard = self._city - self.shards.live
+        self._city_new -= self.shards.live  # heard already (a dashboard watched it)
+        await self.shards.change({t for t in wanted if t != ALL_VENUES} | self._city)
+        self._settle()
+
+    def _shards_live(self, venue_ids: set[int]) -> None:
+        self._city_unheard -= venue_ids
+        if heard := venue_ids & self._city_new:
+            # A venue announced while the city is held: heard from now on, read it now.
+            self._city_new -= heard
+            for venue_id in heard:
+                self._config_changed(venue_id)
+        self._settle()
+
+    def _shards_lost(self, venue_ids: set[int]) -> None:
+        """Not heard any more (they are subscribed again by themselves): events may be missed."""
+        lost = [v for v in venue_ids if v in self._sent]
+        if ALL_VENUES in self._sent and venue_ids & self._city:
+            self._city_unheard |= venue_ids & self._city
+            lost.append(ALL_VENUES)
+        for target in lost:
+            self._unconfirmed[target] = 1
+            self._resubscribing.add(target)
+
+    def _settle(self) -> None:
+        """Confirm the targets whose channels are all subscribed now."""
+        for target in list(self._unconfirmed):
+            if target == ALL_VENUES:
+                heard = not self._city_stale and not self._city_unheard
+            else:
+                heard = target in self.shards.live
+            if heard:
+                self._confirmed(target)
 
     def _confirmed(self, target) -> None:
         """Redis confirmed a subscription: whoever waits for it may read their snapshot now."""
@@ -261,11 +341,11 @@ class Subscriptions:
         elif kind == "punsubscribe":
             self._all_venues_live = False
         elif kind == "subscribe" and channel != _CONFIG:
-            self._confirmed(int(channel[len(_VENUE_PREFIX):]))
+            self._confirmed(keys.venue_of_channel(channel))
 
     def _on_event(self, channel: bytes, data: bytes) -> None:
         try:
-            venue_id = int(channel[len(_VENUE_PREFIX):])
+            venue_id = keys.venue_of_channel(channel)
         except (TypeError, ValueError):
             log.warning("ignored a malformed live message on %r", channel)
             return
@@ -277,5 +357,13 @@ class Subscriptions:
         except ValueError:
             log.warning("ignored a malformed configuration message")
             return
+        if self.shards is not None and ALL_VENUES in self._sent and venue_id not in self._city:
+            # A new venue: the city view subscribes to it too.
+            self._city.add(venue_id)
+            self._city_new.add(venue_id)
+            self._changed.set()
+        self._config_changed(venue_id)
+
+    def _config_changed(self, venue_id: int) -> None:
         for callback in self._config:
             callback(venue_id)

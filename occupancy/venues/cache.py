@@ -42,6 +42,11 @@ class VenueCache:
             self._entries[info.code] = self._entries[info.id] = (expires, info)
         return len(infos)
 
+    async def ids(self) -> list[int]:
+        """Every venue's id, read from SQL now."""
+        async with self.sessionmaker() as session:
+            return await service.venue_ids(session)
+
     async def by_code(self, code: str) -> VenueInfo:
         return await self._get(code, code=code)
 

@@ -1,3 +1,4 @@
+-- PUBLISH: set by the loader (kit/scripts.py), SPUBLISH to the shard channel on a cluster.
 -- Admit a party if it fits, atomically: check capacity, reserve, record the ticket, count today's
 -- statistics, publish. The reservation stays pending (in the venue's pending set, with its time)
 -- until its SQL row is confirmed (confirm.lua); one left pending past its lease is an orphan.
@@ -54,7 +55,7 @@ end
 if count + party > capacity then
   local event = cjson.encode({v = tonumber(ARGV[6]), e = 'full', n = party, c = count,
     cap = capacity, t = tonumber(ARGV[3])})
-  redis.call('PUBLISH', ARGV[5], event)
+  redis.call(PUBLISH, ARGV[5], event)
   redis.call('HINCRBY', KEYS[6], 'refused_full', 1)
   redis.call('HINCRBY', KEYS[7], m .. ':rf', 1)
   redis.call('HSET', KEYS[7], m .. ':f', 1)
@@ -73,7 +74,7 @@ if kind == 'visitor' then
 end
 local event = cjson.encode({v = tonumber(ARGV[6]), e = 'in', n = party, c = count,
   cap = capacity, k = kind, t = tonumber(ARGV[3])})
-redis.call('PUBLISH', ARGV[5], event)
+redis.call(PUBLISH, ARGV[5], event)
 redis.call('HINCRBY', KEYS[6], 'entries', 1)
 redis.call('HINCRBY', KEYS[6], 'visitors_in', party)
 redis.call('HINCRBY', KEYS[7], m .. ':e', 1)

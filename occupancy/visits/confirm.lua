@@ -1,3 +1,4 @@
+-- PUBLISH: set by the loader (kit/scripts.py), SPUBLISH to the shard channel on a cluster.
 -- A new visit's SQL row is committed: its reservation is no longer pending. If Redis lost the
 -- ticket meanwhile (a rebuild read SQL before this row was there, or the lease ran out while SQL
 -- was slow), the visit is put back: the visitor was told they are in.
@@ -18,6 +19,6 @@ redis.call('SADD', KEYS[4], ARGV[1])
 redis.call('HINCRBY', KEYS[2], 'seq', 1)
 local count = redis.call('INCRBY', KEYS[1], tonumber(ARGV[3]))
 -- a correction of the count, as an undo is: not an entry of today's statistics
-redis.call('PUBLISH', ARGV[6], cjson.encode({v = tonumber(ARGV[7]), e = 'undo', n = 0, c = count,
+redis.call(PUBLISH, ARGV[6], cjson.encode({v = tonumber(ARGV[7]), e = 'undo', n = 0, c = count,
   cap = tonumber(capacity), t = tonumber(ARGV[8])}))
 return {'restored', removed}

@@ -1,3 +1,4 @@
+-- PUBLISH: set by the loader (kit/scripts.py), SPUBLISH to the shard channel on a cluster.
 -- Load one venue into Redis from an SQL snapshot of its open visits, unless it is loaded already.
 -- While a venue is not loaded (no capacity in its config) every script refuses to change it, so
 -- no reservation can be made after the snapshot and before this load: nothing here overwrites one.
@@ -24,6 +25,6 @@ redis.call('SET', KEYS[1], count)
 redis.call('HSET', KEYS[2], 'capacity', ARGV[1], 'paused', ARGV[2])
 redis.call('HINCRBY', KEYS[2], 'seq', 1)
 -- dashboards and the city view showed 0 meanwhile: a correction of the count, as an undo is
-redis.call('PUBLISH', ARGV[4], cjson.encode({v = tonumber(ARGV[5]), e = 'undo', n = 0, c = count,
+redis.call(PUBLISH, ARGV[4], cjson.encode({v = tonumber(ARGV[5]), e = 'undo', n = 0, c = count,
   cap = tonumber(ARGV[1]), t = tonumber(ARGV[6])}))
 return {'ok', count}

@@ -1,3 +1,4 @@
+-- PUBLISH: set by the loader (kit/scripts.py), SPUBLISH to the shard channel on a cluster.
 -- Finish a check-out that SQL has recorded: release the party's places, mark the ticket closed,
 -- count today's statistics, publish. Safe to call twice (the second finds the ticket closed).
 -- KEYS: count, config, ticket, open tickets, pending, day stats, minute stats, minute counts,
@@ -33,7 +34,7 @@ redis.call('HINCRBY', KEYS[2], 'seq', 1)
 -- The visit id lets the visitor's own page see its ticket end (a number, nothing personal).
 local event = cjson.encode({v = tonumber(ARGV[5]), e = 'out', n = party, c = count,
   cap = capacity, r = reason, t = tonumber(out), id = t[1]})
-redis.call('PUBLISH', ARGV[4], event)
+redis.call(PUBLISH, ARGV[4], event)
 local m = ARGV[6]
 local stay = math.max(0, math.floor(tonumber(out) - tonumber(t[3]) + 0.5))
 redis.call('HINCRBY', KEYS[6], 'exits', 1)

@@ -1,3 +1,4 @@
+-- PUBLISH: set by the loader (kit/scripts.py), SPUBLISH to the shard channel on a cluster.
 -- Make a loaded venue at rest agree with SQL: its open tickets are SQL's open visits and its count
 -- their sum. Only if nothing changed since the caller read the venue's sequence number and no
 -- write is in flight (nothing pending): then SQL, read in between, saw every write Redis has.
@@ -39,7 +40,7 @@ redis.call('SET', KEYS[1], count)
 redis.call('HINCRBY', KEYS[2], 'seq', 1)
 if count ~= before then
   -- a correction of the count, as an undo is: not an entry of today's statistics
-  redis.call('PUBLISH', ARGV[3], cjson.encode({v = tonumber(ARGV[4]), e = 'undo', n = 0,
+  redis.call(PUBLISH, ARGV[3], cjson.encode({v = tonumber(ARGV[4]), e = 'undo', n = 0,
     c = count, cap = tonumber(cfg[1]), t = tonumber(ARGV[5])}))
 end
 return {'ok', before, count}

@@ -1,3 +1,4 @@
+-- PUBLISH: set by the loader (kit/scripts.py), SPUBLISH to the shard channel on a cluster.
 -- Undo the Redis half of an operation whose SQL write failed, so nothing unacknowledged counts.
 -- mode 'checkin': drop the ticket and release its places (only if it is still this visit, open,
 -- and pending: a reservation confirmed since has its SQL row, and stays),
@@ -56,6 +57,6 @@ end
 redis.call('HSET', KEYS[9], ARGV[7], count)
 redis.call('EXPIRE', KEYS[9], tonumber(ARGV[8]))
 local capacity = tonumber(redis.call('HGET', KEYS[2], 'capacity') or '0')
-redis.call('PUBLISH', ARGV[3], cjson.encode({v = tonumber(ARGV[4]), e = 'undo', n = party,
+redis.call(PUBLISH, ARGV[3], cjson.encode({v = tonumber(ARGV[4]), e = 'undo', n = party,
   c = count, cap = capacity, t = tonumber(ARGV[5])}))
 return {'ok', count}
