@@ -125,6 +125,7 @@ class ShardChannels:
         self._nodes: dict[str, _NodeChannels] = {}
         self._broken = asyncio.Event()  # a subscription failed: read the slot map and redo
         self._repairer: asyncio.Task | None = None
+        self._closing: set[asyncio.Task] = set()  # connections of failed nodes being closed
 
     def start(self) -> None:
         self._repairer = asyncio.create_task(self._repair(), name="live-shards-repair")
@@ -136,6 +137,7 @@ class ShardChannels:
         for node in list(self._nodes.values()):
             await node.close()
         self._nodes.clear()
+        await asyncio.gather(*self._closing, return_exceptions=True)
 
     async def change(self, wanted: set[int]) -> None:
         """Subscribe to ``wanted`` and give up the rest (a failure is retried in the background)."""
@@ -166,7 +168,10 @@ class ShardChannels:
         log.warning("live shard connection to %s lost (%s)", node.name, type(exc).__name__)
         if self._nodes.get(node.name) is node:
             del self._nodes[node.name]
-        asyncio.get_running_loop().create_task(node.close())
+        # Kept: the loop holds tasks only weakly, and stop() waits for these.
+        closing = asyncio.get_running_loop().create_task(node.close())
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
         self.gave_up(node.sent)
 
     # -- keeping them --------------------------------------------------------------------------
