@@ -132,4 +132,16 @@ def pending_bookings(venue_id: int) -> str:
     return f"{tag(venue_id)}:bkpending"
 
 
+def holds(venue_id: int) -> str:
+    """Sorted set of the slots (``<day>-<HHMM>``) with places held for unclaimed bookings, scored
+    by the end of their hold (epoch seconds): the first not yet ended is the one under way."""
+    return f"{tag(venue_id)}:holds"
+
+
+def held(venue_id: int) -> str:
+    """Hash ``<slot>`` -> places held by the slot's unclaimed bookings, ``<slot>:s`` -> its start
+    (epoch seconds). Check-ins leave these places free while the slot's hold runs."""
+    return f"{tag(venue_id)}:held"
+
+
 BOOKING_LEASE_LOCK = "occ:lock:booking-leases"

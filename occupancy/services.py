@@ -13,6 +13,7 @@ from occupancy import metrics
 from occupancy import redis_keys as keys
 from occupancy.accounts.service import TokenChecker
 from occupancy.bookings import store as booking_store
+from occupancy.bookings.claims import Claims
 from occupancy.bookings.leases import BookingLeases
 from occupancy.bookings.service import Bookings
 from occupancy.db import make_engine, make_sessionmaker
@@ -103,6 +104,7 @@ class Services:
     walkins: WalkIns
     tracer: Tracer
     bookings: Bookings
+    claims: Claims
     hub: Hub | None = None  # the live fan-out; only in serving processes (background=True)
     rechecks: Rechecks | None = None  # closes sockets whose token was revoked; with the hub
     background: list[asyncio.Task] = field(default_factory=list)
@@ -120,10 +122,13 @@ class Services:
         journal = Journal(engine, settings.sql_batch_max)
         journal.start()
         rebuilder = Rebuilder(sessionmaker, redis, runner, grace=settings.rebuild_grace_seconds)
+        sealer = Sealer(sessionmaker, office_public_key(settings), settings.data_key_seconds)
+        bookings = Bookings(booking_store.BookingStore(runner), journal, sessionmaker, rebuilder,
+                            sealer, settings.secret_key, tz)
+        rebuilder.also_load.append(bookings.load_today)
         # Another process may be rebuilding: its work is done in seconds, ours answers 503 meanwhile.
         await rebuilder.ensure(wait=30.0)
         repairer = Repairer(sessionmaker, redis, runner, capacity, lease=settings.lease_seconds)
-        sealer = Sealer(sessionmaker, office_public_key(settings), settings.data_key_seconds)
         limits = RateLimits(settings.check_ins_per_address, settings.check_ins_per_venue,
                             settings.rate_window_seconds)
         visits = Visits(capacity, journal, sessionmaker, rebuilder, sealer, settings.secret_key,
@@ -135,8 +140,7 @@ class Services:
             rebuilder=rebuilder, repairer=repairer, visits=visits, tokens=TokenChecker(sessionmaker),
             today=TodayReader(redis, tz), walkins=WalkIns(visits),
             tracer=Tracer(sessionmaker, tuple(map(index_key, settings.secret_keys)), tz),
-            bookings=Bookings(booking_store.BookingStore(runner), journal, sessionmaker, rebuilder,
-                              sealer, settings.secret_key, tz),
+            bookings=bookings, claims=Claims(bookings, visits),
         )
         if background:
             await services.venues.load_all()

@@ -2,9 +2,12 @@
 -- the phone's bookings that day at the venue, the booking itself (for idempotent retries).
 -- The booking stays pending (in the venue's pending bookings, with its time) until its SQL row is
 -- confirmed; one left pending past its lease is an orphan (bookings.leases).
--- KEYS: the venue's day of bookings, the booking, the phone's bookings that day, pending bookings
+-- Its places are held for it while the slot's hold runs (held, holds: check-ins leave them free).
+-- KEYS: the venue's day of bookings, the booking, the phone's bookings that day, pending bookings,
+--       places held, slots with held places
 -- ARGV: slot start (HHMM), booking id, party, places bookable in the slot, bookings allowed per
---       phone, now (epoch seconds), ttl (s), booking hash, day (YYYYMMDD), phone's blind index
+--       phone, now (epoch seconds), ttl (s), booking hash, day (YYYYMMDD), phone's blind index,
+--       slot start and end of its hold (epoch seconds)
 -- Returns {status, booked in the slot, booking id, party, booked at, state}
 local b = redis.call('HMGET', KEYS[2], 'id', 'party', 'at', 'state')
 local booked = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
@@ -27,6 +30,15 @@ redis.call('HSET', KEYS[2], 'id', ARGV[2], 'slot', ARGV[1], 'party', party, 'at'
   'state', 'booked', 'day', ARGV[9], 'phone', ARGV[10])
 redis.call('SADD', KEYS[3], ARGV[8])
 redis.call('ZADD', KEYS[4], ARGV[6], ARGV[8])
+local slot = ARGV[9] .. '-' .. ARGV[1]
+redis.call('HINCRBY', KEYS[5], slot, party)
+redis.call('HSET', KEYS[5], slot .. ':s', ARGV[11])
+redis.call('ZADD', KEYS[6], ARGV[12], slot)
+-- Slots whose hold has run out hold nothing any more.
+for _, ended in ipairs(redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', ARGV[6])) do
+  redis.call('HDEL', KEYS[5], ended, ended .. ':s')
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', ARGV[6])
 for i = 1, 3 do
   redis.call('EXPIRE', KEYS[i], tonumber(ARGV[7]))
 end

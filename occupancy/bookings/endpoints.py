@@ -9,7 +9,7 @@ import msgspec
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from occupancy.accounts.permissions import Public, VenueManager, VenueWatcher
+from occupancy.accounts.permissions import Public, VenueManager, VenueStaff, VenueWatcher
 from occupancy.bookings import plans
 from occupancy.bookings.schedule import Plan, Slot
 from occupancy.bookings.service import BookingRequest
@@ -17,6 +17,7 @@ from occupancy.deps import ServicesDep, SignedVenue, venue_by_signed_code
 from occupancy.errors import InvalidInput
 from occupancy.kit.http import json_response, openapi_body, read_json
 from occupancy.params import SignedCode, VenueId
+from occupancy.visits.endpoints import checked_in
 from occupancy.visits.schemas import validate_email, validate_key, validate_name, validate_phone
 
 router = APIRouter(prefix="/api/venues", tags=["bookings"])
@@ -165,6 +166,23 @@ async def book(code: SignedCode, request: Request, svc: ServicesDep, _: Public) 
     }, status_code=200 if booked.replayed else 201)
 
 
+@router.post(
+    "/{venue_id}/booking-claims", tags=["bookings"],
+    summary="Let a booked party in at this venue's door, its booking code scanned or typed (door "
+    "staff; idempotent); the code in the body", openapi_extra=openapi_body(BookingCodeBody),
+    responses={200: {"description": "A retry: the same visit as before"},
+               400: {"description": "malformed_booking"},
+               404: {"description": "unknown_booking"},
+               409: {"description": "claim_too_early, booking_expired, booking_cancelled, "
+                                    "other_venue, venue_full or venue_paused"}},
+)
+async def claim_at_door(venue_id: VenueId, request: Request, svc: ServicesDep,
+                        _: VenueStaff) -> Response:
+    body = await read_json(request, BookingCodeBody, svc.settings.max_body_bytes)
+    venue = await svc.venues.by_id(venue_id)
+    return checked_in(await svc.claims.claim(venue, body.booking))
+
+
 cancellations = APIRouter(prefix="/api", tags=["bookings"])
 
 
@@ -172,7 +190,8 @@ cancellations = APIRouter(prefix="/api", tags=["bookings"])
     "/booking-cancellations", summary="Cancel a booking, giving its places back (idempotent); "
     "the booking code in the body", openapi_extra=openapi_body(BookingCodeBody),
     responses={400: {"description": "malformed_booking"},
-               404: {"description": "unknown_booking"}},
+               404: {"description": "unknown_booking"},
+               409: {"description": "booking_claimed: the booking was used to enter"}},
 )
 async def cancel(request: Request, svc: ServicesDep, _: Public) -> Response:
     body = await read_json(request, BookingCodeBody, svc.settings.max_body_bytes)

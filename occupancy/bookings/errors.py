@@ -43,3 +43,33 @@ class UnknownBooking(DomainError):
     status = 404
     code = "unknown_booking"
     message = "There is no booking with this code."
+
+
+class BookingOfAnotherVenue(DomainError):
+    status = 409
+    code = "other_venue"
+    message = "This booking is for another venue."
+
+
+class BookingCancelled(DomainError):
+    status = 409
+    code = "booking_cancelled"
+    message = "This booking was cancelled: its places were given back."
+
+
+class BookingClaimed(DomainError):
+    status = 409
+    code = "booking_claimed"
+    message = "This booking was already used to enter: it can no longer be cancelled."
+
+
+class ClaimTooEarly(DomainError):
+    status = 409
+    code = "claim_too_early"
+    message = "This booking's slot has not started yet: come back at its start."
+
+
+class BookingExpired(DomainError):
+    status = 409
+    code = "booking_expired"
+    message = "This booking was not used in time after its slot started, and has expired."

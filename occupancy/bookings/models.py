@@ -35,7 +35,8 @@ class SlotPlan(Base):
 
 
 class Booking(Base):
-    """One party's places in a slot, booked in advance; cancelled_at once given back."""
+    """One party's places in a slot, booked in advance; cancelled_at once given back, claimed_at
+    once turned into a visit."""
 
     __tablename__ = "bookings"
     __table_args__ = (
@@ -54,6 +55,8 @@ class Booking(Base):
     party_size: Mapped[int] = mapped_column(Integer)
     booked_at: Mapped[datetime] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Set when the booking was turned into a visit at the door: the visit has the booking's id.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # Sealed like a visit's (occupancy.privacy.sealing) and purged like it (privacy.purge).
     personal: Mapped[bytes | None] = mapped_column(LargeBinary, default=None, deferred=True)
     personal_key_id: Mapped[str | None] = mapped_column(String(32), default=None)

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from occupancy.bookings import codes, plans
 from occupancy.bookings.errors import (
+    BookingClaimed,
+    NoSlots,
     SlotClosed,
     SlotFull,
     TooManyBookings,
@@ -148,7 +150,8 @@ class Bookings:
             try:
                 live = await self.store.book(
                     venue_id, day, f"{slot.start:%H%M}", booking_hash, phone, booking_id, party,
-                    plan.bookable, plan.per_phone, time.time(), self._ttl(slot.day))
+                    plan.bookable, plan.per_phone, time.time(), self._ttl(slot.day),
+                    (slot.starts_at.timestamp(), plan.bookable_until(slot).timestamp()))
             except Exception as exc:
                 # The script may have run: take back this attempt's booking (only its own).
                 log.error("Redis booking failed for venue %s: %s", venue_id, type(exc).__name__)
@@ -175,14 +178,31 @@ class Bookings:
         being rebuilt: the rebuild's grace lets the bookings in flight reach SQL first."""
         if not await self.rebuilder.is_ready():
             raise self.rebuilder.refusal(venue_id)
+        await self._load_day(venue_id, day)
+
+    async def load_today(self) -> None:
+        """Load today's bookings of every venue run by slots (part of the rebuild of the live
+        counts, before check-ins resume): the places of the slot under way are held again."""
+        async with self.sessionmaker() as session:
+            venue_ids = [plan.venue_id for plan in await plans.plans(session)]
+        today = datetime.now(self.tz).date()
+        for venue_id in venue_ids:
+            await self._load_day(venue_id, today)
+
+    async def _load_day(self, venue_id: int, day: date) -> None:
         name = day_name(day)
         async with self.sessionmaker() as session:
             rows = list((await session.execute(select(
                 Booking.id, Booking.booking_hash, Booking.slot, Booking.party_size,
-                Booking.booked_at, Booking.cancelled_at, Booking.phone_index,
+                Booking.booked_at, Booking.cancelled_at, Booking.claimed_at, Booking.phone_index,
+                Booking.slot_starts_at,
             ).where(Booking.venue_id == venue_id, Booking.slot > f"{name}-",
                     Booking.slot < f"{name}.0"))).all())
-        await self.store.load_day(venue_id, name, rows, self._ttl(day))
+            try:
+                hold = (await plans.get_plan(session, venue_id)).hold_minutes * 60
+            except NoSlots:  # the plan was removed: its bookings stand, but hold nothing
+                hold = 0
+        await self.store.load_day(venue_id, name, rows, self._ttl(day), hold, time.time())
 
     async def booked(self, venue_id: int, day: date) -> dict[str, int]:
         """Places booked per slot start (HHMM) on a day."""
@@ -235,6 +255,8 @@ class Bookings:
             await self.load_day(row.venue_id, datetime.strptime(day, "%Y%m%d").date())
         if status == "unknown":
             raise UnknownBooking()
+        if status == "claimed":
+            raise BookingClaimed()
         if status not in ("ok", "replay"):
             raise ServiceUnavailable()
         return status

@@ -13,7 +13,8 @@ UNBOOK = Script(HERE / "unbook.lua")
 CANCEL = Script(HERE / "cancel.lua")
 LOAD_DAY = Script(HERE / "load_day.lua")
 CONFIRM = Script(HERE / "confirm.lua")
-ALL_SCRIPTS = (BOOK, UNBOOK, CANCEL, LOAD_DAY, CONFIRM)
+UNCLAIM = Script(HERE / "unclaim.lua")
+ALL_SCRIPTS = (BOOK, UNBOOK, CANCEL, LOAD_DAY, CONFIRM, UNCLAIM)
 
 
 def _text(value) -> str | None:
@@ -24,6 +25,12 @@ def day_name(day: date) -> str:
     return f"{day:%Y%m%d}"
 
 
+def _state(row) -> str:
+    if row.cancelled_at is not None:
+        return "cancelled"
+    return "claimed" if row.claimed_at is not None else "booked"
+
+
 @dataclass(frozen=True, slots=True)
 class LiveBooking:
     status: str  # ok | replay | full | phone_limit | not_loaded
@@ -31,7 +38,7 @@ class LiveBooking:
     booking_id: str | None = None
     party_size: int | None = None
     booked_at: float | None = None
-    state: str | None = None  # booked | cancelling | cancelled
+    state: str | None = None  # booked | cancelling | cancelled | claimed
 
     @classmethod
     def from_reply(cls, reply: list) -> "LiveBooking":
@@ -53,19 +60,21 @@ class BookingStore:
 
     async def book(self, venue_id: int, day: str, start: str, booking_hash: str, phone_index: str,
                    booking_id: str, party: int, bookable: int, per_phone: int, now: float,
-                   ttl: int) -> LiveBooking:
+                   ttl: int, hold: tuple[float, float]) -> LiveBooking:
+        """``hold``: the slot's start and the end of its hold (epoch seconds), while which the
+        booking's places are held for it."""
         args = (start, booking_id, party, bookable, per_phone, now, ttl, booking_hash, day,
-                phone_index)
+                phone_index, *hold)
         script_keys = (*self._keys(venue_id, day, booking_hash, phone_index),
-                       keys.pending_bookings(venue_id))
+                       keys.pending_bookings(venue_id), keys.held(venue_id), keys.holds(venue_id))
         reply = await self.runner.run(BOOK, script_keys, args)
         return LiveBooking.from_reply(reply)
 
     async def unbook(self, venue_id: int, day: str, booking_hash: str, phone_index: str,
                      booking_id: str) -> bool:
         script_keys = (*self._keys(venue_id, day, booking_hash, phone_index),
-                       keys.pending_bookings(venue_id))
-        return bool(await self.runner.run(UNBOOK, script_keys, (booking_id, booking_hash)))
+                       keys.pending_bookings(venue_id), keys.held(venue_id))
+        return bool(await self.runner.run(UNBOOK, script_keys, (booking_id, booking_hash, day)))
 
     def confirm(self, venue_id: int, booking_hash: str) -> None:
         """The booking's SQL row is committed. Sent with the next batch of script calls, not
@@ -75,19 +84,28 @@ class BookingStore:
     async def cancel(self, mode: str, venue_id: int, day: str, booking_hash: str,
                      phone_index: str) -> tuple[str, int]:
         status, booked, _ = await self.runner.run(
-            CANCEL, self._keys(venue_id, day, booking_hash, phone_index), (mode, booking_hash))
+            CANCEL, (*self._keys(venue_id, day, booking_hash, phone_index), keys.held(venue_id)),
+            (mode, booking_hash, day))
         return _text(status), int(booked)
 
-    async def load_day(self, venue_id: int, day: str, rows: list, ttl: int) -> None:
-        """Load a day's bookings (SQL rows) unless the day is loaded already."""
-        script_keys, args = [keys.booking_day(venue_id, day)], [ttl]
+    async def load_day(self, venue_id: int, day: str, rows: list, ttl: int, hold_seconds: int,
+                       now: float) -> None:
+        """Load a day's bookings (SQL rows) unless the day is loaded already; the unclaimed ones
+        of a slot whose hold (``hold_seconds`` after its start) has not run out hold their places."""
+        script_keys = [keys.booking_day(venue_id, day), keys.held(venue_id), keys.holds(venue_id)]
+        args = [ttl, now, day]
         for row in rows:
             script_keys += [keys.booking(venue_id, row.booking_hash),
                             keys.phone_bookings(venue_id, day, row.phone_index or "")]
+            start = row.slot_starts_at.timestamp()
             args += [row.booking_hash, row.id, row.slot[9:], row.party_size,
-                     row.booked_at.timestamp(),
-                     "cancelled" if row.cancelled_at is not None else "booked"]
+                     row.booked_at.timestamp(), _state(row), start, start + hold_seconds]
         await self.runner.run(LOAD_DAY, tuple(script_keys), tuple(args))
+
+    async def unclaim(self, venue_id: int, booking_hash: str, visit_id: str, slot: str) -> bool:
+        """Give a claim whose visit SQL did not record back to its booking (only this visit's)."""
+        return bool(await self.runner.run(
+            UNCLAIM, (keys.booking(venue_id, booking_hash), keys.held(venue_id)), (visit_id, slot)))
 
     async def day_counts(self, venue_id: int, day: str) -> dict[str, int] | None:
         """Places booked per slot start (HHMM) of a loaded day; None if the day is not loaded."""

@@ -4,8 +4,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Insert, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from occupancy.bookings.models import Booking
+from occupancy.visits.models import Visit
+from occupancy.visits.writes import NewVisit
 
 
 @dataclass
@@ -37,15 +41,33 @@ class BookingCancelled:
         return self.booking_hash
 
 
-BookingWrite = NewBooking | BookingCancelled
+@dataclass
+class BookingClaimed:
+    """A booking turned into a visit: the visit's row and the booking's claim, in one transaction
+    (reconcile never sees the party both held and in)."""
+
+    booking_hash: str
+    visit: NewVisit
+
+    @property
+    def ticket_hash(self) -> str:
+        return self.booking_hash
+
+
+BookingWrite = NewBooking | BookingCancelled | BookingClaimed
 
 _CANCEL = (update(Booking)
            .where(Booking.booking_hash == bindparam("bh"), Booking.cancelled_at.is_(None))
            .values(cancelled_at=bindparam("at")))
 
 
+_CLAIM = (update(Booking)
+          .where(Booking.booking_hash == bindparam("bh"), Booking.claimed_at.is_(None))
+          .values(claimed_at=bindparam("at")))
+
+
 def is_booking(write) -> bool:
-    return isinstance(write, NewBooking | BookingCancelled)
+    return isinstance(write, NewBooking | BookingCancelled | BookingClaimed)
 
 
 def apply_booking_writes(conn: Connection, insert: Insert, writes: list) -> list[NewBooking]:
@@ -58,7 +80,17 @@ def apply_booking_writes(conn: Connection, insert: Insert, writes: list) -> list
         owner = dict(conn.execute(select(Booking.booking_hash, Booking.id).where(
             Booking.booking_hash.in_([w.booking_hash for w in new]))).all())
         conflicts = [w for w in new if owner.get(w.booking_hash) != w.id]
+    claims = [w for w in writes if isinstance(w, BookingClaimed)]
+    if claims:
+        # The visit's id is the booking's: a retried claim inserts nothing twice.
+        conn.execute(_visit_insert(conn), [vars(w.visit) for w in claims])
+        conn.execute(_CLAIM, [{"bh": w.booking_hash, "at": w.visit.checked_in_at} for w in claims])
     cancels = [w for w in writes if isinstance(w, BookingCancelled)]
     if cancels:
         conn.execute(_CANCEL, [{"bh": w.booking_hash, "at": w.cancelled_at} for w in cancels])
     return conflicts
+
+
+def _visit_insert(conn: Connection) -> Insert:
+    insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+    return insert(Visit).on_conflict_do_nothing()

@@ -3,10 +3,12 @@
 -- statistics, publish. The reservation stays pending (in the venue's pending set, with its time)
 -- until its SQL row is confirmed (confirm.lua); one left pending past its lease is an orphan.
 -- KEYS: count, config, ticket, open tickets, pending, day stats, minute stats, minute counts,
---       recent events, this rate window's check-ins at the venue, and from this client address
+--       recent events, this rate window's check-ins at the venue, and from this client address,
+--       slots with held places, places held (bookings.claims), and for a claim the booking
 -- ARGV: party, visit_id, now (epoch seconds), ticket ttl (s), channel, venue_id, minute (epoch of
---       its start), stats ttl (s), kind ('visitor' or 'walkin'), ticket hash, check-ins allowed
---       per window from one address, and at the venue (0: no limit), window (s)
+--       its start), stats ttl (s), kind ('visitor', 'walkin' or 'booking': a booking claimed),
+--       ticket hash, check-ins allowed per window from one address, and at the venue (0: no
+--       limit), window (s), and for a claim the booking's slot (<day>-<HHMM>)
 -- Returns {status, count, capacity, visit_id, party, checked_in_at, state}
 -- A venue without a capacity in Redis is not loaded (Redis lost it): 'no_config', nothing changes.
 local t = redis.call('HMGET', KEYS[3], 'visit', 'party', 'at', 'state')
@@ -52,7 +54,28 @@ local function remember(event)
   end
 end
 
-if count + party > capacity then
+-- The places held for the unclaimed bookings of the slot under way stay free: walk-ins and
+-- visitors are admitted while count + held + party <= capacity. A claim turns its own held places
+-- into taken ones (count + held is unchanged), so it only needs count + party <= capacity.
+local held, claim = 0, ARGV[9] == 'booking'
+local under_way = redis.call('ZRANGEBYSCORE', KEYS[12], '(' .. ARGV[3], '+inf', 'LIMIT', 0, 1)[1]
+local held_fields = under_way and redis.call('HMGET', KEYS[13], under_way, under_way .. ':s')
+if held_fields and tonumber(held_fields[2] or ARGV[3]) <= tonumber(ARGV[3]) then
+  held = tonumber(held_fields[1] or '0')
+else
+  under_way = nil
+end
+if claim then
+  local b = redis.call('HMGET', KEYS[14], 'state', 'party')
+  if b[1] ~= 'booked' then
+    return {'booking_' .. (b[1] or 'unknown'), count, capacity}
+  end
+  if under_way ~= ARGV[14] then
+    return {'outside_slot', count, capacity}
+  end
+  party, held = tonumber(b[2]), 0
+end
+if count + held + party > capacity then
   local event = cjson.encode({v = tonumber(ARGV[6]), e = 'full', n = party, c = count,
     cap = capacity, t = tonumber(ARGV[3])})
   redis.call(PUBLISH, ARGV[5], event)
@@ -60,7 +83,7 @@ if count + party > capacity then
   redis.call('HINCRBY', KEYS[7], m .. ':rf', 1)
   redis.call('HSET', KEYS[7], m .. ':f', 1)
   remember(event)
-  return {'full', count, capacity}
+  return {'full', count + held, capacity}  -- the places taken or held: none is free
 end
 count = redis.call('INCRBY', KEYS[1], party)
 redis.call('HSET', KEYS[3], 'visit', ARGV[2], 'party', party, 'at', ARGV[3], 'state', 'open')
@@ -68,6 +91,10 @@ redis.call('EXPIRE', KEYS[3], tonumber(ARGV[4]))
 redis.call('SADD', KEYS[4], ARGV[10])
 redis.call('ZADD', KEYS[5], ARGV[3], 'in:' .. ARGV[10])
 redis.call('HINCRBY', KEYS[2], 'seq', 1)
+if claim then
+  redis.call('HINCRBY', KEYS[13], ARGV[14], -party)
+  redis.call('HSET', KEYS[14], 'state', 'claimed', 'visit', ARGV[2])
+end
 local kind = ARGV[9]
 if kind == 'visitor' then
   kind = nil

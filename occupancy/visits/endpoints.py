@@ -15,6 +15,7 @@ from occupancy.visits import tickets
 from occupancy.visits.crowd import crowd_level
 from occupancy.visits.errors import TicketOfAnotherVenue
 from occupancy.visits.reasons import CheckOutReason
+from occupancy.visits.results import CheckedIn
 from occupancy.visits.schemas import (
     CheckInBody,
     ScreeningBody,
@@ -36,16 +37,32 @@ router = APIRouter(prefix="/api", tags=["visits"])
     summary="Check a party in (idempotent by idempotency key)",
     openapi_extra=openapi_body(CheckInBody),
     responses={200: {"description": "A retry: the same ticket as before"},
-               409: {"description": "venue_full, venue_paused or idempotency_key_reused"}},
+               400: {"description": "malformed_booking"},
+               404: {"description": "unknown_booking"},
+               409: {"description": "venue_full, venue_paused or idempotency_key_reused; with a "
+                                    "booking: claim_too_early, booking_expired, "
+                                    "booking_cancelled or other_venue"}},
 )
 async def check_in(code: SignedCode, request: Request, svc: ServicesDep, _: Public) -> Response:
     body = await read_json(request, CheckInBody, svc.settings.max_body_bytes)
     # The body is read before the code is checked: a bad body is refused as such, whatever the code.
     venue = await venue_by_signed_code(svc, code)
-    valid = validate_check_in(body, venue.max_party, request.headers.get("idempotency-key"))
+    # A booked party claims its places in its slot: the booking has its name, phone and party.
+    valid = None if body.booking is not None else validate_check_in(
+        body, venue.max_party, request.headers.get("idempotency-key"))
     if venue.door_code_required:
         door.check(svc.settings.secret_keys, venue.id, body.door_code)
-    visit = await svc.visits.check_in(venue, valid, request.client.host if request.client else "")
+    if valid is None:
+        visit = await svc.claims.claim(venue, body.booking)
+    else:
+        visit = await svc.visits.check_in(venue, valid,
+                                          request.client.host if request.client else "")
+    return checked_in(visit)
+
+
+def checked_in(visit: CheckedIn) -> Response:
+    """A check-in's answer (201, or 200 for a retry): the ticket and the venue's count."""
+    venue = visit.venue
     return json_response(
         {
             "ticket": visit.ticket,

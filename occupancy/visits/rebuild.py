@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -57,6 +58,9 @@ class Rebuilder:
         self.grace = grace
         self.lock_seconds = lock_seconds
         self._task: asyncio.Task | None = None
+        # What other domains load from SQL in the same rebuild, before it is marked done (the
+        # bookings' places held today): nothing is admitted meanwhile that should not be.
+        self.also_load: list[Callable[[], Awaitable[None]]] = []
 
     async def is_ready(self) -> bool:
         return bool(await self.redis.exists(keys.READY_MARKER))
@@ -107,6 +111,8 @@ class Rebuilder:
             replies = await asyncio.gather(*(self._load(venue, by_venue.get(venue.id, []))
                                              for venue in venues[start:start + VENUES_AT_ONCE]))
             loaded += sum(1 for status, _ in replies if status == b"ok")
+        for load in self.also_load:
+            await load()
         if await self.redis.eval(_FINISH, 2, keys.REBUILD_LOCK, keys.READY_MARKER, token):
             metrics.REBUILDS.inc()
             log.warning("rebuilt the live counts of %d venues (%d open visits) in %.2f s", loaded,

@@ -14,12 +14,16 @@ _LETTER = re.compile(r"[^\W\d_]")
 
 
 class CheckInBody(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
-    phone: str
-    party_size: int
+    """A party's check-in: name, phone and party_size are needed, unless ``booking`` is given (a
+    booked party claiming its places: the booking has them)."""
+
+    name: str = ""
+    phone: str = ""
+    party_size: int = 0
     email: str | None = None
     idempotency_key: str | None = None
     door_code: str | None = None  # from the door screen's QR code, where the venue requires it
+    booking: str | None = None  # a booking's code (occupancy.bookings.claims)
 
 
 class TicketBody(msgspec.Struct, forbid_unknown_fields=True):

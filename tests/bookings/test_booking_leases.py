@@ -32,7 +32,7 @@ async def test_an_orphaned_booking_is_released_after_its_lease_and_a_written_one
     phone = phone_index(index_key(SECRET), "0812 9999 0000")
     orphan = await services.bookings.store.book(
         venue.id, f"{day:%Y%m%d}", "0700", codes.digest(code), phone, "f" * 32, 3, 5, 1,
-        time.time(), 3600)
+        time.time(), 3600, (time.time() + 86400, time.time() + 87300))
     assert orphan.status == "ok"
     assert (await free_places(client, signed, day))["07:00"] == 0
     # The written booking's confirmation was lost too.
