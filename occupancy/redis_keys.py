@@ -145,3 +145,4 @@ def held(venue_id: int) -> str:
 
 
 BOOKING_LEASE_LOCK = "occ:lock:booking-leases"
+SLOT_TIMERS_LOCK = "occ:lock:slot-timers"

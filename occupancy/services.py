@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import socket
 from dataclasses import dataclass, field
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis, RedisCluster
@@ -14,6 +15,7 @@ from occupancy import redis_keys as keys
 from occupancy.accounts.service import TokenChecker
 from occupancy.bookings import store as booking_store
 from occupancy.bookings.claims import Claims
+from occupancy.bookings.expiry import SlotTimers
 from occupancy.bookings.leases import BookingLeases
 from occupancy.bookings.service import Bookings
 from occupancy.db import make_engine, make_sessionmaker
@@ -189,6 +191,10 @@ def _jobs(services: "Services", settings: Settings, tz: ZoneInfo) -> list[period
         periodic.Job("settling bookings past their lease", settings.repair_interval_seconds,
                      BookingLeases(sessionmaker, redis, services.bookings.store,
                                    settings.lease_seconds).settle, lock=keys.BOOKING_LEASE_LOCK),
+        periodic.Job("booking expiry and slot ends", settings.slot_timers_interval_seconds,
+                     SlotTimers(services.bookings, services.visits,
+                                timedelta(minutes=settings.slot_end_grace_minutes)).run,
+                     lock=keys.SLOT_TIMERS_LOCK),
         periodic.Job("automatic check-out", settings.auto_checkout_interval_seconds,
                      lambda: expiry.auto_check_out(services.visits, sessionmaker),
                      lock=keys.AUTO_CHECKOUT_LOCK),

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(15.0, gt=0)
     # How often one process settles expired leases and repairs counts that drifted from SQL.
     repair_interval_seconds: float = Field(5.0, gt=0)
+    # Visits of a time slot are checked out this long after the slot ends (occupancy.bookings).
+    slot_end_grace_minutes: float = Field(10.0, ge=0)
+    # How often one process expires unclaimed bookings and ends slots: an expiry is recorded
+    # within about this long.
+    slot_timers_interval_seconds: float = Field(1.0, gt=0)
     max_body_bytes: int = 4096
     # How long an access token issued without a --days of its own lasts.
     token_days: float = Field(90.0, gt=0)

@@ -1,11 +1,12 @@
 -- Cancel a booking in two steps around its SQL write, as a check-out is done: 'begin' marks it
 -- cancelling (its places stay taken, so nothing is overbooked if SQL fails), 'release' gives the
 -- places back once SQL holds the cancellation (once), 'reopen' undoes 'begin' when SQL failed.
--- A claimed booking is a visit: it is not cancelled (status 'claimed').
+-- A claimed booking is a visit, an expired one is over: neither is cancelled (status 'claimed'
+-- or 'expired').
 -- KEYS: the venue's day of bookings, the booking, the phone's bookings that day, places held
 -- ARGV: mode ('begin', 'release' or 'reopen'), booking hash, day (YYYYMMDD)
 -- Returns {status, booked in the slot, state}: status ok, replay (cancelled before), claimed,
--- unknown or not_loaded
+-- expired, unknown or not_loaded
 if redis.call('HGET', KEYS[1], 'loaded') ~= '1' then
   return {'not_loaded', 0, ''}
 end
@@ -17,8 +18,8 @@ local booked = tonumber(redis.call('HGET', KEYS[1], b[1]) or '0')
 if b[3] == 'cancelled' then
   return {'replay', booked, 'cancelled'}
 end
-if b[3] == 'claimed' then
-  return {'claimed', booked, 'claimed'}
+if b[3] == 'claimed' or b[3] == 'expired' then
+  return {b[3], booked, b[3]}
 end
 local mode = ARGV[1]
 if mode == 'begin' then

@@ -60,6 +60,8 @@ class Claims:
             raise UnknownBooking()
         if row.cancelled_at is not None:
             raise BookingCancelled()
+        if row.expired_at is not None:
+            raise BookingExpired()
         plan = await self.bookings.plan(venue.id)
         hold_ends = row.slot_starts_at + timedelta(minutes=plan.hold_minutes)
         now = datetime.now(UTC)

@@ -57,6 +57,8 @@ class Booking(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # Set when the booking was turned into a visit at the door: the visit has the booking's id.
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Set when its hold ran out unclaimed (occupancy.bookings.expiry): its places were given back.
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # Sealed like a visit's (occupancy.privacy.sealing) and purged like it (privacy.purge).
     personal: Mapped[bytes | None] = mapped_column(LargeBinary, default=None, deferred=True)
     personal_key_id: Mapped[str | None] = mapped_column(String(32), default=None)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from occupancy.bookings import codes, plans
 from occupancy.bookings.errors import (
     BookingClaimed,
+    BookingExpired,
     NoSlots,
     SlotClosed,
     SlotFull,
@@ -194,7 +195,8 @@ class Bookings:
         async with self.sessionmaker() as session:
             rows = list((await session.execute(select(
                 Booking.id, Booking.booking_hash, Booking.slot, Booking.party_size,
-                Booking.booked_at, Booking.cancelled_at, Booking.claimed_at, Booking.phone_index,
+                Booking.booked_at, Booking.cancelled_at, Booking.claimed_at, Booking.expired_at,
+                Booking.phone_index,
                 Booking.slot_starts_at,
             ).where(Booking.venue_id == venue_id, Booking.slot > f"{name}-",
                     Booking.slot < f"{name}.0"))).all())
@@ -257,6 +259,8 @@ class Bookings:
             raise UnknownBooking()
         if status == "claimed":
             raise BookingClaimed()
+        if status == "expired":
+            raise BookingExpired()
         if status not in ("ok", "replay"):
             raise ServiceUnavailable()
         return status

@@ -14,7 +14,8 @@ CANCEL = Script(HERE / "cancel.lua")
 LOAD_DAY = Script(HERE / "load_day.lua")
 CONFIRM = Script(HERE / "confirm.lua")
 UNCLAIM = Script(HERE / "unclaim.lua")
-ALL_SCRIPTS = (BOOK, UNBOOK, CANCEL, LOAD_DAY, CONFIRM, UNCLAIM)
+EXPIRE = Script(HERE / "expire.lua")
+ALL_SCRIPTS = (BOOK, UNBOOK, CANCEL, LOAD_DAY, CONFIRM, UNCLAIM, EXPIRE)
 
 
 def _text(value) -> str | None:
@@ -28,6 +29,8 @@ def day_name(day: date) -> str:
 def _state(row) -> str:
     if row.cancelled_at is not None:
         return "cancelled"
+    if row.expired_at is not None:
+        return "expired"
     return "claimed" if row.claimed_at is not None else "booked"
 
 
@@ -38,7 +41,7 @@ class LiveBooking:
     booking_id: str | None = None
     party_size: int | None = None
     booked_at: float | None = None
-    state: str | None = None  # booked | cancelling | cancelled | claimed
+    state: str | None = None  # booked | cancelling | cancelled | claimed | expired
 
     @classmethod
     def from_reply(cls, reply: list) -> "LiveBooking":
@@ -106,6 +109,12 @@ class BookingStore:
         """Give a claim whose visit SQL did not record back to its booking (only this visit's)."""
         return bool(await self.runner.run(
             UNCLAIM, (keys.booking(venue_id, booking_hash), keys.held(venue_id)), (visit_id, slot)))
+
+    async def expire(self, venue_id: int, booking_hash: str, now: float) -> str:
+        """Mark a booking whose hold ran out expired, if still booked; its state before."""
+        before = await self.runner.run(EXPIRE, (keys.booking(venue_id, booking_hash),
+                                                keys.held(venue_id), keys.holds(venue_id)), (now,))
+        return _text(before)
 
     async def day_counts(self, venue_id: int, day: str) -> dict[str, int] | None:
         """Places booked per slot start (HHMM) of a loaded day; None if the day is not loaded."""

@@ -54,7 +54,17 @@ class BookingClaimed:
         return self.booking_hash
 
 
-BookingWrite = NewBooking | BookingCancelled | BookingClaimed
+@dataclass
+class BookingExpired:
+    booking_hash: str
+    expired_at: datetime
+
+    @property
+    def ticket_hash(self) -> str:
+        return self.booking_hash
+
+
+BookingWrite = NewBooking | BookingCancelled | BookingClaimed | BookingExpired
 
 _CANCEL = (update(Booking)
            .where(Booking.booking_hash == bindparam("bh"), Booking.cancelled_at.is_(None))
@@ -66,8 +76,14 @@ _CLAIM = (update(Booking)
           .values(claimed_at=bindparam("at")))
 
 
+_EXPIRE = (update(Booking)
+           .where(Booking.booking_hash == bindparam("bh"), Booking.claimed_at.is_(None),
+                  Booking.cancelled_at.is_(None), Booking.expired_at.is_(None))
+           .values(expired_at=bindparam("at")))
+
+
 def is_booking(write) -> bool:
-    return isinstance(write, NewBooking | BookingCancelled | BookingClaimed)
+    return isinstance(write, NewBooking | BookingCancelled | BookingClaimed | BookingExpired)
 
 
 def apply_booking_writes(conn: Connection, insert: Insert, writes: list) -> list[NewBooking]:
@@ -85,6 +101,9 @@ def apply_booking_writes(conn: Connection, insert: Insert, writes: list) -> list
         # The visit's id is the booking's: a retried claim inserts nothing twice.
         conn.execute(_visit_insert(conn), [vars(w.visit) for w in claims])
         conn.execute(_CLAIM, [{"bh": w.booking_hash, "at": w.visit.checked_in_at} for w in claims])
+    expiries = [w for w in writes if isinstance(w, BookingExpired)]
+    if expiries:
+        conn.execute(_EXPIRE, [{"bh": w.booking_hash, "at": w.expired_at} for w in expiries])
     cancels = [w for w in writes if isinstance(w, BookingCancelled)]
     if cancels:
         conn.execute(_CANCEL, [{"bh": w.booking_hash, "at": w.cancelled_at} for w in cancels])

@@ -21,3 +21,4 @@ class CheckOutReason(StrEnum):
     STAFF = "staff"  # at the door, or a visitor's ticket checked out with a staff token
     AUTO = "auto"  # past the venue's maximum stay
     FEVER = "fever"
+    SLOT_END = "slot_end"  # its booked time slot ended (occupancy/bookings)
