@@ -15,10 +15,11 @@ LOAD_DAY = Script(HERE / "load_day.lua")
 CONFIRM = Script(HERE / "confirm.lua")
 UNCLAIM = Script(HERE / "unclaim.lua")
 EXPIRE = Script(HERE / "expire.lua")
-ALL_SCRIPTS = (BOOK, UNBOOK, CANCEL, LOAD_DAY, CONFIRM, UNCLAIM, EXPIRE)
+SET_DAY = Script(HERE / "set_day.lua")
+ALL_SCRIPTS = (BOOK, UNBOOK, CANCEL, LOAD_DAY, CONFIRM, UNCLAIM, EXPIRE, SET_DAY)
 
 
-def _text(value) -> str | None:
+def text(value) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
@@ -47,9 +48,9 @@ class LiveBooking:
     def from_reply(cls, reply: list) -> "LiveBooking":
         status, booked, *rest = (*reply, *[None] * (6 - len(reply)))
         booking_id, party, at, state = rest[:4]
-        return cls(_text(status), int(booked), _text(booking_id),
+        return cls(text(status), int(booked), text(booking_id),
                    int(party) if party is not None else None,
-                   float(at) if at is not None else None, _text(state))
+                   float(at) if at is not None else None, text(state))
 
 
 class BookingStore:
@@ -89,7 +90,7 @@ class BookingStore:
         status, booked, _ = await self.runner.run(
             CANCEL, (*self._keys(venue_id, day, booking_hash, phone_index), keys.held(venue_id)),
             (mode, booking_hash, day))
-        return _text(status), int(booked)
+        return text(status), int(booked)
 
     async def load_day(self, venue_id: int, day: str, rows: list, ttl: int, hold_seconds: int,
                        now: float) -> None:
@@ -114,12 +115,12 @@ class BookingStore:
         """Mark a booking whose hold ran out expired, if still booked; its state before."""
         before = await self.runner.run(EXPIRE, (keys.booking(venue_id, booking_hash),
                                                 keys.held(venue_id), keys.holds(venue_id)), (now,))
-        return _text(before)
+        return text(before)
 
     async def day_counts(self, venue_id: int, day: str) -> dict[str, int] | None:
         """Places booked per slot start (HHMM) of a loaded day; None if the day is not loaded."""
         raw = await self.runner.client.hgetall(keys.booking_day(venue_id, day))
-        fields = {_text(k): _text(v) for k, v in raw.items()}
+        fields = {text(k): text(v) for k, v in raw.items()}
         if fields.pop("loaded", None) != "1":
             return None
         return {start: int(booked) for start, booked in fields.items()}

@@ -5,6 +5,7 @@ from typing import Annotated
 
 import typer
 
+from occupancy.bookings.drift import BookingReconciler
 from occupancy.cli import app, run, services_for_command
 from occupancy.settings import get_settings
 
@@ -22,13 +23,16 @@ def reconcile() -> None:
             await svc.rebuilder.ensure(wait=60.0)
             # The lease check waits for writes in flight; here, at the operator's word, none are.
             svc.repairer.lease = 0.0
-            return await svc.repairer.run()
+            return await svc.repairer.run(), await BookingReconciler(svc.bookings).repair()
 
-    done = run(go())
+    done, booking_drift = run(go())
     typer.echo(f"reconciled: {done.venues_repaired} venues repaired, {done.venues_busy} busy "
                f"(checked again by the service), {done.orphans_released} orphaned reservations "
                f"released, {done.check_outs_finished + done.check_outs_reopened} half-done "
-               "check-outs settled")
+               f"check-outs settled, {len(booking_drift)} booking counts set to SQL's")
+    for drift in booking_drift:
+        typer.echo(f"  venue {drift.venue_id} slot {drift.slot} {drift.what}: Redis had "
+                   f"{drift.redis}, SQL has {drift.sql}")
 
 
 @app.command()
