@@ -160,6 +160,11 @@ class LiveCity:
             self._stale.add(venue_id)  # a venue the table has not seen yet: read it
 
     @property
+    def listening(self) -> bool:
+        """Events change the table, or a read of it under way (so they must be decoded)."""
+        return self.table is not None or self._heard_while_reading is not None
+
+    @property
     def pending(self) -> bool:
         """An update is to be sent (only while the table is kept)."""
         return self.table is not None and bool(self._changed or self._stale or self._reload)

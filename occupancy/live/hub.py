@@ -175,7 +175,7 @@ class Hub:
             ends = self._visit_ends.get(venue_id)
             # Only dashboards, visitors' tickets and the city table need the event's body; the
             # channel names the venue.
-            event = _decode_event(data) if watched or ends or self.city.table is not None else None
+            event = _decode_event(data) if watched or ends or self.city.listening else None
             if watched and event["e"] != "undo":  # an undo is not in the venue's recent list either
                 self._remember(venue_id, recent_item(event))
             if ends and event["e"] == "out":

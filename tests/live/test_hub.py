@@ -273,3 +273,21 @@ def test_a_new_day_starts_the_city_series_at_midnight_with_the_old_days_last_tot
     assert city.series == {midnight: 7} and city.day == day_of(now, services.today.tz)
     city.roll_day(now)  # the same day: nothing changes
     assert city.series == {midnight: 7}
+
+
+async def test_an_event_heard_while_the_city_table_is_first_read_is_kept(
+        services, make_venue, hub, monkeypatch):
+    """The count read may be older than an event that arrives during the first read of the
+    table (no table yet): the event is applied after the read, and it never breaks the read."""
+    venue, _ = await make_venue(capacity=10)
+    load = CityTable.load
+
+    async def load_then_hear_an_event(*args):
+        table = await load(*args)
+        hub._on_event(venue.id, json.dumps({"e": "in", "c": 7, "p": 7}).encode())
+        return table
+
+    monkeypatch.setattr(CityTable, "load", load_then_hear_an_event)
+    table = await hub.city.current()
+
+    assert table.venues[venue.id].count == 7
