@@ -26,5 +26,6 @@ async def test_the_bare_endpoint_answers_check_ins_and_check_outs_as_the_service
         assert out.status_code == 200
         assert out.json()["visit_id"] == visit["visit_id"] and "checked_out_at" in out.json()
 
-        refused = await client.post("/api/venues/any-code/check-ins", json={"name": "Budi", "party_size": 2})
-        assert refused.status_code == 422  # FastAPI validates the body: the phone is missing
+        refused = await client.post("/api/venues/any-code/check-ins",
+                                    json={"name": "Budi", "phone": "081200000000", "party_size": "two"})
+        assert refused.status_code == 422  # FastAPI validates the body: the party is no number
