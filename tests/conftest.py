@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -142,14 +143,30 @@ async def services(settings):
     await svc.stop()
 
 
-@pytest.fixture
-async def client(services):
-    """An HTTP client talking to the app in this process (the app shares ``services``)."""
+@asynccontextmanager
+async def app_client(services):
+    """An HTTP client talking to an app in this process that shares ``services``."""
     app = create_app(services.settings)
     app.state.services = services
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+@pytest.fixture
+async def client(services):
+    """An HTTP client talking to the app in this process (the app shares ``services``)."""
+    async with app_client(services) as http:
+        yield http
+
+
+@pytest.fixture
+async def own_cluster():
+    """A Redis Cluster of the test's own (3 masters with a replica each), for tests that leave
+    it with a master dead; a module uses it by overriding ``redis_url`` with its url."""
+    cluster = await asyncio.to_thread(EmbeddedCluster(masters=3, replicas=1).start)
+    yield cluster
+    await asyncio.to_thread(cluster.stop)
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ import pytest
 from sqlalchemy import select
 
 from occupancy import redis_keys as keys
-from occupancy.embedded_cluster import EmbeddedCluster
 from occupancy.visits.models import Visit
 from tests.conftest import LiveServer
 
@@ -35,15 +34,8 @@ LOAD_SECONDS = 14.0
 
 
 @pytest.fixture
-async def own_cluster():
-    """A cluster of its own: the drill leaves it with a master dead."""
-    cluster = await asyncio.to_thread(EmbeddedCluster(masters=3, replicas=1).start)
-    yield cluster
-    await asyncio.to_thread(cluster.stop)
-
-
-@pytest.fixture
 def redis_url(own_cluster):
+    """A cluster of its own (tests/conftest.py): the test leaves it with a master dead."""
     return own_cluster.url
 
 

@@ -9,7 +9,6 @@ from collections import Counter
 import pytest
 
 from occupancy import redis_keys as keys
-from occupancy.embedded_cluster import EmbeddedCluster
 from occupancy.live.hub import CITY, VENUE
 from occupancy.live.subscriptions import ALL_VENUES, Subscriptions
 from tests.live.test_hub import ReadingClient, make_hub
@@ -113,15 +112,8 @@ async def eventually(condition, timeout: float = 10.0) -> None:
 
 
 @pytest.fixture
-async def own_cluster():
-    """A cluster of its own: the test leaves it with a master dead."""
-    cluster = await asyncio.to_thread(EmbeddedCluster(masters=3, replicas=1).start)
-    yield cluster
-    await asyncio.to_thread(cluster.stop)
-
-
-@pytest.fixture
 def redis_url(own_cluster):
+    """A cluster of its own (tests/conftest.py): the test leaves it with a master dead."""
     return own_cluster.url
 
 

@@ -10,15 +10,13 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 
-from occupancy.app import create_app
 from occupancy.privacy.sealing import WrongKey, new_key_pair
 from occupancy.privacy.tracing import Question, audit_log
 from occupancy.services import Services
 from occupancy.venues import door, signing
-from tests.conftest import OFFICE_PRIVATE_KEY, SECRET
+from tests.conftest import OFFICE_PRIVATE_KEY, SECRET, app_client
 from tests.visits.helpers import live_count, visitor
 
 NEW_SECRET = "the-new-secret-after-rotation-0123456789"
@@ -42,10 +40,7 @@ async def started(settings, **changes):
 
 @pytest.fixture
 async def rotated_client(rotated):
-    app = create_app(rotated.settings)
-    app.state.services = rotated
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://testserver") as http:
+    async with app_client(rotated) as http:
         yield http
 
 
@@ -79,10 +74,7 @@ async def test_without_the_old_key_listed_its_posters_are_refused_and_change_not
         settings, make_venue):
     venue, old_poster = await make_venue(capacity=10)
     async with started(settings, secret_key=NEW_SECRET, previous_secret_keys="") as svc:
-        app = create_app(svc.settings)
-        app.state.services = svc
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://testserver") as http:
+        async with app_client(svc) as http:
             answer = await http.post(f"/api/venues/{old_poster}/check-ins", json=visitor())
         assert answer.status_code == 400, answer.text
         assert answer.json()["error"]["code"] == "forged_venue_code"
@@ -114,10 +106,7 @@ async def test_tracing_across_a_health_office_key_rotation_takes_both_private_ke
                                       json=visitor(name="Before Rotation", phone="0811 5555 0001"))
     new_public, new_private = new_key_pair()
     async with started(settings, health_office_public_key=new_public) as rotated:
-        app = create_app(rotated.settings)
-        app.state.services = rotated
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://testserver") as http:
+        async with app_client(rotated) as http:
             sealed_to_new = await http.post(f"/api/venues/{poster}/check-ins",
                                             json=visitor(name="After Rotation",
                                                          phone="0811 5555 0002"))
