@@ -1,5 +1,6 @@
 """Thin HTTP routes for venue management (manager or operator token)."""
 
+import math
 from datetime import datetime
 from typing import Literal
 
@@ -113,7 +114,7 @@ async def door_qr(venue_id: VenueId, svc: ServicesDep, _: VenueStaff) -> Respons
     url = door.door_url(signing.visitor_url(svc.settings.public_url, secret, venue.code), secret,
                         venue.id)
     return Response(qr.svg(url, title="Door QR code"), media_type="image/svg+xml", headers={
-        "Cache-Control": "no-store", "X-Door-Code-Seconds-Left": str(int(door.seconds_left()))})
+        "Cache-Control": "no-store", "X-Door-Code-Seconds-Left": str(math.ceil(door.seconds_left()))})
 
 
 @router.get(
