@@ -258,8 +258,10 @@
   }
 
   function showDoorCodes(t, knownCode) {
+    // Shown once its picture has loaded: an empty frame would look like a broken code.
     var qr = $("ticket-qr");
-    qr.hidden = false;
+    qr.hidden = true;
+    qr.onload = function () { qr.hidden = current !== t; };
     qr.onerror = function () { qr.hidden = true; };
     postTicket(api.qr, t.ticket).then(function (response) {
       if (!response.ok) throw new Error("qr");
