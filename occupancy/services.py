@@ -130,7 +130,8 @@ class Services:
         rebuilder.also_load.append(bookings.load_today)
         # Another process may be rebuilding: its work is done in seconds, ours answers 503 meanwhile.
         await rebuilder.ensure(wait=30.0)
-        repairer = Repairer(sessionmaker, redis, runner, capacity, lease=settings.lease_seconds)
+        repairer = Repairer(sessionmaker, redis, runner, capacity, lease=settings.lease_seconds,
+                            unclaim=bookings.store.unclaim)
         limits = RateLimits(settings.check_ins_per_address, settings.check_ins_per_venue,
                             settings.rate_window_seconds)
         visits = Visits(capacity, journal, sessionmaker, rebuilder, sealer, settings.secret_key,

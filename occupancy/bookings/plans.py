@@ -47,8 +47,9 @@ def _checked(change: PlanChange, venue_capacity: int) -> dict:
                       "capacity")
     if not 0 <= change.advance_percent <= 100:
         raise invalid("The share bookable in advance is 0 to 100 percent.", "advance_percent")
-    if not 0 <= change.hold_minutes <= schedule.MAX_HOLD_MINUTES:
-        raise invalid(f"A booking is held 0 to {schedule.MAX_HOLD_MINUTES} minutes after its slot "
+    # At least a minute: a booking is claimed between its slot's start and the end of its hold.
+    if not 1 <= change.hold_minutes <= schedule.MAX_HOLD_MINUTES:
+        raise invalid(f"A booking is held 1 to {schedule.MAX_HOLD_MINUTES} minutes after its slot "
                       "starts.", "hold_minutes")
     shortest = min((e.hour * 60 + e.minute) - (s.hour * 60 + s.minute) for s, e in ranges)
     if change.hold_minutes > shortest:

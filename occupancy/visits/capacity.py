@@ -116,7 +116,7 @@ class CapacityStore:
                        keys.holds(venue_id), keys.held(venue_id))
         if claim is not None:
             script_keys += (keys.booking(venue_id, claim[0]),)
-            args += (claim[1],)
+            args += (claim[1], claim[0])
         return LiveVisit.from_reply(await self.runner.run(CHECKIN, script_keys, args))
 
     def confirm(self, venue_id: int, ticket_hash: str, visit_id: str, party: int,

@@ -8,7 +8,7 @@
 -- ARGV: party, visit_id, now (epoch seconds), ticket ttl (s), channel, venue_id, minute (epoch of
 --       its start), stats ttl (s), kind ('visitor', 'walkin' or 'booking': a booking claimed),
 --       ticket hash, check-ins allowed per window from one address, and at the venue (0: no
---       limit), window (s), and for a claim the booking's slot (<day>-<HHMM>)
+--       limit), window (s), and for a claim the booking's slot (<day>-<HHMM>) and hash
 -- Returns {status, count, capacity, visit_id, party, checked_in_at, state}
 -- A venue without a capacity in Redis is not loaded (Redis lost it): 'no_config', nothing changes.
 local t = redis.call('HMGET', KEYS[3], 'visit', 'party', 'at', 'state')
@@ -94,6 +94,8 @@ redis.call('HINCRBY', KEYS[2], 'seq', 1)
 if claim then
   redis.call('HINCRBY', KEYS[13], ARGV[14], -party)
   redis.call('HSET', KEYS[14], 'state', 'claimed', 'visit', ARGV[2])
+  -- The lease check gives an orphaned claim back to its booking (visits.repair).
+  redis.call('HSET', KEYS[3], 'booking', ARGV[15], 'slot', ARGV[14])
 end
 local kind = ARGV[9]
 if kind == 'visitor' then

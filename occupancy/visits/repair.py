@@ -15,6 +15,7 @@ Every few seconds, in one process (``periodic.every``):
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -52,6 +53,10 @@ class VenueState:
                    [(expired[i].decode(), float(expired[i + 1])) for i in range(0, len(expired), 2)])
 
 
+# (venue id, booking hash, visit id, slot): gives an orphaned claim back to its booking.
+Unclaim = Callable[[int, str, str, str], Awaitable[bool]]
+
+
 @dataclass
 class Repaired:
     orphans_released: int = 0
@@ -64,12 +69,14 @@ class Repaired:
 
 class Repairer:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], redis: Redis,
-                 runner: ScriptRunner, capacity: CapacityStore, lease: float = 15.0) -> None:
+                 runner: ScriptRunner, capacity: CapacityStore, lease: float = 15.0,
+                 unclaim: "Unclaim | None" = None) -> None:
         self.sessionmaker = sessionmaker
         self.redis = redis
         self.runner = runner
         self.capacity = capacity
         self.lease = lease
+        self.unclaim = unclaim
 
     async def run(self) -> Repaired:
         """One pass over every venue: leases first, then drift."""
@@ -126,11 +133,17 @@ class Repairer:
                                   row.checked_in_at.timestamp())
             done.orphans_confirmed += 1
             return
-        ticket = await self.redis.hmget(keys.ticket(venue_id, ticket_hash), "visit", "party", "at")
-        visit_id, party, at = (value.decode() if value else None for value in ticket)
+        ticket = await self.redis.hmget(keys.ticket(venue_id, ticket_hash), "visit", "party", "at",
+                                        "booking", "slot")
+        visit_id, party, at, booking_hash, slot = (value.decode() if value else None
+                                                   for value in ticket)
         if visit_id is None:
             await self.redis.zrem(keys.pending(venue_id), f"in:{ticket_hash}")
             return
+        if booking_hash and self.unclaim:
+            # A booking's claim: the booking holds its places again before the visit's are
+            # released (as a claim whose write failed does), so it can still be claimed.
+            await self.unclaim(venue_id, booking_hash, visit_id, slot)
         status, *_ = await self.capacity.undo("checkin", venue_id, ticket_hash, visit_id, time.time(),
                                               float(at or time.time()))
         await self.redis.zrem(keys.pending(venue_id), f"in:{ticket_hash}")

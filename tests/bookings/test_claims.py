@@ -154,10 +154,10 @@ async def test_claims_outside_the_slot_or_of_no_live_booking_are_refused_and_cha
     at_door = await client.post(f"/api/venues/{venue.id}/booking-claims",
                                 json={"booking": later_code})
     assert at_door.status_code == 401  # door staff only
-    # The hold ran out (the plan now holds bookings 0 minutes after their start).
+    # The hold ran out (the plan now holds bookings 1 minute after their start, a minute or more ago).
     shorter = await client.put(f"/api/venues/{venue.id}/slots", headers=manager, json={
         "ranges": [f"{slot[9:11]}:{slot[11:]}-23:59"], "capacity": 10, "advance_percent": 50,
-        "hold_minutes": 0})
+        "hold_minutes": 1})
     assert shorter.status_code == 200, shorter.text
     expired = await client.post(f"/api/venues/{venue.id}/booking-claims",
                                 json={"booking": now_code}, headers=staff)
@@ -177,6 +177,30 @@ async def test_the_script_refuses_a_claim_outside_its_slot(
                                          claim=(codes.digest(code), later))
     assert live.status == "outside_slot"
     assert await inside(services, venue.id) == (0, 0)
+
+
+async def test_a_claim_whose_process_died_before_sql_gives_the_booking_back_after_its_lease(
+    client, services, make_venue, issue_token
+):
+    venue, signed, _, slot, _ = await venue_in_its_slot(client, make_venue, issue_token,
+                                                        capacity=10, advance_percent=50)
+    code = await book(client, signed, slot, 1, 3)
+    # A process claimed it in Redis and died before the visit's SQL row: past the lease.
+    at = datetime.now(UTC).timestamp() - services.repairer.lease - 1
+    live = await services.capacity.admit(venue.id, "d" * 64, 3, "c" * 32, at, "booking",
+                                         claim=(codes.digest(code), slot))
+    assert live.status == "ok"
+    assert (await walk_in(client, signed, 1)).status_code == 201  # 3 in, 3 of 7 free taken
+
+    done = await services.repairer.run()
+
+    assert done.orphans_released == 1
+    booking = keys.booking(venue.id, codes.digest(code))
+    assert await services.redis.hget(booking, "state") == b"booked"
+    assert int(await services.redis.hget(keys.held(venue.id), slot)) == 3  # held again
+    claimed = await client.post(f"/api/venues/{signed}/check-ins", json={"booking": code})
+    assert claimed.status_code == 201, claimed.text
+    assert await inside(services, venue.id) == (4, 4)
 
 
 async def test_places_held_for_bookings_are_held_again_after_redis_lost_them(

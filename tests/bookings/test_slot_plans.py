@@ -88,7 +88,7 @@ BAD_PLANS = [
     ({"capacity": 51, "ranges": ["07:00-09:00"]}, "capacity", "venue's capacity (50)"),
     ({"capacity": 10, "ranges": ["07:00-09:00"], "advance_percent": 101}, "advance_percent", "0 to 100"),
     ({"capacity": 10, "ranges": ["07:00-07:30"], "hold_minutes": 45}, "hold_minutes", "30 minutes"),
-    ({"capacity": 10, "ranges": ["07:00-09:00"], "hold_minutes": -1}, "hold_minutes", "0 to 240"),
+    ({"capacity": 10, "ranges": ["07:00-09:00"], "hold_minutes": 0}, "hold_minutes", "1 to 240"),
     ({"capacity": 10, "ranges": ["07:00-09:00"], "weekdays": [0]}, "weekdays", "1 (Monday)"),
     ({"capacity": 10, "ranges": ["07:00-09:00"], "weekdays": []}, "weekdays", "at least one"),
     ({"capacity": 10, "ranges": ["07:00-09:00"], "days_ahead": 61}, "days_ahead", "0 to 60"),
