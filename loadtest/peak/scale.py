@@ -91,6 +91,25 @@ async def visits(stack: Stack, codes: list[str], count: int, concurrency: int) -
         return time.monotonic() - started
 
 
+def measure(stack: Stack, codes: list[str], count: int, concurrency: int,
+            idle_seconds: float) -> tuple[float, dict[str, tuple[float, float]]]:
+    """One run: the parts' CPU at rest over ``idle_seconds``, then ``count`` visits. Returns the
+    seconds the visits took and, per part, its CPU per visit in us: (rest taken off, with rest)."""
+    idle_start, rest_started = part_cpu(stack), time.monotonic()
+    time.sleep(idle_seconds)
+    before = part_cpu(stack)
+    # The parts' own CPU at rest (periodic jobs, scrapes, replication pings), taken off.
+    idle_rate = {part: (before[part] - idle_start[part]) / (time.monotonic() - rest_started)
+                 for part in PARTS}
+    seconds = asyncio.run(visits(stack, codes, count, concurrency))
+    after = part_cpu(stack)
+    per_visit = {}
+    for part in PARTS:
+        used = after[part] - before[part]
+        per_visit[part] = ((used - idle_rate[part] * seconds) / count * 1e6, used / count * 1e6)
+    return seconds, per_visit
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--visits", type=int, default=4000)
@@ -105,26 +124,18 @@ def main() -> None:
     try:
         codes = demo_codes(stack)
         asyncio.run(visits(stack, codes, 300, args.concurrency))  # warm: connections, caches
-        per_visit: dict[str, list[float]] = {part: [] for part in PARTS}
+        net: dict[str, list[float]] = {part: [] for part in PARTS}
         for run in range(1, args.runs + 1):
-            # The parts' own CPU at rest (periodic jobs, scrapes, replication pings), taken off.
-            idle_start, rest_started = part_cpu(stack), time.monotonic()
-            time.sleep(args.idle_seconds)
-            before = part_cpu(stack)
-            idle_rate = {part: (before[part] - idle_start[part]) / (time.monotonic() - rest_started)
-                         for part in PARTS}
-            seconds = asyncio.run(visits(stack, codes, args.visits, args.concurrency))
-            after = part_cpu(stack)
-            line = []
-            for part in PARTS:
-                used = after[part] - before[part]
-                us = (used - idle_rate[part] * seconds) / args.visits * 1e6
-                per_visit[part].append(us)
-                line.append(f"{part} {us:.0f} us ({used / args.visits * 1e6:.0f} with rest)")
+            seconds, per_visit = measure(stack, codes, args.visits, args.concurrency,
+                                         args.idle_seconds)
+            for part, (us, _) in per_visit.items():
+                net[part].append(us)
             print(f"run {run}: {args.visits} visits in {seconds:.1f} s "
-                  f"({args.visits / seconds:.0f}/s); CPU per visit: " + ", ".join(line), flush=True)
+                  f"({args.visits / seconds:.0f}/s); CPU per visit: " + ", ".join(
+                      f"{part} {us:.0f} us ({gross:.0f} with rest)"
+                      for part, (us, gross) in per_visit.items()), flush=True)
         print("median CPU per visit (check-in + check-out), rest taken off: " + ", ".join(
-            f"{part} {statistics.median(values):.0f} us" for part, values in per_visit.items()))
+            f"{part} {statistics.median(values):.0f} us" for part, values in net.items()))
     finally:
         stack.down()
 

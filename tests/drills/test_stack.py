@@ -20,6 +20,7 @@ import pytest
 import yaml
 from websockets.asyncio.client import connect
 
+from loadtest.peak import scale
 from occupancy.cli.stack import missing_requirements
 from occupancy.settings import Settings
 from occupancy.stack.layout import DEPLOY
@@ -211,6 +212,16 @@ async def keep_checking_in(http, code: str, answers: list, stop: asyncio.Event) 
         key = uuid.uuid4().hex if len(answers) % 2 else None
         body = visitor(party_size=1, **({"idempotency_key": key} if key else {}))
         answers.append(await http.post(f"/api/venues/{code}/check-ins", json=body))
+
+
+async def test_the_scale_benchmark_reads_every_parts_cpu_per_visit(stack, services, make_venue):
+    """loadtest.peak.scale, on a few visits: each part's processes worked for them (docs/operations.md
+    sizes a deployment from these figures), and every visit was checked out again."""
+    venue, code = await make_venue(capacity=1000, code="stack-scale")
+    seconds, per_visit = await asyncio.to_thread(scale.measure, stack, [code], 120, 8, 0.5)
+    assert seconds > 0 and set(per_visit) == set(scale.PARTS)
+    assert all(with_rest > 0 for _, with_rest in per_visit.values()), per_visit
+    assert await live_count(services, venue.id) == await open_people_in_sql(services, venue.id) == 0
 
 
 async def test_a_host_killed_under_load_loses_no_check_in_and_answers_no_502(
