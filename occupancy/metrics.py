@@ -31,6 +31,21 @@ for _reason in Refusal:
     REFUSALS.labels(_reason)
 for _reason in CheckOutReason:
     CHECK_OUTS.labels(_reason)
+# Bookings of venues run by slots: counts only, no venue label (as check-ins), never a phone.
+BOOKING_OUTCOMES = ("booked", "cancelled", "claimed", "expired")
+BOOKINGS = Counter("occupancy_bookings", "Bookings made, cancelled, claimed at the door and expired "
+                   "unclaimed (parties), by outcome", ["outcome"])
+BOOKING_REFUSALS = Counter("occupancy_booking_refusals", "Booking, cancellation and claim requests "
+                           "refused, by error code", ["code"])
+# The codes a booking request is refused with (others appear at their first event).
+BOOKING_REFUSAL_CODES = ("slot_full", "booking_limit", "slot_closed", "unknown_slot", "day_past",
+                         "day_too_far", "no_slots", "invalid_input", "unknown_booking",
+                         "malformed_booking", "other_venue", "booking_cancelled", "booking_claimed",
+                         "booking_expired", "claim_too_early", "venue_full", "venue_paused")
+for _outcome in BOOKING_OUTCOMES:
+    BOOKINGS.labels(_outcome)
+for _code in BOOKING_REFUSAL_CODES:
+    BOOKING_REFUSALS.labels(_code)
 DEPENDENCY_ERRORS = Counter(
     "occupancy_dependency_errors", "Requests and sockets answered 503 because Redis or SQL did not "
     "answer (down, timed out, refused), by dependency", ["dependency"])

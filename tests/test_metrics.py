@@ -217,3 +217,65 @@ def test_every_503_is_counted_by_its_code():
     assert error_response(CountsRebuilding()).status_code == 503
     assert error_response(ServiceUnavailable()).status_code == 503
     assert (count("rebuilding"), count("service_unavailable")) == (before[0] + 1, before[1] + 1)
+
+
+async def test_bookings_are_counted_by_outcome_and_refusals_by_code(
+    client, services, make_venue, issue_token
+):
+    """Made, replayed (not counted again), cancelled, claimed, expired; refusals by their code;
+    no venue label and nothing personal in /metrics."""
+    from datetime import timedelta
+
+    from occupancy.bookings.expiry import SlotTimers
+    from tests.bookings.test_claims import book, venue_in_its_slot
+    from tests.bookings.test_expiry import GRACE, slot_times
+
+    def counts() -> dict[str, float]:
+        made = {o: REGISTRY.get_sample_value("occupancy_bookings_total", {"outcome": o})
+                for o in ("booked", "cancelled", "claimed", "expired")}
+        refused = {c: REGISTRY.get_sample_value("occupancy_booking_refusals_total", {"code": c})
+                   for c in ("slot_full", "booking_limit", "unknown_booking", "booking_cancelled",
+                             "malformed_booking")}
+        return made | refused
+
+    venue, signed, _, slot, later = await venue_in_its_slot(client, make_venue, issue_token,
+                                                            capacity=10, advance_percent=50)
+    before = counts()
+    claimed, expiring = await book(client, signed, slot, 1, 2), await book(client, signed, slot, 2, 2)
+    body = {"slot": later, "name": "Dewi Lestari", "phone": "0857 4444 1212", "party_size": 5,
+            "idempotency_key": "metrics-booking-key-0001"}
+    for status in (201, 200):  # the retry is the same booking, counted once
+        answer = await client.post(f"/api/venues/{signed}/bookings", json=body)
+        assert answer.status_code == status, answer.text
+    cancelled = answer.json()["booking"]
+    full = await client.post(f"/api/venues/{signed}/bookings", json=body | {
+        "phone": "0857 4444 3434", "party_size": 1, "idempotency_key": None})
+    limit = await client.post(f"/api/venues/{signed}/bookings", json=body | {
+        "slot": slot, "party_size": 1, "idempotency_key": None})
+    assert (full.json()["error"]["code"], limit.json()["error"]["code"]) == (
+        "slot_full", "booking_limit")
+    for _ in range(2):
+        assert (await client.post("/api/booking-cancellations",
+                                  json={"booking": cancelled})).status_code == 200
+    again = await client.post(f"/api/venues/{signed}/check-ins", json={"booking": cancelled})
+    assert again.json()["error"]["code"] == "booking_cancelled"
+    unknown = await client.post("/api/booking-cancellations",
+                                json={"booking": cancelled[:-4] + "AAAA"})
+    malformed = await client.post("/api/booking-cancellations", json={"booking": "nonsense"})
+    assert (unknown.json()["error"]["code"], malformed.json()["error"]["code"]) == (
+        "unknown_booking", "malformed_booking")
+    for _ in range(2):
+        assert (await client.post(f"/api/venues/{signed}/check-ins",
+                                  json={"booking": claimed})).status_code in (200, 201)
+    hold_ends = slot_times(slot)[0] + timedelta(minutes=30)
+    assert await SlotTimers(services.bookings, services.visits, GRACE).run(hold_ends) == (1, 0)
+
+    after = counts()
+    delta = {name: after[name] - before[name] for name in after}
+    assert delta == {"booked": 3, "cancelled": 1, "claimed": 1, "expired": 1, "slot_full": 1,
+                     "booking_limit": 1, "booking_cancelled": 1, "unknown_booking": 1,
+                     "malformed_booking": 1}
+    text_ = (await client.get("/metrics", headers=await issue_token("monitor"))).text
+    assert 'occupancy_bookings_total{outcome="expired"}' in text_
+    for personal in ("Dewi", "Lestari", "0857", "44441212", "Siti", expiring, venue.code):
+        assert personal not in text_.split("occupancy_people")[0]

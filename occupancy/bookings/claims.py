@@ -23,6 +23,7 @@ from occupancy.bookings.errors import (
     BookingOfAnotherVenue,
     ClaimTooEarly,
     UnknownBooking,
+    refusals_counted,
 )
 from occupancy.bookings.models import Booking
 from occupancy.bookings.service import Bookings
@@ -52,6 +53,10 @@ class Claims:
 
     async def claim(self, venue: VenueInfo, code: str) -> CheckedIn:
         """Admit a booked party in its slot (idempotent: a retry answers the same visit)."""
+        with refusals_counted():
+            return await self._claim(venue, code)
+
+    async def _claim(self, venue: VenueInfo, code: str) -> CheckedIn:
         if codes.venue_of(code) != venue.id:
             raise BookingOfAnotherVenue()
         booking_hash = codes.digest(code)
@@ -86,6 +91,7 @@ class Claims:
                                      live.checked_in_at)
         if not replayed:
             metrics.CHECK_INS.inc()
+            metrics.BOOKINGS.labels("claimed").inc()
             metrics.VISITORS_ADMITTED.inc(live.party_size)
         return CheckedIn(ticket=ticket, visit_id=live.visit_id, venue=venue,
                          party_size=live.party_size, checked_in_at=checked_in_at,

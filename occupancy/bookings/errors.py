@@ -1,5 +1,9 @@
 """What a visitor or manager is told when a booking request cannot be done."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from occupancy import metrics
 from occupancy.errors import DomainError
 
 
@@ -73,3 +77,15 @@ class BookingExpired(DomainError):
     status = 409
     code = "booking_expired"
     message = "This booking was not used in time after its slot started, and has expired."
+
+
+@contextmanager
+def refusals_counted() -> Iterator[None]:
+    """Count a booking, cancellation or claim refused with a 4xx, by its code (a 503 is counted
+    as every unavailable answer is)."""
+    try:
+        yield
+    except DomainError as exc:
+        if exc.status < 500:
+            metrics.BOOKING_REFUSALS.labels(exc.code).inc()
+        raise

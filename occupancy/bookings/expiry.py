@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from occupancy import metrics
 from occupancy.bookings import plans
 from occupancy.bookings.models import Booking, SlotPlan
 from occupancy.bookings.schedule import Plan
@@ -72,7 +73,10 @@ class SlotTimers:
         if before not in ("booked", "expired", ""):
             return 0  # claimed or being cancelled meanwhile: that write is on its way to SQL
         await self.bookings.journal.write(BookingExpired(row.booking_hash, now))
-        return 1 if before == "booked" else 0
+        if before != "booked":
+            return 0
+        metrics.BOOKINGS.labels("expired").inc()
+        return 1
 
     async def end_slots(self, now: datetime) -> int:
         async with self.bookings.sessionmaker() as session:

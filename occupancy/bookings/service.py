@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from occupancy import metrics
 from occupancy.bookings import codes, plans
 from occupancy.bookings.errors import (
     BookingClaimed,
@@ -27,6 +28,7 @@ from occupancy.bookings.errors import (
     TooManyBookings,
     UnknownBooking,
     UnknownSlot,
+    refusals_counted,
 )
 from occupancy.bookings.models import Booking
 from occupancy.bookings.schedule import Plan, Slot
@@ -103,6 +105,13 @@ class Bookings:
         return slot
 
     async def book(self, venue: VenueInfo, request: BookingRequest) -> Booked:
+        with refusals_counted():
+            booked = await self._book(venue, request)
+        if not booked.replayed:
+            metrics.BOOKINGS.labels("booked").inc()
+        return booked
+
+    async def _book(self, venue: VenueInfo, request: BookingRequest) -> Booked:
         plan = await self.plan(venue.id)
         now = datetime.now(UTC)
         slot = self.bookable_slot(plan, request.slot, now)
@@ -226,6 +235,13 @@ class Bookings:
 
     async def cancel(self, code: str) -> Cancelled:
         """Give a booking's places back (idempotent: a cancelled booking answers as before)."""
+        with refusals_counted():
+            cancelled = await self._cancel(code)
+        if not cancelled.replayed:
+            metrics.BOOKINGS.labels("cancelled").inc()
+        return cancelled
+
+    async def _cancel(self, code: str) -> Cancelled:
         venue_id, booking_hash = codes.venue_of(code), codes.digest(code)
         async with self.sessionmaker() as session:
             row = (await session.execute(select(Booking).where(
