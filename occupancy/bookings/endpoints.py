@@ -1,6 +1,7 @@
 """Thin HTTP routes for time slots: a venue's slot plan (its manager) and a day's free slots
 (anyone, like the occupancy count)."""
 
+import time
 from datetime import UTC, date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -9,14 +10,23 @@ import msgspec
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from occupancy.accounts.permissions import Public, VenueManager, VenueStaff, VenueWatcher
-from occupancy.bookings import plans
+from occupancy.accounts.permissions import (
+    Public,
+    VenueExporter,
+    VenueManager,
+    VenueStaff,
+    VenueWatcher,
+)
+from occupancy.bookings import plans, summary
 from occupancy.bookings.schedule import Plan, Slot
 from occupancy.bookings.service import BookingRequest
 from occupancy.deps import ServicesDep, SignedVenue, venue_by_signed_code
 from occupancy.errors import InvalidInput
+from occupancy.kit.downloads import csv_response
 from occupancy.kit.http import json_response, openapi_body, read_json
-from occupancy.params import SignedCode, VenueId
+from occupancy.params import From, SignedCode, To, VenueId
+from occupancy.stats import history
+from occupancy.stats.calendar import local_date
 from occupancy.visits.endpoints import checked_in
 from occupancy.visits.schemas import validate_email, validate_key, validate_name, validate_phone
 
@@ -93,6 +103,42 @@ async def delete_slots(venue_id: VenueId, svc: ServicesDep, _: VenueManager) -> 
     async with svc.sessionmaker() as session:
         await plans.remove_plan(session, venue_id)
     return Response(status_code=204)
+
+
+@router.get("/{venue_id}/slot-bookings", summary="A day's bookings per slot: booked, claimed, "
+            "waiting, no-shows, cancelled and free places, from SQL (its staff, manager or "
+            "officials)", responses={**_NO_SLOTS, 422: {"description": "invalid_input"}})
+async def slot_bookings(
+    venue_id: VenueId, svc: ServicesDep, _: VenueWatcher,
+    day: Annotated[str | None, Query(alias="date", max_length=10,
+                                     description="YYYY-MM-DD (local); today by default")] = None,
+) -> Response:
+    tz = ZoneInfo(svc.settings.timezone)
+    try:
+        wanted = date.fromisoformat(day) if day else local_date(time.time(), tz)
+    except ValueError as exc:
+        raise InvalidInput("The date is written YYYY-MM-DD, e.g. 2026-12-07.", field="date") from exc
+    async with svc.sessionmaker() as session:
+        plan = await plans.get_plan(session, venue_id)
+        found = await summary.figures(session, wanted, wanted, venue_id)
+    rows = summary.venue_day(plan, wanted, tz, found)
+    return json_response({"venue_id": venue_id, "date": wanted.isoformat(),
+                          "open": plan.is_open(wanted), "bookable": plan.bookable,
+                          "slots": rows, "totals": summary.totals(rows)})
+
+
+@router.get("/{venue_id}/bookings.csv", summary="The bookings of a day range as CSV: slot, party "
+            "size, state and times (no personal data)",
+            responses={422: {"description": "invalid_input"}})
+async def bookings_csv(venue_id: VenueId, svc: ServicesDep, _: VenueExporter,
+                       start: From = None, end: To = None) -> Response:
+    tz = ZoneInfo(svc.settings.timezone)
+    period = history.parse_period(start, end, "day", local_date(time.time(), tz))
+    venue = await svc.venues.by_id(venue_id)
+    async with svc.sessionmaker() as session:
+        rows = await summary.export_rows(session, venue.id, period.start, period.end, tz)
+    return csv_response(rows, summary.CSV_COLUMNS, f"bookings-{venue.code}-"
+                        f"{period.start.isoformat()}-{period.end.isoformat()}.csv")
 
 
 @router.get("/{code}/free-slots", summary="A day's slots that can still be booked, with their "
