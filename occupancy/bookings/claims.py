@@ -92,6 +92,7 @@ class Claims:
         if not replayed:
             metrics.CHECK_INS.inc()
             metrics.BOOKINGS.labels("claimed").inc()
+            self.bookings.store.notify(venue.id, "claimed", live.party_size)
             metrics.VISITORS_ADMITTED.inc(live.party_size)
         return CheckedIn(ticket=ticket, visit_id=live.visit_id, venue=venue,
                          party_size=live.party_size, checked_in_at=checked_in_at,

@@ -56,7 +56,7 @@ class SlotTimers:
         async with self.bookings.sessionmaker() as session:
             rows = (await session.execute(
                 select(Booking.venue_id, Booking.booking_hash, Booking.slot,
-                       Booking.slot_starts_at, SlotPlan.hold_minutes)
+                       Booking.slot_starts_at, Booking.party_size, SlotPlan.hold_minutes)
                 .join(SlotPlan, SlotPlan.venue_id == Booking.venue_id)
                 .where(Booking.claimed_at.is_(None), Booking.cancelled_at.is_(None),
                        Booking.expired_at.is_(None), Booking.slot_starts_at <= now)
@@ -76,6 +76,7 @@ class SlotTimers:
         if before != "booked":
             return 0
         metrics.BOOKINGS.labels("expired").inc()
+        self.bookings.store.notify(row.venue_id, "expired", row.party_size)
         return 1
 
     async def end_slots(self, now: datetime) -> int:

@@ -76,6 +76,8 @@ class Cancelled:
     booking_id: str
     slot: str
     replayed: bool
+    venue_id: int = 0
+    party_size: int = 0
 
 
 class Bookings:
@@ -109,6 +111,7 @@ class Bookings:
             booked = await self._book(venue, request)
         if not booked.replayed:
             metrics.BOOKINGS.labels("booked").inc()
+            self.store.notify(venue.id, "booked", booked.party_size)
         return booked
 
     async def _book(self, venue: VenueInfo, request: BookingRequest) -> Booked:
@@ -239,6 +242,7 @@ class Bookings:
             cancelled = await self._cancel(code)
         if not cancelled.replayed:
             metrics.BOOKINGS.labels("cancelled").inc()
+            self.store.notify(cancelled.venue_id, "cancelled", cancelled.party_size)
         return cancelled
 
     async def _cancel(self, code: str) -> Cancelled:
@@ -263,7 +267,7 @@ class Bookings:
             await self._cancel_step("release", row, day, phone)
         except Exception:
             log.exception("could not give a cancelled booking's places back in Redis")
-        return Cancelled(row.id, row.slot, False)
+        return Cancelled(row.id, row.slot, False, row.venue_id, row.party_size)
 
     async def _cancel_step(self, mode: str, row: Booking, day: str, phone: str) -> str:
         for _ in range(2):

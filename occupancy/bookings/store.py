@@ -1,5 +1,7 @@
 """The live side of bookings: one script call per operation on the venue's hash-tagged keys."""
 
+import json
+import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -16,7 +18,8 @@ CONFIRM = Script(HERE / "confirm.lua")
 UNCLAIM = Script(HERE / "unclaim.lua")
 EXPIRE = Script(HERE / "expire.lua")
 SET_DAY = Script(HERE / "set_day.lua")
-ALL_SCRIPTS = (BOOK, UNBOOK, CANCEL, LOAD_DAY, CONFIRM, UNCLAIM, EXPIRE, SET_DAY)
+NOTIFY = Script(HERE / "notify.lua")
+ALL_SCRIPTS = (BOOK, UNBOOK, CANCEL, LOAD_DAY, CONFIRM, UNCLAIM, EXPIRE, SET_DAY, NOTIFY)
 
 
 def text(value) -> str | None:
@@ -116,6 +119,13 @@ class BookingStore:
         before = await self.runner.run(EXPIRE, (keys.booking(venue_id, booking_hash),
                                                 keys.held(venue_id), keys.holds(venue_id)), (now,))
         return text(before)
+
+    def notify(self, venue_id: int, change: str, party: int) -> None:
+        """Tell the venue's dashboards its bookings changed (``change``: booked, cancelled,
+        claimed or expired), with the next batch of script calls, not awaited: a lost notice
+        only delays the figures until the next one or the page's own refresh."""
+        event = json.dumps({"e": "booking", "b": change, "n": party, "t": int(time.time())})
+        self.runner.post(NOTIFY, (keys.held(venue_id),), (keys.venue_channel(venue_id), event))
 
     async def day_counts(self, venue_id: int, day: str) -> dict[str, int] | None:
         """Places booked per slot start (HHMM) of a loaded day; None if the day is not loaded."""

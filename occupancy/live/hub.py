@@ -81,6 +81,7 @@ class Hub:
         self._dirty: set[int] = set()
         self._events: dict[int, list[dict]] = {}  # watched venue -> events since its last update
         self._needs_snapshot: set[int] = set()  # venues whose dashboards may have missed events
+        self._booking_news: set[int] = set()  # watched venues whose bookings changed since a frame
         # venue -> visit id -> futures of the visitors' pages waiting for that visit to end
         self._visit_ends: dict[int, dict[str, set[asyncio.Future]]] = {}
         self._changed = asyncio.Event()
@@ -154,6 +155,7 @@ class Hub:
             del self._sockets[kind][venue_id]
             if kind == VENUE:
                 self._events.pop(venue_id, None)
+                self._booking_news.discard(venue_id)
             if kind == CITY:  # kept a while: a reload of the page needs no new table
                 self.subscriptions.linger(target, self.city_idle_seconds)
         self.subscriptions.release(target)
@@ -176,6 +178,9 @@ class Hub:
             # Only dashboards, visitors' tickets and the city table need the event's body; the
             # channel names the venue.
             event = _decode_event(data) if watched or ends or self.city.listening else None
+            if event is not None and event["e"] == "booking":
+                self._on_booking(venue_id, watched)
+                return
             if watched and event["e"] != "undo":  # an undo is not in the venue's recent list either
                 self._remember(venue_id, recent_item(event))
             if ends and event["e"] == "out":
@@ -187,6 +192,15 @@ class Hub:
             log.warning("ignored a malformed live message on venue %s", venue_id)
             return
         self._mark(venue_id)
+
+    def _on_booking(self, venue_id: int, watched: bool) -> None:
+        """A venue's bookings changed: its dashboards' next frame says so (they read the day's
+        figures again). No count changed: the city view and the door display are left alone."""
+        if watched:
+            self._booking_news.add(venue_id)
+            self._dirty.add(venue_id)
+            self.pacing.changed(venue_id)
+            self._changed.set()
 
     def _remember(self, venue_id: int, item: dict) -> None:
         events = self._events.setdefault(venue_id, [])
@@ -298,6 +312,10 @@ class Hub:
             self._events.pop(live.venue_id, None)
         else:
             live.recent = events[::-1]  # newest first
-        frame = Frame(frames.venue_frame(live, info, now, secret=self.secret, snapshot=snapshot))
+        frame = frames.venue_frame(live, info, now, secret=self.secret, snapshot=snapshot)
+        if live.venue_id in self._booking_news:
+            self._booking_news.discard(live.venue_id)
+            frame["bookings_changed"] = True
+        frame = Frame(frame)
         for outbox in self._sockets[VENUE][live.venue_id]:
             outbox.offer(frame)

@@ -109,3 +109,38 @@ async def test_bookings_export_as_csv_without_personal_data_for_a_day_range(
     staff = await issue_token("staff", venue.id)
     assert (await client.get(url, headers=staff)).status_code == 403
     assert (await client.get(url, headers=await issue_token("official"))).status_code == 200
+
+
+async def test_dashboards_are_told_on_their_socket_when_bookings_change(
+    live_server, make_venue, issue_token
+):
+    """Booked, cancelled, claimed (on either worker process): the manager's next frame says
+    ``bookings_changed``, so the page reads the figures again; a walk-in's frame does not."""
+    import httpx
+
+    from tests.live.test_sockets import frame_where, next_frame, open_socket, token_of
+
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as http:
+        venue, signed, manager, slot, _ = await venue_in_its_slot(
+            http, make_venue, issue_token, capacity=20)
+        async with open_socket(live_server, f"/ws/venues/{venue.id}", token_of(manager)) as ws:
+            assert (await next_frame(ws, 20))["type"] == "snapshot"
+            walk_in = await http.post(f"/api/venues/{signed}/check-ins", json={
+                "name": "Budi", "phone": "0813 7777 0001", "party_size": 1})
+            assert walk_in.status_code == 201
+            frame = await frame_where(ws, lambda f: f.get("count") == 1, 20)
+            assert "bookings_changed" not in frame
+            code = await book(http, signed, slot, 1, 2)
+            frame = await frame_where(ws, lambda f: f.get("bookings_changed"), 20)
+            assert frame["count"] == 1  # a booking takes no place inside
+            assert (await http.post(f"/api/venues/{signed}/check-ins",
+                                    json={"booking": code})).status_code == 201
+            seen: set = set()  # the claim's count and its notice, in one frame or two
+            await frame_where(ws, lambda f: seen.update(
+                {"count"} if f.get("count") == 3 else set(),
+                {"notice"} if f.get("bookings_changed") else set()) or len(seen) == 2, 20)
+            other = await book(http, signed, slot, 2, 1)
+            await frame_where(ws, lambda f: f.get("bookings_changed"), 20)
+            assert (await http.post("/api/booking-cancellations",
+                                    json={"booking": other})).status_code == 200
+            await frame_where(ws, lambda f: f.get("bookings_changed"), 20)

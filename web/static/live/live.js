@@ -232,6 +232,7 @@ export async function api(method, url, body) {
     const message = (data && data.error && data.error.message) || `HTTP ${response.status}`;
     const error = new Error(message);
     error.code = data && data.error && data.error.code;
+    error.field = data && data.error && data.error.field;  // the input at fault, if one is
     error.status = response.status;
     throw error;
   }

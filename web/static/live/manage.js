@@ -163,6 +163,9 @@ function apply(message) {
   renderToday();
   renderRecent();
   renderCharts();
+  // A booking made, cancelled, claimed or expired: the frame says so, and the figures are read
+  // again (a snapshot may stand for notices missed).
+  if (message.type === "snapshot" || message.bookings_changed) readBookings();
 }
 
 // --- controls ------------------------------------------------------------------------------
@@ -271,3 +274,131 @@ for (const button of document.querySelectorAll("#venue-history-form [data-range]
   });
 }
 showHistory();
+
+// --- bookings per slot today (a venue run by time slots) --------------------------------------
+
+const BOOKING_COLUMNS = ["bookings", "booked", "claimed", "waiting", "no_shows", "cancelled", "free"];
+let bookingsBusy = false;
+let bookingsAgain = false;
+
+/** One read at a time; notices that come during it make one more read after it. */
+async function readBookings() {
+  if (bookingsBusy) { bookingsAgain = true; return; }
+  bookingsBusy = true;
+  do {
+    bookingsAgain = false;
+    try {
+      renderBookings(await api("GET", `/api/venues/${venue.id}/slot-bookings`));
+    } catch (err) {
+      if (err.code === "no_slots") document.getElementById("bookings").hidden = true;
+      else text("bookings-status", format(T.failed, { message: err.message }));
+    }
+  } while (bookingsAgain);
+  bookingsBusy = false;
+}
+
+function renderBookings(answer) {
+  document.getElementById("bookings").hidden = false;
+  text("bookings-status", answer.slots.length ? "" : T.bookings_none);
+  const cells = (row) => BOOKING_COLUMNS.map((c) => el("td", { "data-column": c }, number(row[c])));
+  const head = el("thead", {}, el("tr", {}, el("th", { scope: "col" }, T.bk_slot),
+    ...BOOKING_COLUMNS.map((c) => el("th", { scope: "col" }, T["bk_" + c]))));
+  const body = el("tbody", {}, ...answer.slots.map((slot) => el("tr", { "data-slot": slot.slot },
+    el("th", { scope: "row" }, slot.end ? `${slot.start}–${slot.end}` : slot.start), ...cells(slot))));
+  const foot = el("tfoot", {}, el("tr", {}, el("th", { scope: "row" }, T.bk_total), ...cells(answer.totals)));
+  const table = document.getElementById("bookings-table");
+  table.replaceChildren(head, body, foot);
+  table.parentElement.hidden = !answer.slots.length;
+  const csv = document.getElementById("bookings-csv");
+  if (csv) csv.href = `/api/venues/${venue.id}/bookings.csv?from=${answer.date}&to=${answer.date}`;
+}
+
+setInterval(readBookings, 300000);  // the day turns over with no booking to announce it
+
+// --- the slot plan's editor (the manager): a form over PUT / DELETE /api/venues/{id}/slots -----
+
+const planForm = document.getElementById("slot-plan-form");
+const PLAN_NUMBERS = ["capacity", "advance_percent", "hold_minutes", "per_phone", "days_ahead"];
+
+function planInput(field) {
+  return field === "weekdays" ? document.getElementById("plan-weekdays")
+    : document.getElementById(`plan-${field}`);
+}
+
+function clearPlanErrors() {
+  for (const field of ["ranges", "weekdays", ...PLAN_NUMBERS]) {
+    planInput(field).removeAttribute("aria-invalid");
+    text(`plan-${field}-error`, "");
+  }
+}
+
+/** The server names the field at fault (invalid_slots' `field`): its message goes under it. */
+function showPlanError(err) {
+  let field = (err.field || "").split(".")[0];
+  if (field === "starts" || field === "slot_minutes") field = "ranges";
+  const input = field && planInput(field);
+  if (input) {
+    input.setAttribute("aria-invalid", "true");
+    text(`plan-${field}-error`, err.message);
+    (input.querySelector ? input.querySelector("input") || input : input).focus();
+  }
+  flash("slot-plan-status", format(T.failed, { message: err.message }), "bad");
+}
+
+function fillPlan(plan) {
+  const shown = plan || { ranges: [], capacity: venue.capacity, advance_percent: 100,
+                          hold_minutes: 15, per_phone: 1, days_ahead: 7,
+                          weekdays: [1, 2, 3, 4, 5, 6, 7] };
+  document.getElementById("plan-ranges").value = shown.ranges.join(", ");
+  for (const field of PLAN_NUMBERS) document.getElementById(`plan-${field}`).value = shown[field];
+  for (const box of planForm.querySelectorAll("input[name=weekdays]")) {
+    box.checked = shown.weekdays.includes(Number(box.value));
+  }
+  text("slot-plan-state", plan ? T.slots_on : T.slots_off);
+  document.getElementById("plan-remove").hidden = !plan;
+}
+
+async function loadPlan() {
+  try {
+    fillPlan(await api("GET", `/api/venues/${venue.id}/slots`));
+  } catch (err) {
+    if (err.code === "no_slots") fillPlan(null);
+    else flash("slot-plan-status", format(T.failed, { message: err.message }), "bad");
+  }
+}
+
+if (planForm) {
+  planForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearPlanErrors();
+    const body = {
+      ranges: document.getElementById("plan-ranges").value.split(/[,;\n]+/)
+        .map((range) => range.replace(/\s+/g, "")).filter(Boolean),
+      weekdays: [...planForm.querySelectorAll("input[name=weekdays]:checked")].map((b) => Number(b.value)),
+    };
+    for (const field of PLAN_NUMBERS) {
+      const value = document.getElementById(`plan-${field}`).value.trim();
+      body[field] = value === "" ? null : Number(value);
+    }
+    try {
+      fillPlan(await api("PUT", `/api/venues/${venue.id}/slots`, body));
+      flash("slot-plan-status", T.saved, "ok");
+      readBookings();
+    } catch (err) {
+      showPlanError(err);
+    }
+  });
+  document.getElementById("plan-remove").addEventListener("click", async () => {
+    if (!window.confirm(T.slots_remove_confirm)) return;
+    try {
+      await api("DELETE", `/api/venues/${venue.id}/slots`);
+      clearPlanErrors();
+      fillPlan(null);
+      flash("slot-plan-status", T.slots_removed, "ok");
+      readBookings();
+    } catch (err) {
+      flash("slot-plan-status", format(T.failed, { message: err.message }), "bad");
+    }
+  });
+  loadPlan();
+}
