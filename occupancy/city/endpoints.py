@@ -1,13 +1,17 @@
-"""Thin routes for officials and operators: the city now, and its history from SQL."""
+"""Thin routes for officials and operators: the city now, today's bookings, and its history from
+SQL."""
 
 import time
+from datetime import date
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from occupancy.accounts.permissions import Official
-from occupancy.city import districts
+from occupancy.city import bookings, districts
 from occupancy.deps import ServicesDep
+from occupancy.errors import InvalidInput
 from occupancy.kit.downloads import csv_response
 from occupancy.kit.http import json_response
 from occupancy.live import snapshots
@@ -24,6 +28,23 @@ async def now(svc: ServicesDep, _: Official) -> Response:
     if svc.hub is not None:
         return json_response(await svc.hub.city_snapshot())
     return json_response(await snapshots.city_snapshot(svc.sessionmaker, svc.today))
+
+
+@router.get("/bookings", summary="A day's bookings at the venues run by time slots: places booked, "
+            "claimed and no-shows, per venue, district and category, from SQL",
+            responses={422: {"description": "invalid_input"}})
+async def city_bookings(
+    svc: ServicesDep, _: Official,
+    day: Annotated[str | None, Query(alias="date", max_length=10,
+                                     description="YYYY-MM-DD (local); today by default")] = None,
+) -> Response:
+    tz = ZoneInfo(svc.settings.timezone)
+    try:
+        wanted = date.fromisoformat(day) if day else local_date(time.time(), tz)
+    except ValueError as exc:
+        raise InvalidInput("The date is written YYYY-MM-DD, e.g. 2026-12-07.", field="date") from exc
+    async with svc.sessionmaker() as session:
+        return json_response(await bookings.day_figures(session, svc.venues, wanted))
 
 
 @router.get("/map", summary="The city's districts, a GeoJSON FeatureCollection (each feature's name "

@@ -81,3 +81,40 @@ async def test_a_manager_edits_the_slot_plan_and_watches_bookings_per_slot_live(
     async with httpx.AsyncClient(base_url=live_server.url, headers=manager) as http:
         assert (await http.get(f"/api/venues/{venue.id}/slots")).status_code == 404
     assert not problems, problems
+
+
+async def test_officials_see_todays_bookings_on_the_city_view(
+    live_server, make_venue, issue_token, phone
+):
+    start = datetime.now(JAKARTA).replace(second=0, microsecond=0) - timedelta(minutes=1)
+    end = start + timedelta(minutes=60)
+    if end.date() != start.date():
+        pytest.skip("the test's slot would cross local midnight")
+    venue, signed = await make_venue(capacity=20, max_party=10, name="Taman Sempur",
+                                     district="Bogor Tengah", category="park")
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as http:
+        answer = await http.put(f"/api/venues/{venue.id}/slots", headers=await issue_token(
+            "manager", venue.id), json={"ranges": [f"{start:%H:%M}-{end:%H:%M}"], "capacity": 20})
+        assert answer.status_code == 200, answer.text
+        for n, party in ((1, 4), (2, 2)):
+            booked = await http.post(f"/api/venues/{signed}/bookings",
+                                     json=booker(f"{start:%Y%m%d-%H%M}", n, party_size=party))
+            assert booked.status_code == 201, booked.text
+        claim = await http.post(f"/api/venues/{signed}/check-ins",
+                                json={"booking": booked.json()["booking"]})
+        assert claim.status_code == 201, claim.text
+    official = await issue_token("official")
+    await phone.context.add_cookies([{
+        "name": "occupancy_token", "value": official["Authorization"].removeprefix("Bearer "),
+        "url": live_server.url, "httpOnly": True, "sameSite": "Strict"}])
+    await phone.goto(f"{live_server.url}/city")
+    await expect(phone.locator(READY["live"])).to_be_visible()
+    table = phone.get_by_test_id("city-bookings")
+    district = table.locator('tr[data-district="Bogor Tengah"]')
+    await expect(district.locator('[data-column="booked"]')).to_have_text("6")
+    await expect(district.locator('[data-column="claimed"]')).to_have_text("2")
+    await expect(district.locator('[data-column="waiting"]')).to_have_text("4")
+    await expect(district.locator('[data-column="no_show_rate"]')).to_have_text("0 %")
+    await expect(table.locator('tfoot [data-column="booked"]')).to_have_text("6")
+    problems = await serious(Axe(), phone, "city-bookings")
+    assert not problems, problems

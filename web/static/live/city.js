@@ -211,3 +211,37 @@ loadMap();
 window.addEventListener("resize", render);
 setInterval(render, 30000);
 connect("/ws/city", apply);
+
+// --- today's bookings at the venues run by time slots ----------------------------------------
+// Read from /api/city/bookings (SQL) on load and every 30 s: the city's socket carries counts,
+// not bookings.
+
+const CITY_BOOKING_COLUMNS = ["booked", "claimed", "waiting", "no_shows", "no_show_rate"];
+
+function bookingRow(kind, name, group) {
+  return el("tr", { dataset: { [kind]: name } },
+    el("th", { scope: "row" }, name),
+    ...CITY_BOOKING_COLUMNS.map((c) => el("td", { "data-column": c }, c === "no_show_rate"
+      ? (group[c] === null ? "–" : `${number(100 * group[c], 0)} %`) : number(group[c]))));
+}
+
+async function loadBookings() {
+  try {
+    const answer = await api("GET", "/api/city/bookings");
+    text("city-bookings-status", answer.venues.length ? "" : T.city_bookings_none);
+    const head = el("thead", {}, el("tr", {}, el("th", { scope: "col" }, T.bk_group),
+      ...CITY_BOOKING_COLUMNS.map((c) => el("th", { scope: "col" }, T["bk_" + c]))));
+    const body = el("tbody", {},
+      ...Object.entries(answer.by_district).map(([name, g]) => bookingRow("district", name || "–", g)),
+      ...Object.entries(answer.by_category).map(([name, g]) => bookingRow("category", categoryName(name), g)));
+    const foot = el("tfoot", {}, bookingRow("total", T.bk_total, answer.totals));
+    const table = document.getElementById("city-bookings-table");
+    table.replaceChildren(head, body, foot);
+    table.parentElement.hidden = !answer.venues.length;
+  } catch (err) {
+    text("city-bookings-status", format(T.failed, { message: err.message }));
+  }
+}
+
+loadBookings();
+setInterval(loadBookings, 30000);
