@@ -76,8 +76,8 @@ class Cancelled:
     booking_id: str
     slot: str
     replayed: bool
-    venue_id: int = 0
-    party_size: int = 0
+    venue_id: int
+    party_size: int
 
 
 class Bookings:
@@ -255,7 +255,7 @@ class Bookings:
         day, phone = row.slot[:8], row.phone_index or ""
         status = await self._cancel_step("begin", row, day, phone)
         if status == "replay":
-            return Cancelled(row.id, row.slot, True)
+            return Cancelled(row.id, row.slot, True, row.venue_id, row.party_size)
         try:
             await self.journal.write(BookingCancelled(booking_hash, datetime.now(UTC)))
         except Exception as exc:

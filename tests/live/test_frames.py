@@ -58,3 +58,12 @@ def test_minutes_fill_the_window_with_zeros():
     merged = merge_minutes([[M - 3600, 4, 4]], [[M, 1, 0]], 60)
     assert len(merged) == 60 and merged[-1] == [M, 1, 0] and merged[0] == [M - 59 * 60, 0, 0]
     assert merge_minutes([], [], 60) == []
+
+
+def test_a_bookings_notice_survives_the_folding_of_updates():
+    """A dashboard that read slowly still learns its venue's bookings changed."""
+    noticed = update(1, [[M, 1, 0]], [], M) | {"bookings_changed": True}
+    later = update(2, [[M, 2, 0]], [event(M + 2)], M)
+    assert merge_venue_frames(noticed, later)["bookings_changed"] is True
+    assert merge_venue_frames(later, noticed)["bookings_changed"] is True
+    assert "bookings_changed" not in merge_venue_frames(later, update(3, [[M, 3, 0]], [], M))
