@@ -195,7 +195,8 @@ class Hub:
 
     def _on_booking(self, venue_id: int, watched: bool) -> None:
         """A venue's bookings changed: its dashboards' next frame says so (they read the day's
-        figures again). No count changed: the city view and the door display are left alone."""
+        figures again). No count changed: the city view is left alone, and nothing is sent where
+        no dashboard of the venue is open."""
         if watched:
             self._booking_news.add(venue_id)
             self._dirty.add(venue_id)
