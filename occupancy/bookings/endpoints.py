@@ -17,13 +17,14 @@ from occupancy.accounts.permissions import (
     VenueStaff,
     VenueWatcher,
 )
-from occupancy.bookings import plans, summary
+from occupancy.bookings import codes, plans, summary
 from occupancy.bookings.schedule import Plan, Slot
 from occupancy.bookings.service import BookingRequest
 from occupancy.deps import ServicesDep, SignedVenue, venue_by_signed_code
 from occupancy.errors import InvalidInput
+from occupancy.kit import qr
 from occupancy.kit.downloads import csv_response
-from occupancy.kit.http import json_response, openapi_body, read_json
+from occupancy.kit.http import json_response, openapi_body, read_json, svg_response
 from occupancy.params import From, SignedCode, To, VenueId
 from occupancy.stats import history
 from occupancy.stats.calendar import local_date
@@ -244,3 +245,14 @@ async def cancel(request: Request, svc: ServicesDep, _: Public) -> Response:
     cancelled = await svc.bookings.cancel(body.booking)
     return json_response({"booking_id": cancelled.booking_id, "slot": cancelled.slot,
                           "state": "cancelled", "replayed": cancelled.replayed})
+
+
+@cancellations.post(
+    "/booking-qr", summary="The booking (its code in the body) as a QR code (SVG), for the "
+    "visitor's booking screen", response_class=Response, openapi_extra=openapi_body(BookingCodeBody),
+    responses={200: {"content": {"image/svg+xml": {}}}, 400: {"description": "malformed_booking"}},
+)
+async def booking_qr(request: Request, svc: ServicesDep, _: Public) -> Response:
+    body = await read_json(request, BookingCodeBody, svc.settings.max_body_bytes)
+    codes.venue_of(body.booking)
+    return svg_response(qr.svg(body.booking, title="Booking QR code"))

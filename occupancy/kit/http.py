@@ -58,3 +58,13 @@ def openapi_body(body_type: type) -> dict:
     )
     schema = components[body_type.__name__]
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def svg_response(svg: bytes) -> Response:
+    """A QR code's SVG for a visitor's screen: never cached, and unable to run or load anything."""
+    return Response(svg, media_type="image/svg+xml", headers={
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+    })

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from occupancy.accounts.permissions import Caller, Public, TicketStaff, VenueStaff
 from occupancy.deps import ServicesDep, SignedVenue, venue_by_signed_code
 from occupancy.kit import qr
-from occupancy.kit.http import json_response, openapi_body, read_json
+from occupancy.kit.http import json_response, openapi_body, read_json, svg_response
 from occupancy.params import ShortCode, SignedCode, Ticket, VenueId
 from occupancy.services import Services
 from occupancy.venues import door, signing
@@ -238,12 +238,7 @@ async def ticket_qr_code(ticket: Ticket, _: Public) -> Response:
 
 def _qr_response(ticket: str) -> Response:
     tickets.venue_of(ticket)
-    return Response(qr.svg(ticket), media_type="image/svg+xml", headers={
-        "Cache-Control": "no-store",
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-        "Referrer-Policy": "no-referrer",
-        "X-Content-Type-Options": "nosniff",
-    })
+    return svg_response(qr.svg(ticket))
 
 
 @router.get("/venues/{code}/alternatives",

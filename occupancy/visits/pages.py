@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from occupancy.accounts.permissions import Public
+from occupancy.bookings.pages import booking_page
 from occupancy.deps import ServicesDep, venue_by_signed_code
 from occupancy.params import SignedCode
 from occupancy.venues.errors import ForgedVenueCode, UnknownVenue
@@ -54,12 +55,14 @@ async def venue_page(code: SignedCode, request: Request, svc: ServicesDep, _: Pu
         "venue": {"code": venue.code, "name": venue.name, "max_party": venue.max_party,
                   "max_stay_minutes": venue.max_stay_minutes},
         "occupancy": state,
+        "booking": await booking_page(svc, venue.id, venue.max_party),
     }
     return _render(request, "venue.html", {
         "venue": venue,
         "category": texts.category(language.choose(request), venue.category),
         "occupancy": state,
         "page": page,
+        "booking": page["booking"],
         "reopens": _reopens(venue.reopens_at, request) if venue.paused else None,
         # Opened from the poster rather than the door screen: say where the check-in happens.
         "door_screen_needed": venue.door_code_required and "door" not in request.query_params,

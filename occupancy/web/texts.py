@@ -7,7 +7,7 @@ page, so no text is hard-coded in JavaScript.
 
 from dataclasses import dataclass
 
-from occupancy.web.catalogue import staff, visitor
+from occupancy.web.catalogue import booking, staff, visitor
 from occupancy.web.language import DEFAULT
 
 
@@ -24,7 +24,9 @@ class Book:
         return {key: t[key] for key in self.script_keys}
 
 
-VISITOR = Book(visitor.TEXTS, visitor.SCRIPT_KEYS)
+# The venue page's time slots have their own table, joined to the visitor pages' texts.
+VISITOR = Book({lang: {**table, **booking.TEXTS[lang]} for lang, table in visitor.TEXTS.items()},
+               visitor.SCRIPT_KEYS + booking.SCRIPT_KEYS)
 STAFF = Book(staff.TEXTS, staff.SCRIPT_KEYS)
 
 _CATEGORY = "category_"

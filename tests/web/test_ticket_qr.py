@@ -18,9 +18,9 @@ def short_code(ticket: str) -> str:
     return f"{prefix[:4]}-{prefix[4:]}"
 
 
-async def qr_on_screen(page: Page) -> str:
+async def qr_on_screen(page: Page, image: str = "#ticket-qr") -> str:
     """Read the QR code as a door phone's camera would: from the pixels on the screen."""
-    qr = page.locator("#ticket-qr")
+    qr = page.locator(image)
     await expect(qr).to_be_visible()
     # Not page.wait_for_function: its polling evals a string, which the page's CSP refuses.
     await expect(qr).to_have_js_property("complete", True)

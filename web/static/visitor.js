@@ -409,18 +409,9 @@
     }
     pendingKey = null;
     if (response.ok) {
-      var t = {
-        ticket: data.ticket,
-        venue: data.venue.name,
-        party_size: data.party_size,
-        checked_in_at: data.checked_in_at,
-        short_code: data.short_code,
-      };
-      saveTicket(t);
+      checkedIn(data);
       form.reset();
       submitted = false;
-      showTicket(t, data.short_code);
-      refreshOccupancy();
       return;
     }
     var error = data.error || {};
@@ -444,6 +435,21 @@
       formError(error.message || T.error_generic);
     }
   }
+
+  // A check-in's answer (this form's, or a booking's claim by booking.js): the ticket, kept.
+  function checkedIn(data) {
+    var t = {
+      ticket: data.ticket,
+      venue: data.venue.name,
+      party_size: data.party_size,
+      checked_in_at: data.checked_in_at,
+      short_code: data.short_code,
+    };
+    saveTicket(t);
+    showTicket(t, data.short_code);
+    refreshOccupancy();
+  }
+  window.occupancyVisitor = { checkedIn: checkedIn };
 
   // Retry from the full or paused screen: send the same details again, or, if nothing was
   // sent yet (the page opened full), look whether there is room now.
