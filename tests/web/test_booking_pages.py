@@ -8,9 +8,11 @@ from datetime import datetime
 import httpx
 from playwright.async_api import Page, expect
 
+from occupancy.bookings import codes
 from tests.bookings.helpers import JAKARTA, booker, free_places, slot_key, today, tomorrow
-from tests.browser import city_clock
+from tests.browser import artifact, city_clock
 from tests.web.conftest import snap
+from tests.web.test_every_page import open_as
 from tests.web.test_ticket_qr import qr_on_screen
 from tests.web.test_visitor_flow import count, stored_ticket
 
@@ -167,3 +169,48 @@ async def test_a_full_slot_names_the_next_free_ones(live_server, make_venue, iss
     # The list is read again: the full slot cannot be picked.
     await expect(phone.locator("#b-slots input").first).to_be_disabled()
     await snap(phone, "booking-slot-full")
+
+
+async def test_door_staff_let_a_booked_party_in_by_its_code(
+        live_server, make_venue, issue_token, browser, settings):
+    venue, signed, start = await venue_by_slots(live_server, make_venue, issue_token)
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        made = await http.post(f"/api/venues/{signed}/bookings",
+                               json=booker(slot_key(today(), start), 1, party_size=3))
+        assert made.status_code == 201, made.text
+        later = await http.post(f"/api/venues/{signed}/bookings",
+                                json=booker(slot_key(tomorrow(), start), 2, party_size=2))
+        assert later.status_code == 201, later.text
+    code, too_early = made.json()["booking"], later.json()["booking"]
+    assert codes.venue_of(code) == venue.id
+    staff = await issue_token("staff", venue.id)
+    context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="id-ID")
+    try:
+        door = await open_as(context, live_server.url, staff, f"/door/{signed}")
+        await expect(door.get_by_test_id("count")).to_have_text("0")
+
+        # Tomorrow's booking is refused, saying when its slot starts.
+        await door.fill("#ticket", too_early)
+        await door.click("#claim-button")
+        result = door.get_by_test_id("result")
+        await expect(result).to_contain_text("Terlalu awal: slotnya mulai pukul")
+        await expect(result).to_contain_text(
+            city_clock(later.json()["starts_at"], settings.timezone))
+
+        # The code as its QR code holds it (or typed): the party is in, its size shown.
+        await door.fill("#ticket", code)
+        await door.click("#claim-button")
+        await expect(result).to_contain_text("Pemesanan diterima")
+        await expect(result).to_contain_text("3 orang")
+        await expect(door.get_by_test_id("count")).to_have_text("3")
+        # Its visit's ticket is ready for the temperature.
+        assert re.fullmatch(rf"{venue.id}\.[A-Za-z0-9_-]{{32}}", await door.input_value("#ticket"))
+        await door.screenshot(path=artifact("door-booking-claimed"), full_page=True)
+
+        # Scanned twice: the same visit, counted once.
+        await door.fill("#ticket", code)
+        await door.press("#ticket", "Enter")
+        await expect(result).to_contain_text("sudah diterima tadi")
+        assert await count(live_server, signed) == 3
+    finally:
+        await context.close()

@@ -1,8 +1,11 @@
-// Door staff screen: screen a visit's temperature, check a visit out, count walk-ins. A visit is
-// named by its ticket (scanned from the visitor's QR or pasted) or by its short code (typed).
-import { api, connect, flash, format, number, page, setLevelClass, T, text, tone } from "./live.js";
+// Door staff screen: screen a visit's temperature, check a visit out, count walk-ins, let a
+// booked party in. A visit is named by its ticket (scanned from the visitor's QR or pasted) or by
+// its short code (typed); a booking by its code (scanned from its QR or typed).
+import { api, clock, connect, flash, format, number, page, setLevelClass, T, text, tone } from "./live.js";
 
 const venue = page.venue;
+// Tested before TICKET, which would also match a booking code's tail.
+const BOOKING = /(B[1-9][0-9]{0,9}\.[A-Za-z0-9_-]{32})/;
 const TICKET = /([1-9][0-9]{0,9}\.[A-Za-z0-9_-]{32})/;
 // The visitor's "code for the staff": 8 hex digits, any case, with or without the dash.
 const SHORT_CODE = /^([0-9a-f]{4})[\s-]?([0-9a-f]{4})$/i;
@@ -74,9 +77,50 @@ function fail(err) {
   beep(false);
 }
 
+// --- a booked party: its booking claimed, then its visit's ticket ready for the temperature ---
+
+const BOOKING_OUTCOMES = {
+  booking_expired: "door_booking_expired", booking_cancelled: "door_booking_cancelled",
+  other_venue: "door_other_venue_booking", unknown_booking: "door_unknown_booking",
+  malformed_booking: "door_unknown_booking", venue_full: "door_booking_full",
+  venue_paused: "door_booking_paused",
+};
+
+async function claimBooking(code) {
+  clearResult();
+  try {
+    const answer = await api("POST", `/api/venues/${venue.id}/booking-claims`, { booking: code });
+    show("ok", answer.replayed ? T.booking_in_before : T.booking_in, format(T.booking_party, {
+      n: answer.party_size, count: number(answer.occupancy.count),
+      capacity: number(answer.occupancy.capacity) }));
+    beep(true);
+    // The party's visit, ready for its temperature or its check-out.
+    ticketInput.value = answer.ticket;
+    temperatureInput.focus();
+  } catch (err) {
+    const detail = err.detail || {};
+    if (err.code === "claim_too_early") {
+      show("bad", format(T.door_claim_too_early, { time: clock(Date.parse(detail.starts_at) / 1000) }));
+    } else if (BOOKING_OUTCOMES[err.code]) {
+      show("bad", T[BOOKING_OUTCOMES[err.code]], err.message);
+    } else {
+      show("bad", format(T.failed, { message: err.message }));
+    }
+    beep(false);
+  }
+}
+
+document.getElementById("claim-button").addEventListener("click", () => {
+  const booking = BOOKING.exec(ticketInput.value);
+  if (!booking) { show("bad", T.ticket_needed); ticketInput.focus(); return; }
+  claimBooking(booking[1]);
+});
+
 document.getElementById("ticket-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   clearResult();  // no stale answer under the next one
+  const booking = BOOKING.exec(ticketInput.value);
+  if (booking) { claimBooking(booking[1]); return; }
   const visit = visitRequests(ticketInput.value);
   if (!visit) { show("bad", T.ticket_needed); ticketInput.focus(); return; }
   const temperature = Number.parseFloat(temperatureInput.value.replace(",", "."));
@@ -150,6 +194,12 @@ async function startScan() {
   const look = () => {
     if (session.stopped) return;
     const text = readFrame();
+    // A booking is let in at once; its visit's ticket then waits for the temperature.
+    if (text && BOOKING.test(text)) {
+      stopScan();
+      claimBooking(BOOKING.exec(text)[1]);
+      return;
+    }
     // Only a ticket counts: a venue's poster in view is not what the staff are after.
     if (text && TICKET.test(text)) {
       ticketInput.value = TICKET.exec(text)[1];

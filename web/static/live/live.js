@@ -234,6 +234,7 @@ export async function api(method, url, body) {
     error.code = data && data.error && data.error.code;
     error.field = data && data.error && data.error.field;  // the input at fault, if one is
     error.status = response.status;
+    error.detail = (data && data.error) || {};  // the error's own fields (e.g. a time)
     throw error;
   }
   return data;
