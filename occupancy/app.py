@@ -15,6 +15,7 @@ from occupancy.errors import install_error_handlers
 from occupancy.hot_routes import HotRoutes
 from occupancy.kit import logs
 from occupancy.kit.limits import BodyLimit
+from occupancy.line import endpoints as line_endpoints
 from occupancy.live import pages as live_pages
 from occupancy.live import sockets as live_sockets
 from occupancy.metrics import LatencyMiddleware
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(venue_manage.router)
     app.include_router(booking_endpoints.router)
     app.include_router(booking_endpoints.cancellations)
+    app.include_router(line_endpoints.router)
     app.include_router(city_endpoints.router)
     app.include_router(tracing_endpoints.router)
     app.include_router(live_sockets.router)

@@ -46,6 +46,10 @@ for _outcome in BOOKING_OUTCOMES:
     BOOKINGS.labels(_outcome)
 for _code in BOOKING_REFUSAL_CODES:
     BOOKING_REFUSALS.labels(_code)
+LINE_EVENTS = Counter("occupancy_line_events", "Waiting line: parties that joined, left, were "
+                      "offered places, claimed them or let their offer pass", ["event"])
+for _event in ("joined", "left", "offered", "claimed", "passed"):
+    LINE_EVENTS.labels(_event)
 DEPENDENCY_ERRORS = Counter(
     "occupancy_dependency_errors", "Requests and sockets answered 503 because Redis or SQL did not "
     "answer (down, timed out, refused), by dependency", ["dependency"])

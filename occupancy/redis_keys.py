@@ -146,3 +146,41 @@ def held(venue_id: int) -> str:
 
 BOOKING_LEASE_LOCK = "occ:lock:booking-leases"
 SLOT_TIMERS_LOCK = "occ:lock:slot-timers"
+
+
+# The waiting line (occupancy.line): parties wait in order of joining, then are offered places.
+
+
+def line(venue_id: int) -> str:
+    """Sorted set of the waiting parties' entry hashes, scored by their turn (1, 2, ...)."""
+    return f"{tag(venue_id)}:line"
+
+
+def line_offers(venue_id: int) -> str:
+    """Sorted set of the entries offered places, scored by the end of their offer (epoch s)."""
+    return f"{tag(venue_id)}:lineoff"
+
+
+def line_entries(venue_id: int) -> str:
+    """Hash ``<entry hash>`` -> the entry as JSON: id, party, joined at, state, turn, offer end."""
+    return f"{tag(venue_id)}:lineent"
+
+
+def line_meta(venue_id: int) -> str:
+    """Hash: ``loaded`` once read from SQL, ``seq`` the last turn given, ``offered`` the places
+    offered and not yet claimed, ``paused`` 1 while the manager holds offers back."""
+    return f"{tag(venue_id)}:linemeta"
+
+
+def line_offer_times(venue_id: int) -> str:
+    """List of the times of the last offers, newest first (for the estimated wait)."""
+    return f"{tag(venue_id)}:lineserved"
+
+
+def line_keys(venue_id: int) -> tuple[str, str, str, str, str]:
+    """The keys of every line script, in their order."""
+    return (line(venue_id), line_offers(venue_id), line_entries(venue_id), line_meta(venue_id),
+            line_offer_times(venue_id))
+
+
+LINE_LOCK = "occ:lock:line-offers"

@@ -21,6 +21,8 @@ from occupancy.bookings.service import Bookings
 from occupancy.db import make_engine, make_sessionmaker
 from occupancy.kit import periodic
 from occupancy.kit.scripts import ClusterScriptRunner, ScriptRunner
+from occupancy.line import store as line_store
+from occupancy.line.service import Line
 from occupancy.live.hub import Hub
 from occupancy.live.rechecks import Rechecks
 from occupancy.live.subscriptions import Subscriptions
@@ -107,6 +109,7 @@ class Services:
     tracer: Tracer
     bookings: Bookings
     claims: Claims
+    line: Line
     hub: Hub | None = None  # the live fan-out; only in serving processes (background=True)
     rechecks: Rechecks | None = None  # closes sockets whose token was revoked; with the hub
     background: list[asyncio.Task] = field(default_factory=list)
@@ -118,7 +121,7 @@ class Services:
         engine = make_engine(settings.database_url, settings)
         sessionmaker = make_sessionmaker(engine)
         redis, runner = await connect_redis(settings)
-        await runner.load(*ALL_SCRIPTS, *booking_store.ALL_SCRIPTS)
+        await runner.load(*ALL_SCRIPTS, *booking_store.ALL_SCRIPTS, *line_store.ALL_SCRIPTS)
         tz = ZoneInfo(settings.timezone)
         capacity = CapacityStore(runner, tz)
         journal = Journal(engine, settings.sql_batch_max)
@@ -128,14 +131,17 @@ class Services:
         bookings = Bookings(booking_store.BookingStore(runner), journal, sessionmaker, rebuilder,
                             sealer, settings.secret_key, tz)
         rebuilder.also_load.append(bookings.load_today)
-        # Another process may be rebuilding: its work is done in seconds, ours answers 503 meanwhile.
-        await rebuilder.ensure(wait=30.0)
-        repairer = Repairer(sessionmaker, redis, runner, capacity, lease=settings.lease_seconds,
-                            unclaim=bookings.store.unclaim)
         limits = RateLimits(settings.check_ins_per_address, settings.check_ins_per_venue,
                             settings.rate_window_seconds)
         visits = Visits(capacity, journal, sessionmaker, rebuilder, sealer, settings.secret_key,
                         limits)
+        line = Line(line_store.LineStore(runner), visits, journal, sessionmaker, rebuilder,
+                    settings.secret_key, settings.line_offer_minutes * 60)
+        rebuilder.also_load.append(line.load_open)
+        # Another process may be rebuilding: its work is done in seconds, ours answers 503 meanwhile.
+        await rebuilder.ensure(wait=30.0)
+        repairer = Repairer(sessionmaker, redis, runner, capacity, lease=settings.lease_seconds,
+                            unclaim=bookings.store.unclaim)
         services = cls(
             settings=settings, engine=engine, sessionmaker=sessionmaker, redis=redis,
             capacity=capacity, journal=journal,
@@ -143,7 +149,7 @@ class Services:
             rebuilder=rebuilder, repairer=repairer, visits=visits, tokens=TokenChecker(sessionmaker),
             today=TodayReader(redis, tz), walkins=WalkIns(visits),
             tracer=Tracer(sessionmaker, tuple(map(index_key, settings.secret_keys)), tz),
-            bookings=bookings, claims=Claims(bookings, visits),
+            bookings=bookings, claims=Claims(bookings, visits), line=line,
         )
         if background:
             await services.venues.load_all()
@@ -196,6 +202,8 @@ def _jobs(services: "Services", settings: Settings, tz: ZoneInfo) -> list[period
                      SlotTimers(services.bookings, services.visits,
                                 timedelta(minutes=settings.slot_end_grace_minutes)).run,
                      lock=keys.SLOT_TIMERS_LOCK),
+        periodic.Job("waiting line offers", settings.line_interval_seconds,
+                     services.line.advance_all, lock=keys.LINE_LOCK),
         periodic.Job("automatic check-out", settings.auto_checkout_interval_seconds,
                      lambda: expiry.auto_check_out(services.visits, sessionmaker),
                      lock=keys.AUTO_CHECKOUT_LOCK),

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     # How often one process expires unclaimed bookings and ends slots: an expiry is recorded
     # within about this long.
     slot_timers_interval_seconds: float = Field(1.0, gt=0)
+    # The waiting line (occupancy.line): how long the head of the line has to claim the places
+    # offered to it before they pass to the next party, and how often one process makes offers
+    # and passes the ones that ran out.
+    line_offer_minutes: float = Field(5.0, gt=0)
+    line_interval_seconds: float = Field(1.0, gt=0)
     max_body_bytes: int = 4096
     # How long an access token issued without a --days of its own lasts.
     token_days: float = Field(90.0, gt=0)

@@ -26,7 +26,8 @@ class WalkIn(BaseModel):
 
 
 @router.post("/{venue_id}/walk-ins", summary="Count a walk-in without a phone in (+1) or out (-1)",
-             responses={409: {"description": "venue_full, venue_paused or no_walk_in"}})
+             responses={409: {"description": "venue_full, venue_paused, line_waiting (parties "
+                                         "wait in the venue's line) or no_walk_in"}})
 async def walk_ins(venue_id: VenueId, body: WalkIn, svc: ServicesDep, _: VenueStaff) -> Response:
     venue = await svc.venues.by_id(venue_id)
     if body.delta == 1:

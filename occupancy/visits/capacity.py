@@ -102,21 +102,25 @@ class CapacityStore:
     async def admit(
         self, venue_id: int, ticket_hash: str, party: int, visit_id: str, now: float,
         kind: str = "visitor", address: str = "", limits: "RateLimits | None" = None,
-        claim: tuple[str, str] | None = None,
+        claim: tuple[str, str] | None = None, line: str | None = None,
     ) -> LiveVisit:
         """Reserve the party's places if they fit, leaving free those held for the unclaimed
-        bookings of the slot under way; the reservation is pending until confirmed. ``claim``
-        (booking hash, slot) turns that booking's held places into this visit (kind 'booking')."""
+        bookings of the slot under way and those offered to the waiting line, and none while
+        anyone waits in the line; the reservation is pending until confirmed. ``claim``
+        (booking hash, slot) turns that booking's held places into this visit (kind 'booking');
+        ``line`` (an entry hash) takes the places offered to that party of the line."""
         limits = limits or NO_LIMITS
         args = (party, visit_id, now, OPEN_TICKET_TTL, keys.venue_channel(venue_id), venue_id,
                 minute_of(now), STATS_TTL, kind, ticket_hash, limits.per_address, limits.per_venue,
-                limits.window_seconds)
+                limits.window_seconds, claim[1] if claim else "", line or "")
         script_keys = (*keys.visit_keys(venue_id, ticket_hash), *self._stats_keys(venue_id, now),
                        *keys.rate_keys(venue_id, limits.window(now), address),
-                       keys.holds(venue_id), keys.held(venue_id))
+                       keys.holds(venue_id), keys.held(venue_id), keys.line(venue_id),
+                       keys.line_offers(venue_id), keys.line_entries(venue_id),
+                       keys.line_meta(venue_id))
         if claim is not None:
             script_keys += (keys.booking(venue_id, claim[0]),)
-            args += (claim[1], claim[0])
+            args += (claim[0],)
         return LiveVisit.from_reply(await self.runner.run(CHECKIN, script_keys, args))
 
     def confirm(self, venue_id: int, ticket_hash: str, visit_id: str, party: int,

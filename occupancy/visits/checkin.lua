@@ -4,11 +4,14 @@
 -- until its SQL row is confirmed (confirm.lua); one left pending past its lease is an orphan.
 -- KEYS: count, config, ticket, open tickets, pending, day stats, minute stats, minute counts,
 --       recent events, this rate window's check-ins at the venue, and from this client address,
---       slots with held places, places held (bookings.claims), and for a claim the booking
+--       slots with held places, places held (bookings.claims), the waiting line, its offers,
+--       its entries and its meta (occupancy.line), and for a booking's claim the booking
 -- ARGV: party, visit_id, now (epoch seconds), ticket ttl (s), channel, venue_id, minute (epoch of
 --       its start), stats ttl (s), kind ('visitor', 'walkin' or 'booking': a booking claimed),
 --       ticket hash, check-ins allowed per window from one address, and at the venue (0: no
---       limit), window (s), and for a claim the booking's slot (<day>-<HHMM>) and hash
+--       limit), window (s), for a booking's claim its slot (<day>-<HHMM>, '' otherwise), for
+--       a claim of places offered to a party of the waiting line its entry hash, and for a
+--       booking's claim the booking's hash
 -- Returns {status, count, capacity, visit_id, party, checked_in_at, state}
 -- A venue without a capacity in Redis is not loaded (Redis lost it): 'no_config', nothing changes.
 local t = redis.call('HMGET', KEYS[3], 'visit', 'party', 'at', 'state')
@@ -58,6 +61,7 @@ end
 -- visitors are admitted while count + held + party <= capacity. A claim turns its own held places
 -- into taken ones (count + held is unchanged), so it only needs count + party <= capacity.
 local held, claim = 0, ARGV[9] == 'booking'
+local line_claim = (ARGV[15] or '') ~= ''
 local under_way = redis.call('ZRANGEBYSCORE', KEYS[12], '(' .. ARGV[3], '+inf', 'LIMIT', 0, 1)[1]
 local held_fields = under_way and redis.call('HMGET', KEYS[13], under_way, under_way .. ':s')
 if held_fields and tonumber(held_fields[2] or ARGV[3]) <= tonumber(ARGV[3]) then
@@ -66,7 +70,7 @@ else
   under_way = nil
 end
 if claim then
-  local b = redis.call('HMGET', KEYS[14], 'state', 'party')
+  local b = redis.call('HMGET', KEYS[18], 'state', 'party')
   if b[1] ~= 'booked' then
     return {'booking_' .. (b[1] or 'unknown'), count, capacity}
   end
@@ -74,6 +78,23 @@ if claim then
     return {'outside_slot', count, capacity}
   end
   party, held = tonumber(b[2]), 0
+end
+-- The waiting line (occupancy.line): places offered to its parties count as taken, and while
+-- anyone waits, the places that free up are theirs: a walk-in or visitor never jumps the line.
+-- A party claiming its offer takes its own offered places. A booked party is not in the line.
+local offered = tonumber(redis.call('HGET', KEYS[17], 'offered') or '0')
+local entry
+if line_claim then
+  entry = cjson.decode(redis.call('HGET', KEYS[16], ARGV[15]) or '{"s":"unknown"}')
+  if entry.s ~= 'offered' or entry.u <= tonumber(ARGV[3]) then
+    return {'line_' .. (entry.s == 'offered' and 'passed' or entry.s), count, capacity}
+  end
+  party, held = entry.p, held + offered - entry.p
+elseif not claim then
+  if redis.call('ZCARD', KEYS[14]) > 0 then
+    return {'line_waiting', count + held + offered, capacity}
+  end
+  held = held + offered
 end
 if count + held + party > capacity then
   local event = cjson.encode({v = tonumber(ARGV[6]), e = 'full', n = party, c = count,
@@ -93,9 +114,15 @@ redis.call('ZADD', KEYS[5], ARGV[3], 'in:' .. ARGV[10])
 redis.call('HINCRBY', KEYS[2], 'seq', 1)
 if claim then
   redis.call('HINCRBY', KEYS[13], ARGV[14], -party)
-  redis.call('HSET', KEYS[14], 'state', 'claimed', 'visit', ARGV[2])
+  redis.call('HSET', KEYS[18], 'state', 'claimed', 'visit', ARGV[2])
   -- The lease check gives an orphaned claim back to its booking (visits.repair).
-  redis.call('HSET', KEYS[3], 'booking', ARGV[15], 'slot', ARGV[14])
+  redis.call('HSET', KEYS[3], 'booking', ARGV[16], 'slot', ARGV[14])
+end
+if line_claim then
+  entry.s, entry.v = 'claimed', ARGV[2]
+  redis.call('ZREM', KEYS[15], ARGV[15])
+  redis.call('HINCRBY', KEYS[17], 'offered', -party)
+  redis.call('HSET', KEYS[16], ARGV[15], cjson.encode(entry))
 end
 local kind = ARGV[9]
 if kind == 'visitor' then

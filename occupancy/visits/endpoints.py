@@ -1,6 +1,7 @@
 """Thin HTTP routes for visits: check in, check out, screen (by ticket or short code), the
 ticket's QR code, read occupancy."""
 
+import msgspec
 from fastapi import APIRouter, Request, Response
 
 from occupancy.accounts.permissions import Caller, Public, TicketStaff, VenueStaff
@@ -39,24 +40,30 @@ router = APIRouter(prefix="/api", tags=["visits"])
     responses={200: {"description": "A retry: the same ticket as before"},
                400: {"description": "malformed_booking"},
                404: {"description": "unknown_booking"},
-               409: {"description": "venue_full, venue_paused or idempotency_key_reused; with a "
+               409: {"description": "venue_full, venue_paused, line_waiting (others wait in "
+                                    "the venue's line: join it) or idempotency_key_reused; with a "
                                     "booking: claim_too_early, booking_expired, "
-                                    "booking_cancelled or other_venue"}},
+                                    "booking_cancelled or other_venue; with a line code: "
+                                    "line_not_offered, offer_passed, line_left or line_claimed"}},
 )
 async def check_in(code: SignedCode, request: Request, svc: ServicesDep, _: Public) -> Response:
     body = await read_json(request, CheckInBody, svc.settings.max_body_bytes)
     # The body is read before the code is checked: a bad body is refused as such, whatever the code.
     venue = await venue_by_signed_code(svc, code)
     # A booked party claims its places in its slot: the booking has its name, phone and party.
+    if body.line is not None and body.party_size == 0:  # the line knows the party's size
+        body = msgspec.structs.replace(body, party_size=1)
     valid = None if body.booking is not None else validate_check_in(
         body, venue.max_party, request.headers.get("idempotency-key"))
     if venue.door_code_required:
         door.check(svc.settings.secret_keys, venue.id, body.door_code)
+    address = request.client.host if request.client else ""
     if valid is None:
         visit = await svc.claims.claim(venue, body.booking)
+    elif body.line is not None:  # a party of the waiting line takes the places offered to it
+        visit = await svc.line.claim(venue, valid, body.line, address)
     else:
-        visit = await svc.visits.check_in(venue, valid,
-                                          request.client.host if request.client else "")
+        visit = await svc.visits.check_in(venue, valid, address)
     return checked_in(visit)
 
 

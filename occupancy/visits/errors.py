@@ -7,6 +7,13 @@ class VenueFull(DomainError):
     message = "The venue is full right now. Please wait a few minutes and try again."
 
 
+class LineWaiting(DomainError):
+    status = 409
+    code = "line_waiting"
+    message = ("People are waiting in this venue's line for the next free places. Join the line: "
+               "you will be called when it is your turn.")
+
+
 class TooManyCheckIns(DomainError):
     status = 429
     code = "too_many_check_ins"

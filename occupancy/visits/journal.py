@@ -27,6 +27,7 @@ from occupancy import metrics
 from occupancy.bookings.models import Booking
 from occupancy.bookings.writes import apply_booking_writes, is_booking
 from occupancy.db import journal_engine, sync_sqlite_engine
+from occupancy.line.writes import apply_line_writes, is_line
 from occupancy.visits.models import Visit
 from occupancy.visits.writes import (
     PG_BATCH,
@@ -166,7 +167,7 @@ class Journal:
                 self._thread, self._apply_in_thread, writes)
         # Rare: one statement could apply only one of two changes of a visit; bookings (far fewer
         # than check-ins) are not in that statement.
-        if changes_a_visit_twice(writes) or any(is_booking(w) for w in writes):
+        if changes_a_visit_twice(writes) or any(is_booking(w) or is_line(w) for w in writes):
             async with self.engine.begin() as conn:
                 return await conn.run_sync(self._apply_sync, writes)
         async with self._batch_engine.connect() as conn:  # autocommit: the statement is atomic
@@ -180,12 +181,16 @@ class Journal:
             return self._apply_sync(conn, writes)
 
     def _apply_sync(self, conn, writes: list) -> list:
-        """Visits' and bookings' writes in one transaction; the new rows that clash."""
+        """Visits', bookings' and the line's writes in one transaction; the new rows that clash."""
         bookings = [w for w in writes if is_booking(w)]
-        visits = [w for w in writes if not is_booking(w)] if bookings else writes
+        lines = [w for w in writes if is_line(w)]
+        visits = [w for w in writes if not (is_booking(w) or is_line(w))] if (
+            bookings or lines) else writes
         conflicts = apply_writes(conn, self._insert, visits) if visits else []
         if bookings:
             conflicts += apply_booking_writes(conn, self._insert_booking, bookings)
+        if lines:
+            apply_line_writes(conn, lines)
         return conflicts
 
 

@@ -11,6 +11,7 @@ class Refusal(StrEnum):
     FULL = "full"
     PAUSED = "paused"
     RATE_LIMITED = "rate_limited"
+    LINE_WAITING = "line_waiting"  # others wait in the venue's line (occupancy.line) for places
     FEVER = "fever"  # admitted by the script, then refused at the door's screening
 
 

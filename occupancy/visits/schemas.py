@@ -24,6 +24,7 @@ class CheckInBody(msgspec.Struct, forbid_unknown_fields=True):
     idempotency_key: str | None = None
     door_code: str | None = None  # from the door screen's QR code, where the venue requires it
     booking: str | None = None  # a booking's code (occupancy.bookings.claims)
+    line: str | None = None  # a line code whose party was offered places (occupancy.line)
 
 
 class TicketBody(msgspec.Struct, forbid_unknown_fields=True):

@@ -22,6 +22,7 @@ from occupancy.visits.checkout import CheckOuts
 from occupancy.visits.errors import (
     AmbiguousShortCode,
     IdempotencyKeyReused,
+    LineWaiting,
     TooManyCheckIns,
     UnknownTicket,
     VenueFull,
@@ -150,6 +151,9 @@ class Visits:
         if live.status == "paused":
             metrics.REFUSALS.labels(Refusal.PAUSED).inc()
             raise VenuePaused(count=live.count, capacity=live.capacity)
+        if live.status == "line_waiting":
+            metrics.REFUSALS.labels(Refusal.LINE_WAITING).inc()
+            raise LineWaiting(count=live.count, capacity=live.capacity)
         if live.status not in ("ok", "replay"):
             raise ServiceUnavailable()
         return live

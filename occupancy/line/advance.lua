@@ -1,0 +1,67 @@
+-- Move the line on, atomically: offers that ran out pass (their places return to the pool the
+-- line draws from), then the head of the line is offered places while they are free:
+-- count + held (bookings of the slot under way) + offered + its party <= capacity. Strictly
+-- first come, first served: a party that does not fit stops the line, no one behind it skips it.
+-- Offered places count as taken for every admission (checkin.lua), so they are never offered
+-- twice nor taken by a walk-in.
+-- KEYS: line, offers, entries, meta, offer times, count, config, holds, held
+-- ARGV: now (epoch s), offer seconds, mode ('auto': not while paused; 'one': the manager offers
+--       the next party by hand, paused or not)
+-- Returns {status, {passed entry hashes}, {offered entry hash, its deadline, ...}}
+if redis.call('HGET', KEYS[4], 'loaded') ~= '1' then
+  return {'not_loaded', {}, {}}
+end
+local now = tonumber(ARGV[1])
+local passed, offered = {}, {}
+local reserved = tonumber(redis.call('HGET', KEYS[4], 'offered') or '0')
+for _, h in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
+  local e = cjson.decode(redis.call('HGET', KEYS[3], h))
+  redis.call('ZREM', KEYS[2], h)
+  reserved = reserved - e.p
+  e.s = 'passed'
+  redis.call('HSET', KEYS[3], h, cjson.encode(e))
+  passed[#passed + 1] = h
+end
+redis.call('HSET', KEYS[4], 'offered', reserved)
+local capacity = tonumber(redis.call('HGET', KEYS[7], 'capacity') or '-1')
+if capacity < 0 then
+  return {'no_config', passed, offered}
+end
+if ARGV[3] == 'auto' and redis.call('HGET', KEYS[4], 'paused') == '1' then
+  return {'paused', passed, offered}
+end
+local count = tonumber(redis.call('GET', KEYS[6]) or '0')
+-- The places held for the slot under way, read as checkin.lua reads them.
+local held = 0
+local under_way = redis.call('ZRANGEBYSCORE', KEYS[8], '(' .. ARGV[1], '+inf', 'LIMIT', 0, 1)[1]
+if under_way then
+  local f = redis.call('HMGET', KEYS[9], under_way, under_way .. ':s')
+  if tonumber(f[2] or ARGV[1]) <= now then
+    held = tonumber(f[1] or '0')
+  end
+end
+local deadline = now + tonumber(ARGV[2])
+while true do
+  local h = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
+  if not h then
+    break
+  end
+  local e = cjson.decode(redis.call('HGET', KEYS[3], h))
+  if count + held + reserved + e.p > capacity then
+    break
+  end
+  redis.call('ZREM', KEYS[1], h)
+  redis.call('ZADD', KEYS[2], deadline, h)
+  e.s, e.u = 'offered', deadline
+  redis.call('HSET', KEYS[3], h, cjson.encode(e))
+  reserved = reserved + e.p
+  redis.call('LPUSH', KEYS[5], ARGV[1])
+  offered[#offered + 1] = h
+  offered[#offered + 1] = tostring(deadline)
+  if ARGV[3] == 'one' then
+    break
+  end
+end
+redis.call('HSET', KEYS[4], 'offered', reserved)
+redis.call('LTRIM', KEYS[5], 0, 9)
+return {'ok', passed, offered}

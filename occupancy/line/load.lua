@@ -1,0 +1,24 @@
+-- Load a venue's line from SQL (the entries still waiting or offered, in their turn's order),
+-- unless it is loaded: after Redis lost it, or on the line's first use.
+-- KEYS: line, offers, entries, meta, offer times
+-- ARGV: paused ('1' or '0'), the last turn given, then per entry: hash, id, party, joined at,
+--       state ('waiting' or 'offered'), turn, offer end (epoch s, 0 while waiting)
+if redis.call('HGET', KEYS[4], 'loaded') == '1' then
+  return 0
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+local offered = 0
+for i = 3, #ARGV, 7 do
+  local h, p, state, q = ARGV[i], tonumber(ARGV[i + 2]), ARGV[i + 4], tonumber(ARGV[i + 5])
+  local e = {i = ARGV[i + 1], p = p, j = tonumber(ARGV[i + 3]), s = state, q = q}
+  if state == 'offered' then
+    e.u = tonumber(ARGV[i + 6])
+    redis.call('ZADD', KEYS[2], e.u, h)
+    offered = offered + p
+  else
+    redis.call('ZADD', KEYS[1], q, h)
+  end
+  redis.call('HSET', KEYS[3], h, cjson.encode(e))
+end
+redis.call('HSET', KEYS[4], 'loaded', 1, 'seq', ARGV[2], 'offered', offered, 'paused', ARGV[1])
+return 1

@@ -1,0 +1,127 @@
+"""The live side of the line: one script call per operation on the venue's hash-tagged keys."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from occupancy import redis_keys as keys
+from occupancy.kit.scripts import Script, ScriptRunner
+
+HERE = Path(__file__).parent
+JOIN = Script(HERE / "join.lua")
+UNJOIN = Script(HERE / "unjoin.lua")
+LEAVE = Script(HERE / "leave.lua")
+ADVANCE = Script(HERE / "advance.lua")
+STATUS = Script(HERE / "status.lua")
+SUMMARY = Script(HERE / "summary.lua")
+LOAD = Script(HERE / "load.lua")
+UNCLAIM = Script(HERE / "unclaim.lua")
+PAUSE = Script(HERE / "pause.lua")
+ALL_SCRIPTS = (JOIN, UNJOIN, LEAVE, ADVANCE, STATUS, SUMMARY, LOAD, UNCLAIM, PAUSE)
+
+
+def text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A party in the line, as Redis holds it."""
+
+    id: str
+    party: int
+    joined_at: float
+    state: str  # waiting | offered | claimed | left | passed
+    turn: int
+    offer_until: float | None = None
+
+    @classmethod
+    def parse(cls, raw) -> "Entry":
+        e = json.loads(raw)
+        return cls(e["i"], int(e["p"]), float(e["j"]), e["s"], int(e["q"]), e.get("u"))
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: str
+    entry: Entry | None = None
+    position: int = 0  # 1 for the head of the line; 0 once no longer waiting
+    offer_times: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """What one run of advance.lua did."""
+
+    status: str  # ok | paused | no_config | not_loaded
+    passed: tuple[str, ...]  # entry hashes whose offer ran out
+    offered: tuple[tuple[str, float], ...]  # (entry hash, end of its offer)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    status: str
+    waiting: int
+    offers_out: int
+    places_offered: int
+    paused: bool
+    head: Entry | None
+
+
+class LineStore:
+    def __init__(self, runner: ScriptRunner) -> None:
+        self.runner = runner
+
+    async def _run(self, script: Script, venue_id: int, args: tuple, extra: tuple = ()) -> list:
+        return await self.runner.run(script, (*keys.line_keys(venue_id), *extra), args)
+
+    @staticmethod
+    def _reply(raw: list) -> Reply:
+        status, entry, position, *rest = raw
+        times = tuple(float(text(t)) for t in (rest[0] if rest else ()))
+        return Reply(text(status), Entry.parse(entry) if entry else None, int(position), times)
+
+    async def join(self, venue_id: int, entry_hash: str, entry_id: str, party: int,
+                   now: float) -> Reply:
+        return self._reply(await self._run(JOIN, venue_id, (entry_hash, entry_id, party, now)))
+
+    async def unjoin(self, venue_id: int, entry_hash: str, entry_id: str) -> None:
+        await self._run(UNJOIN, venue_id, (entry_hash, entry_id))
+
+    async def leave(self, venue_id: int, entry_hash: str) -> Reply:
+        status, entry = await self._run(LEAVE, venue_id, (entry_hash,))
+        return Reply(text(status), Entry.parse(entry) if entry else None)
+
+    async def status(self, venue_id: int, entry_hash: str) -> Reply:
+        return self._reply(await self._run(STATUS, venue_id, (entry_hash,)))
+
+    async def advance(self, venue_id: int, now: float, offer_seconds: float,
+                      mode: str = "auto") -> Moved:
+        extra = (keys.count(venue_id), keys.config(venue_id), keys.holds(venue_id),
+                 keys.held(venue_id))
+        status, passed, offered = await self._run(ADVANCE, venue_id, (now, offer_seconds, mode),
+                                                  extra)
+        offered = [text(x) for x in offered]
+        return Moved(text(status), tuple(text(h) for h in passed),
+                     tuple((offered[i], float(offered[i + 1])) for i in range(0, len(offered), 2)))
+
+    async def summary(self, venue_id: int) -> Summary:
+        status, waiting, out, places, paused, head = await self._run(SUMMARY, venue_id, ())
+        return Summary(text(status), int(waiting), int(out), int(places), text(paused) == "1",
+                       Entry.parse(head) if head else None)
+
+    async def load(self, venue_id: int, paused: bool, last_turn: int, rows: list) -> bool:
+        """Load a venue's open entries (SQL rows) unless its line is loaded already."""
+        args = ["1" if paused else "0", last_turn]
+        for row in rows:
+            offered = row.offered_at is not None
+            args += [row.entry_hash, row.id, row.party_size, row.joined_at.timestamp(),
+                     "offered" if offered else "waiting", row.seq,
+                     row.offer_until.timestamp() if offered else 0]
+        return bool(await self._run(LOAD, venue_id, tuple(args)))
+
+    async def unclaim(self, venue_id: int, entry_hash: str, visit_id: str) -> None:
+        await self._run(UNCLAIM, venue_id, (entry_hash, visit_id))
+
+    async def pause(self, venue_id: int, paused: bool) -> bool:
+        return bool(await self._run(PAUSE, venue_id, ("1" if paused else "0",)))
