@@ -107,6 +107,8 @@
   }
 
   function roomNow(o) {
+    // This phone's party waits in the line (line.js): its turn comes on the full view.
+    if (localStorage.getItem("occupancy.line." + page.venue.code)) return false;
     return !o.paused && o.level !== "full";
   }
 
@@ -373,6 +375,8 @@
     // The rotating code of the door screen's QR code, where the venue requires one.
     var door = new URLSearchParams(window.location.search).get("door");
     if (door) body.door_code = door;
+    // Places offered to this phone's party of the waiting line (web/static/line.js).
+    if (form.dataset.line) body.line = form.dataset.line;
     return body;
   }
 
@@ -411,11 +415,14 @@
     if (response.ok) {
       checkedIn(data);
       form.reset();
+      delete form.dataset.line;
+      document.dispatchEvent(new CustomEvent("occupancy:checked-in"));
       submitted = false;
       return;
     }
     var error = data.error || {};
-    if (error.code === "venue_full") {
+    // Full, or others wait in the line for the next places: the full view offers the line.
+    if (error.code === "venue_full" || error.code === "line_waiting") {
       $("full-count").textContent = fmt(T.full_count, { count: number(error.count), capacity: number(error.capacity) });
       var minutes = Math.max(1, Math.ceil((error.retry_after_seconds || 60) / 60));
       $("full-retry").textContent = fmt(T.full_retry, { minutes: minutes });
@@ -602,6 +609,8 @@
     offerCheckOutElsewhere();
   });
   document.addEventListener("visibilitychange", poll);
+  // The waiting line's script shows the form when its party claims the places offered.
+  document.addEventListener("occupancy:show", function (event) { show(event.detail); });
 
   renderOccupancy(page.occupancy);
   var kept = loadTicket();
