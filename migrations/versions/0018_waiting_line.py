@@ -16,6 +16,8 @@ down_revision: Union[str, Sequence[str], None] = '0017'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
+OPEN = sa.text("claimed_at IS NULL AND left_at IS NULL AND passed_at IS NULL")
+
 
 def upgrade() -> None:
     op.create_table(
@@ -37,6 +39,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('line_entries', schema=None) as batch_op:
         batch_op.create_index('ix_line_entries_venue_seq', ['venue_id', 'seq'], unique=False)
+        batch_op.create_index('ix_line_entries_open', ['venue_id'], unique=False,
+                              sqlite_where=OPEN, postgresql_where=OPEN)
     op.create_table(
         'line_settings',
         sa.Column('venue_id', sa.Integer(), nullable=False),
@@ -49,5 +53,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table('line_settings')
     with op.batch_alter_table('line_entries', schema=None) as batch_op:
+        batch_op.drop_index('ix_line_entries_open')
         batch_op.drop_index('ix_line_entries_venue_seq')
     op.drop_table('line_entries')

@@ -2,10 +2,13 @@
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from occupancy.db import Base, UTCDateTime
+
+
+_OPEN = text("claimed_at IS NULL AND left_at IS NULL AND passed_at IS NULL")
 
 
 class LineEntry(Base):
@@ -16,6 +19,9 @@ class LineEntry(Base):
     __table_args__ = (
         # The open entries of a venue in their turn's order, read when Redis loads its line.
         Index("ix_line_entries_venue_seq", "venue_id", "seq"),
+        # The venues whose line has parties in it, read every second by the offers' job: only
+        # the open entries, however many the table keeps.
+        Index("ix_line_entries_open", "venue_id", sqlite_where=_OPEN, postgresql_where=_OPEN),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
