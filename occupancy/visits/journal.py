@@ -5,7 +5,7 @@ commits, the next one gathers. Durability costs one commit per batch instead of 
 If a batch fails, its writes are retried one by one so only the faulty ones fail.
 
 A batch is one plain function on a synchronous connection (``apply_writes``). On SQLite it runs
-whole in the journal's own thread: a transaction that awaited the busy event loop between its
+whole in the journal's own thread, as plain sqlite3 calls (``SqliteWrites``): a transaction that awaited the busy event loop between its
 statements held the database's single write lock for ~13 ms a batch, and the other worker
 process slept in SQLite's busy handler meanwhile. On PostgreSQL it runs through SQLAlchemy's
 ``run_sync`` on asyncpg, and up to ``overlap`` batches commit at once on separate connections.
@@ -32,6 +32,7 @@ from occupancy.visits.models import Visit
 from occupancy.visits.writes import (
     PG_BATCH,
     NewVisit,
+    SqliteWrites,
     Write,
     apply_writes,
     changes_a_visit_twice,
@@ -66,6 +67,7 @@ class Journal:
         self._slots = asyncio.Semaphore(1 if sqlite else overlap)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="journal") if sqlite else None
         self._sync_engine = sync_sqlite_engine(engine) if sqlite else None
+        self._sqlite = SqliteWrites(self._sync_engine.dialect) if sqlite else None
         self._batch_engine = None if sqlite else journal_engine(engine, overlap)
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task | None = None
@@ -178,7 +180,9 @@ class Journal:
 
     def _apply_in_thread(self, writes: list[Write]) -> list[Write]:
         with self._sync_engine.begin() as conn:
-            return self._apply_sync(conn, writes)
+            if any(is_booking(w) for w in writes):
+                return self._apply_sync(conn, writes)
+            return self._sqlite.apply(conn, writes)
 
     def _apply_sync(self, conn, writes: list) -> list:
         """Visits', bookings' and the line's writes in one transaction; the new rows that clash."""
