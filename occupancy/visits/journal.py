@@ -180,7 +180,7 @@ class Journal:
 
     def _apply_in_thread(self, writes: list[Write]) -> list[Write]:
         with self._sync_engine.begin() as conn:
-            if any(is_booking(w) for w in writes):
+            if any(is_booking(w) or is_line(w) for w in writes):  # rare: not in the fast path
                 return self._apply_sync(conn, writes)
             return self._sqlite.apply(conn, writes)
 
