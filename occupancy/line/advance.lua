@@ -6,7 +6,9 @@
 -- twice nor taken by a walk-in.
 -- KEYS: line, offers, entries, meta, offer times, count, config, holds, held
 -- ARGV: now (epoch s), offer seconds, mode ('auto': not while paused; 'one': the manager offers
---       the next party by hand, paused or not)
+--       the next party by hand, paused or not), channel, venue id
+-- PUBLISH: set by the loader (kit/scripts.py); the venue's frames are sent again (live/hub.py)
+-- when an offer was made or passed.
 -- Returns {status, {passed entry hashes}, {offered entry hash, its deadline, ...}}
 if redis.call('HGET', KEYS[4], 'loaded') ~= '1' then
   return {'not_loaded', {}, {}}
@@ -24,10 +26,18 @@ for _, h in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
 end
 redis.call('HSET', KEYS[4], 'offered', reserved)
 local capacity = tonumber(redis.call('HGET', KEYS[7], 'capacity') or '-1')
+local function changed()
+  if #passed > 0 or #offered > 0 then
+    redis.call(PUBLISH, ARGV[4], cjson.encode({v = tonumber(ARGV[5]), e = 'line',
+      w = redis.call('ZCARD', KEYS[1]), t = now}))
+  end
+end
 if capacity < 0 then
+  changed()
   return {'no_config', passed, offered}
 end
 if ARGV[3] == 'auto' and redis.call('HGET', KEYS[4], 'paused') == '1' then
+  changed()
   return {'paused', passed, offered}
 end
 local count = tonumber(redis.call('GET', KEYS[6]) or '0')
@@ -64,4 +74,5 @@ while true do
 end
 redis.call('HSET', KEYS[4], 'offered', reserved)
 redis.call('LTRIM', KEYS[5], 0, 9)
+changed()
 return {'ok', passed, offered}

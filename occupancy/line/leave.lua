@@ -1,7 +1,8 @@
 -- Leave the line: a waiting party gives up its turn, an offered one gives its places back (the
 -- next run of advance.lua offers them on; walk-ins cannot take them while anyone waits).
 -- KEYS: line, offers, entries, meta, offer times
--- ARGV: entry hash
+-- ARGV: entry hash, channel, venue id, now (epoch s)
+-- PUBLISH: set by the loader (kit/scripts.py); the venue's frames are sent again (live/hub.py).
 -- Returns {status, entry (JSON)}: ok | replay (left before) | claimed | passed | unknown |
 -- not_loaded
 if redis.call('HGET', KEYS[4], 'loaded') ~= '1' then
@@ -26,4 +27,6 @@ end
 e.s = 'left'
 found = cjson.encode(e)
 redis.call('HSET', KEYS[3], ARGV[1], found)
+redis.call(PUBLISH, ARGV[2], cjson.encode({v = tonumber(ARGV[3]), e = 'line',
+  w = redis.call('ZCARD', KEYS[1]), t = tonumber(ARGV[4])}))
 return {'ok', found}

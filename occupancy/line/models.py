@@ -7,7 +7,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from occupancy.db import Base, UTCDateTime
 
-
 _OPEN = text("claimed_at IS NULL AND left_at IS NULL AND passed_at IS NULL")
 
 

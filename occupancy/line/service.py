@@ -131,7 +131,8 @@ class Line:
     async def join(self, venue: VenueInfo, party_size: int, idempotency_key: str | None) -> Place:
         """A party's place at the end of the line (idempotent by key: a retry answers the same
         place, counted once)."""
-        party = validate_party(party_size, venue.max_party)
+        # A party larger than the venue could never be offered places: it would stop the line.
+        party = validate_party(party_size, max(1, min(venue.max_party, venue.capacity)))
         random = os.urandom(26)
         entry_id = new_visit_id(random[:10])
         key = idempotency_key or base64.urlsafe_b64encode(random[10:]).decode()

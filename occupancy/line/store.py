@@ -1,6 +1,7 @@
 """The live side of the line: one script call per operation on the venue's hash-tagged keys."""
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,13 +84,15 @@ class LineStore:
 
     async def join(self, venue_id: int, entry_hash: str, entry_id: str, party: int,
                    now: float) -> Reply:
-        return self._reply(await self._run(JOIN, venue_id, (entry_hash, entry_id, party, now)))
+        return self._reply(await self._run(JOIN, venue_id, (
+            entry_hash, entry_id, party, now, keys.venue_channel(venue_id), venue_id)))
 
     async def unjoin(self, venue_id: int, entry_hash: str, entry_id: str) -> None:
         await self._run(UNJOIN, venue_id, (entry_hash, entry_id))
 
     async def leave(self, venue_id: int, entry_hash: str) -> Reply:
-        status, entry = await self._run(LEAVE, venue_id, (entry_hash,))
+        status, entry = await self._run(LEAVE, venue_id, (
+            entry_hash, keys.venue_channel(venue_id), venue_id, time.time()))
         return Reply(text(status), Entry.parse(entry) if entry else None)
 
     async def status(self, venue_id: int, entry_hash: str) -> Reply:
@@ -99,8 +102,8 @@ class LineStore:
                       mode: str = "auto") -> Moved:
         extra = (keys.count(venue_id), keys.config(venue_id), keys.holds(venue_id),
                  keys.held(venue_id))
-        status, passed, offered = await self._run(ADVANCE, venue_id, (now, offer_seconds, mode),
-                                                  extra)
+        status, passed, offered = await self._run(ADVANCE, venue_id, (
+            now, offer_seconds, mode, keys.venue_channel(venue_id), venue_id), extra)
         offered = [text(x) for x in offered]
         return Moved(text(status), tuple(text(h) for h in passed),
                      tuple((offered[i], float(offered[i + 1])) for i in range(0, len(offered), 2)))

@@ -5,7 +5,14 @@ Venue dashboards, the public door display and the city view each get their own s
 
 from dataclasses import dataclass
 
-from occupancy.stats.today import PER_MINUTE_WINDOW, RECENT_EVENTS, VenueLive, dense_series
+from occupancy.stats.today import (
+    NO_LINE,
+    PER_MINUTE_WINDOW,
+    RECENT_EVENTS,
+    LineLive,
+    VenueLive,
+    dense_series,
+)
 from occupancy.venues import signing
 from occupancy.venues.service import VenueInfo
 from occupancy.visits.crowd import crowd_level
@@ -19,6 +26,19 @@ def today(live: VenueLive) -> dict:
         "refused_fever": t.refused_fever, "avg_stay_minutes": t.avg_stay_minutes,
         "per_minute": live.per_minute,
     }
+
+
+def level_with_line(count: int, capacity: int | None, line: LineLive) -> str:
+    """The crowd level a visitor acts on: full while parties wait in the line (a walk-in is not
+    let in before them), and places offered to the line count as taken."""
+    if line.waiting and capacity is not None:
+        return "full"
+    return crowd_level(count + line.offered, capacity)
+
+
+def line_json(line: LineLive, at: float) -> dict:
+    return {"waiting": line.waiting, "offered": line.offered,
+            "longest_wait_seconds": line.longest_wait(at)}
 
 
 def venue_info(info: VenueInfo, secret: str) -> dict:
@@ -36,8 +56,10 @@ def venue_frame(live: VenueLive, info: VenueInfo, at: float, *, secret: str | No
     if snapshot:
         frame["venue"] = venue_info(info, secret or "")
     frame.update({
-        "count": live.count, "capacity": capacity, "level": crowd_level(live.count, capacity),
+        "count": live.count, "capacity": capacity,
+        "level": level_with_line(live.count, capacity, live.line),
         "paused": live.paused, "today": today(live), "recent": live.recent,
+        "line": line_json(live.line, at),
     })
     if snapshot:
         frame["series"] = live.series
@@ -96,14 +118,15 @@ def merge_point(series: list[list[int]], point: list[int]) -> list[list[int]]:
 
 
 def display_frame(info: VenueInfo, count: int, capacity: int | None, paused: bool, at: float,
-                  *, snapshot: bool = False) -> dict:
-    """The public door display: the count and the light, nothing else."""
+                  *, snapshot: bool = False, line: LineLive = NO_LINE) -> dict:
+    """The public door display: the count, the light and the line, nothing else."""
     capacity = capacity if capacity is not None else info.capacity
     frame: dict = {"type": "snapshot" if snapshot else "update"}
     if snapshot:
         frame["venue"] = {"name": info.name}
-    frame.update({"count": count, "capacity": capacity, "level": crowd_level(count, capacity),
-                  "paused": paused, "at": at})
+    frame.update({"count": count, "capacity": capacity,
+                  "level": level_with_line(count, capacity, line), "paused": paused,
+                  "line": line_json(line, at), "at": at})
     return frame
 
 

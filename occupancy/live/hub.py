@@ -181,13 +181,17 @@ class Hub:
             if event is not None and event["e"] == "booking":
                 self._on_booking(venue_id, watched)
                 return
-            if watched and event["e"] != "undo":  # an undo is not in the venue's recent list either
+            # An undo is not in the venue's recent list either; a line's change (occupancy.line)
+            # is only a reason to send the venue's frames again.
+            line = event is not None and event["e"] == "line"
+            if watched and not line and event["e"] != "undo":
                 self._remember(venue_id, recent_item(event))
             if ends and event["e"] == "out":
                 for ended in ends.get(str(event.get("id")), ()):
                     if not ended.done():
                         ended.set_result(event)
-            self.city.apply(venue_id, event)
+            if not line:
+                self.city.apply(venue_id, event)
         except (KeyError, TypeError, ValueError, AttributeError, msgspec.DecodeError):
             log.warning("ignored a malformed live message on venue %s", venue_id)
             return
@@ -301,7 +305,8 @@ class Hub:
             if venue_id in self._sockets[VENUE]:
                 self._offer_venue(live, info, now, events.get(venue_id, []))
             if venue_id in self._sockets[DISPLAY]:
-                display = Frame(frames.display_frame(info, live.count, live.capacity, live.paused, now))
+                display = Frame(frames.display_frame(info, live.count, live.capacity, live.paused,
+                                                     now, line=live.line))
                 for outbox in self._sockets[DISPLAY][venue_id]:
                     outbox.offer(display)
 

@@ -18,7 +18,9 @@ async def venue_snapshot(reader: TodayReader, info: VenueInfo, secret: str) -> d
 
 async def display_snapshot(reader: TodayReader, info: VenueInfo) -> dict:
     count, capacity, paused = (await reader.counts([info.id]))[info.id]
-    return frames.display_frame(info, count, capacity, paused, time.time(), snapshot=True)
+    line = (await reader.lines([info.id]))[info.id]
+    return frames.display_frame(info, count, capacity, paused, time.time(), snapshot=True,
+                                line=line)
 
 
 async def city_snapshot(sessionmaker: async_sessionmaker[AsyncSession], reader: TodayReader) -> dict:

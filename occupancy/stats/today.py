@@ -52,6 +52,21 @@ class DayTotals:
         return round(self.stay_seconds / self.stays / 60, 1) if self.stays else None
 
 
+@dataclass(frozen=True, slots=True)
+class LineLive:
+    """A venue's waiting line as the dashboards and the door display show it (occupancy.line)."""
+
+    waiting: int = 0  # parties waiting
+    offered: int = 0  # places offered to parties and not claimed yet: taken for walk-ins
+    since: float | None = None  # when the head of the line joined (epoch s)
+
+    def longest_wait(self, now: float) -> int:
+        return max(0, round(now - self.since)) if self.since is not None else 0
+
+
+NO_LINE = LineLive()
+
+
 @dataclass(slots=True)
 class VenueLive:
     """What a dashboard shows of one venue: the count now and today so far."""
@@ -65,6 +80,7 @@ class VenueLive:
     recent: list[dict]  # newest first: {"at", "event", "party"}
     series: list[list[int]] = field(default_factory=list)  # [minute, count at its end], today
     minute: int = 0
+    line: LineLive = NO_LINE
 
     @property
     def point(self) -> list[int]:
@@ -108,6 +124,18 @@ def count_at_midnight(count: int, arrived: int, left: int) -> int:
     return max(0, count - arrived + left)
 
 
+def _queue_line(pipe, venue_id: int) -> None:
+    pipe.zcard(keys.line(venue_id))
+    pipe.hget(keys.line_meta(venue_id), "offered")
+    pipe.zrange(keys.line(venue_id), 0, 0)
+
+
+def _line_reply(replies) -> tuple[int, int, bytes | None]:
+    """(parties waiting, places offered, the head's entry hash) from ``_queue_line``'s replies."""
+    waiting, offered, head = next(replies), next(replies), next(replies)
+    return int(waiting or 0), int(offered or 0), head[0] if head else None
+
+
 class TodayReader:
     def __init__(self, redis: Redis, tz: ZoneInfo) -> None:
         self.redis = redis
@@ -140,8 +168,9 @@ class TodayReader:
                 pipe.lrange(keys.recent(venue_id), 0, RECENT_EVENTS - 1)
             if series:
                 pipe.hgetall(keys.minute_counts(venue_id, today))
+            _queue_line(pipe, venue_id)
         replies = iter(await pipe.execute())
-        result = {}
+        result, heads = {}, {}
         for venue_id in venue_ids:
             count = int(next(replies) or 0)
             capacity, paused = next(replies)
@@ -163,8 +192,33 @@ class TodayReader:
                 if opening := count_at_midnight(count, totals.visitors_in, totals.visitors_out):
                     points.setdefault(midnight, opening)
                 live.series = dense_series(points, minute)
+            heads[venue_id] = _line_reply(replies)
             result[venue_id] = live
+        for venue_id, line in (await self._line_heads(heads)).items():
+            result[venue_id].line = line
         return result
+
+    async def lines(self, venue_ids: list[int]) -> dict[int, LineLive]:
+        """The waiting lines of several venues: one round trip, and one more for the heads'
+        joining times where parties wait."""
+        pipe = self.redis.pipeline(transaction=False)
+        for venue_id in venue_ids:
+            _queue_line(pipe, venue_id)
+        replies = iter(await pipe.execute() if venue_ids else [])
+        return await self._line_heads({venue_id: _line_reply(replies) for venue_id in venue_ids})
+
+    async def _line_heads(self, heads: dict[int, tuple[int, int, bytes | None]]
+                          ) -> dict[int, LineLive]:
+        waiting = [(venue_id, head) for venue_id, (_, _, head) in heads.items() if head]
+        joined = {}
+        if waiting:
+            pipe = self.redis.pipeline(transaction=False)
+            for venue_id, head in waiting:
+                pipe.hget(keys.line_entries(venue_id), head)
+            for (venue_id, _), raw in zip(waiting, await pipe.execute(), strict=True):
+                joined[venue_id] = float(_decode(raw)["j"]) if raw else None
+        return {venue_id: LineLive(n, offered, joined.get(venue_id))
+                for venue_id, (n, offered, _) in heads.items()}
 
     def midnight(self, now: float) -> int:
         """The first minute of the local day of ``now`` (epoch seconds)."""

@@ -241,6 +241,9 @@ async def test_bad_line_codes_are_refused_and_change_nothing(client, services, m
     assert wrong.status_code == 409 and wrong.json()["error"]["code"] == "other_venue"
     too_big = await client.post(f"/api/venues/{signed}/line", json={"party_size": 99})
     assert too_big.status_code == 422
+    # Within the venue's max_party (6) but more than its capacity (1): it would stop the line.
+    larger_than_venue = await client.post(f"/api/venues/{signed}/line", json={"party_size": 2})
+    assert larger_than_venue.json()["error"]["code"] == "invalid_input"
     assert (await services.line.summary(venue.id)).waiting == 1
 
 

@@ -292,9 +292,11 @@ async def test_the_display_shows_nothing_personal(live_server, make_venue, issue
             assert changed.status_code == 200
             config = await frame_where(ws, lambda f: f["capacity"] == 10)
 
+    no_line = {"waiting": 0, "offered": 0, "longest_wait_seconds": 0}
     assert snapshot == {"type": "snapshot", "venue": {"name": venue.name}, "count": 0,
-                        "capacity": 4, "level": "low", "paused": False, "at": snapshot["at"]}
-    assert set(full) == {"type", "count", "capacity", "level", "paused", "at"}
+                        "capacity": 4, "level": "low", "paused": False, "line": no_line,
+                        "at": snapshot["at"]}
+    assert set(full) == {"type", "count", "capacity", "level", "paused", "line", "at"}
     assert full["level"] == "full"
     assert (config["level"], config["paused"]) == ("low", True)
     text = json.dumps([snapshot, full, config])

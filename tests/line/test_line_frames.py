@@ -1,0 +1,55 @@
+"""The line on the live frames: the door display (and the visitor page on its socket) and the
+manager's dashboard show the parties waiting, the places offered and the longest wait, sent
+again when the line changes; while parties wait the light is full, even with places free."""
+
+import time
+
+import httpx
+from websockets.asyncio.client import connect
+
+from occupancy.live import frames
+from tests.line.test_line import check_out, full_venue, join
+from tests.live.test_sockets import frame_where, next_frame, ws_url
+
+
+async def test_the_readers_and_frames_count_the_line(client, services, make_venue):
+    venue, signed, tickets = await full_venue(client, make_venue, capacity=2)
+    await join(client, signed, 2)
+    await join(client, signed, 1)
+    await check_out(client, tickets[0])
+    now = time.time()
+    live = await services.today.venue(venue.id, now)
+    assert (live.line.waiting, live.line.offered) == (2, 0) and live.line.since <= now
+    frame = frames.display_frame(venue, live.count, live.capacity, live.paused, now,
+                                 line=live.line)
+    assert frame["count"] == 1 and frame["level"] == "full"  # a place free, but two parties wait
+    await services.line.advance(venue.id)
+    await check_out(client, tickets[1])
+    await services.line.advance(venue.id)
+    line = (await services.today.lines([venue.id]))[venue.id]
+    assert (line.waiting, line.offered) == (1, 2)  # the head's 2 places offered, 1 waits behind
+    live = await services.today.venue(venue.id, time.time())
+    venue_frame = frames.venue_frame(live, venue, time.time(), secret="s", snapshot=True)
+    assert venue_frame["count"] == 0 and venue_frame["level"] == "full"
+    assert (venue_frame["line"]["waiting"], venue_frame["line"]["offered"]) == (1, 2)
+    assert venue_frame["line"]["longest_wait_seconds"] >= 0
+
+
+async def test_the_door_display_hears_the_line_change(live_server, make_venue):
+    venue, signed = await make_venue(capacity=2, max_party=4)
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        inside = await http.post(f"/api/venues/{signed}/check-ins", json={
+            "name": "Budi", "phone": "081299998888", "party_size": 2})
+        assert inside.status_code == 201
+        async with connect(ws_url(live_server, f"/ws/display/{signed}")) as ws:
+            snapshot = await next_frame(ws)
+            assert snapshot["line"]["waiting"] == 0
+            joined = await http.post(f"/api/venues/{signed}/line", json={"party_size": 2})
+            assert joined.status_code == 201
+            waiting = await frame_where(ws, lambda f: f["line"]["waiting"] == 1, timeout=30)
+            assert waiting["level"] == "full"
+            await http.post("/api/check-outs", json={"ticket": inside.json()["ticket"]})
+            # The server's own job offers the freed place; the frame says so.
+            offered = await frame_where(
+                ws, lambda f: f["line"]["waiting"] == 0 and f["line"]["offered"] == 2, timeout=30)
+            assert offered["count"] == 0 and offered["level"] == "full"
