@@ -5,6 +5,7 @@ A venue's line is loaded into Redis from SQL on first use and after Redis lost i
 counts' rebuild, before check-ins resume), so a flush loses no one's turn.
 """
 
+import asyncio
 import base64
 import logging
 import os
@@ -317,9 +318,9 @@ class Line:
         now = datetime.now(UTC)
         writes = [LineChanged(h, "passed", now) for h in moved.passed]
         writes += [LineChanged(h, "offered", now, _at(until)) for h, until in moved.offered]
-        for write in writes:
-            # An offer SQL missed is made again after a reload: the party keeps its turn.
-            await self.journal.write(write)
+        # Together, in one group commit. An offer SQL missed is made again after a reload: the
+        # party keeps its turn.
+        await asyncio.gather(*(self.journal.write(write) for write in writes))
         metrics.LINE_EVENTS.labels("passed").inc(len(moved.passed))
         metrics.LINE_EVENTS.labels("offered").inc(len(moved.offered))
         return list(moved.offered)

@@ -5,10 +5,12 @@ again when the line changes; while parties wait the light is full, even with pla
 import time
 
 import httpx
+from playwright.async_api import expect
 from websockets.asyncio.client import connect
 
 from occupancy.live import frames
 from tests.line.test_line import check_out, full_venue, join
+from tests.live.test_pages import check_in, context, log_in, open_live  # noqa: F401
 from tests.live.test_sockets import frame_where, next_frame, ws_url
 
 
@@ -53,3 +55,31 @@ async def test_the_door_display_hears_the_line_change(live_server, make_venue):
             offered = await frame_where(
                 ws, lambda f: f["line"]["waiting"] == 0 and f["line"]["offered"] == 2, timeout=30)
             assert offered["count"] == 0 and offered["level"] == "full"
+
+
+async def test_the_manager_sees_the_line_pauses_it_and_offers_by_hand(
+    live_server, make_venue, issue_token, context  # noqa: F811 (the fixture imported above)
+):
+    venue, signed = await make_venue(capacity=1, max_party=4)
+    manager = await issue_token("manager", venue.id)
+    await log_in(context, live_server.url, manager)
+    inside = await check_in(live_server.url, signed)
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        codes = [(await http.post(f"/api/venues/{signed}/line", json={"party_size": 1})).json()
+                 for _ in range(2)]
+    page = await open_live(context, f"{live_server.url}/manage/venues/{venue.id}")
+    await expect(page.get_by_test_id("line-waiting")).to_have_text("2")
+    pause = page.locator("#line-pause-button")
+    await expect(pause).to_have_text("Jeda antrean")
+    await pause.click()
+    await expect(pause).to_have_text("Lanjutkan antrean")
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        await http.post("/api/check-outs", json={"ticket": inside["ticket"]})
+        # Paused: the server's job offers nothing; the manager offers by hand.
+        summary = await http.get(f"/api/venues/{venue.id}/line", headers=manager)
+        assert summary.json()["paused"] is True
+        await page.locator("#line-offer-button").click()
+        await expect(page.get_by_test_id("line-waiting")).to_have_text("1")
+        head = await http.post("/api/line-status", json={"line": codes[0]["line"]})
+        assert head.json()["state"] == "offered"
+    await expect(page.locator("#line-hint")).to_contain_text("1 tempat ditawarkan")

@@ -103,6 +103,14 @@ function renderToday() {
     ? "–" : number(today.avg_stay_minutes, 0));
 }
 
+function renderLine() {
+  const line = state.line;
+  if (!line) return;
+  text("line-waiting", number(line.waiting));
+  text("line-hint", format(T.line_hint, { minutes: number(Math.floor(line.longest_wait_seconds / 60)),
+                                          offered: number(line.offered) }));
+}
+
 /** Refusals in a row (a crowd at a full door) become one row: "Refused full 12× in 3 min". */
 function grouped(events) {
   const rows = [];
@@ -159,8 +167,10 @@ function apply(message) {
   }
   if (message.series) state.series = message.series.map((p) => [p[0], p[1]]);
   if (message.point) mergePoint(state.series, message.point);
+  if (message.line) state.line = message.line;
   renderHeadline();
   renderToday();
+  renderLine();
   renderRecent();
   renderCharts();
   // A booking made, cancelled, claimed or expired: the frame says so, and the figures are read
@@ -216,6 +226,28 @@ if (pauseButton) {
       state.paused = changed.paused;
       renderHeadline();
     }
+  });
+}
+
+const linePauseButton = document.getElementById("line-pause-button");
+let linePaused = false;
+function renderLinePaused() {
+  if (linePauseButton) linePauseButton.textContent = linePaused ? T.line_resume : T.line_pause;
+}
+if (linePauseButton) {
+  api("GET", `/api/venues/${venue.id}/line`).then((line) => {
+    linePaused = line.paused;
+    renderLinePaused();
+  }, () => { /* the button still works: its answer tells the state */ });
+  linePauseButton.addEventListener("click", async () => {
+    const line = await act(api("POST", `/api/venues/${venue.id}/line/${linePaused ? "resume" : "pause"}`));
+    if (line) {
+      linePaused = line.paused;
+      renderLinePaused();
+    }
+  });
+  document.getElementById("line-offer-button").addEventListener("click", () => {
+    act(api("POST", `/api/venues/${venue.id}/line/offers`));
   });
 }
 
