@@ -67,6 +67,9 @@ async def test_the_manager_sees_the_line_pauses_it_and_offers_by_hand(
     async with httpx.AsyncClient(base_url=live_server.url) as http:
         codes = [(await http.post(f"/api/venues/{signed}/line", json={"party_size": 1})).json()
                  for _ in range(2)]
+    display = await open_live(context, f"{live_server.url}/display/{signed}")
+    await expect(display.get_by_test_id("left")).to_have_text(
+        "2 rombongan antre · 2 parties in line")
     page = await open_live(context, f"{live_server.url}/manage/venues/{venue.id}")
     await expect(page.get_by_test_id("line-waiting")).to_have_text("2")
     pause = page.locator("#line-pause-button")
@@ -83,3 +86,5 @@ async def test_the_manager_sees_the_line_pauses_it_and_offers_by_hand(
         head = await http.post("/api/line-status", json={"line": codes[0]["line"]})
         assert head.json()["state"] == "offered"
     await expect(page.locator("#line-hint")).to_contain_text("1 tempat ditawarkan")
+    await expect(display.get_by_test_id("left")).to_have_text(
+        "1 rombongan antre · 1 party in line")

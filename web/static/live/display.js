@@ -13,9 +13,16 @@ function apply(message) {
   const level = message.level;
   text("count", number(message.count));
   text("capacity", number(message.capacity));
-  const left = message.capacity - message.count;
-  text("left", message.paused || left <= 0 ? "\u00a0"
-    : `${number(left)} tempat tersisa · ${number(left)} ${left === 1 ? "place" : "places"} left`);
+  // Places offered to the waiting line are not free; while parties wait, the line is shown.
+  const line = message.line || { waiting: 0, offered: 0 };
+  const left = message.capacity - message.count - line.offered;
+  if (line.waiting > 0 && !message.paused) {
+    text("left", `${number(line.waiting)} rombongan antre · ${number(line.waiting)} `
+      + `${line.waiting === 1 ? "party" : "parties"} in line`);
+  } else {
+    text("left", message.paused || left <= 0 ? "\u00a0"
+      : `${number(left)} tempat tersisa · ${number(left)} ${left === 1 ? "place" : "places"} left`);
+  }
   setLevelClass(document.body, level, message.paused);
   const [id, en] = message.paused ? MESSAGES.paused : level === "full" ? MESSAGES.full : MESSAGES.enter;
   text("message-id", id);
