@@ -19,6 +19,15 @@ def tomorrow() -> date:
     return today() + timedelta(days=1)
 
 
+def slot_under_way() -> tuple[str, str, int]:
+    """A slot of about an hour that started a few minutes ago (city time): (start, end, hold
+    minutes), the hold reaching well past now."""
+    now = datetime.now(JAKARTA)
+    start = max(0, (now.hour * 60 + now.minute) // 5 * 5 - 10)
+    end = min(23 * 60 + 59, start + 60)
+    return f"{start // 60:02d}:{start % 60:02d}", f"{end // 60:02d}:{end % 60:02d}", min(30, end - start)
+
+
 def slot_key(day: date, start: str) -> str:
     return f"{day:%Y%m%d}-{start.replace(':', '')}"
 

@@ -42,6 +42,8 @@ async def test_the_venue_page_offers_slots_only_where_the_venue_is_run_by_them(
                                "hold_minutes": 15, "max_party": 4}  # 20% of 20 places bookable
     assert 'id="booking-form"' in page.text and "/static/booking.js" in page.text
     assert data["texts"]["booking_use"] == "Pakai pemesanan saya"
+    english = await client.get(f"/v/{signed}?lang=en")
+    assert "Book a time slot" in english.text and '"booking_use": "Use my booking"' in english.text
 
     assert (await client.delete(f"/api/venues/{venue.id}/slots", headers=manager)).status_code == 204
     plain = await client.get(f"/v/{signed}")

@@ -3,13 +3,12 @@ Chromium as a Pixel 7, a venue whose slot is under way now."""
 
 import json
 import re
-from datetime import datetime
 
 import httpx
 from playwright.async_api import Page, expect
 
 from occupancy.bookings import codes
-from tests.bookings.helpers import JAKARTA, booker, free_places, slot_key, today, tomorrow
+from tests.bookings.helpers import booker, free_places, slot_key, slot_under_way, today, tomorrow
 from tests.browser import artifact, city_clock
 from tests.web.conftest import snap
 from tests.web.test_every_page import open_as
@@ -17,15 +16,6 @@ from tests.web.test_ticket_qr import qr_on_screen
 from tests.web.test_visitor_flow import count, stored_ticket
 
 VISITOR = {"name": "Siti Rahayu", "phone": "0812 3456 7890", "email": "siti@example.id"}
-
-
-def slot_under_way() -> tuple[str, str, int]:
-    """A slot of about an hour that started a few minutes ago (city time): (start, end, hold
-    minutes), the hold reaching well past now."""
-    now = datetime.now(JAKARTA)
-    start = max(0, (now.hour * 60 + now.minute) // 5 * 5 - 10)
-    end = min(23 * 60 + 59, start + 60)
-    return f"{start // 60:02d}:{start % 60:02d}", f"{end // 60:02d}:{end % 60:02d}", min(30, end - start)
 
 
 async def venue_by_slots(live_server, make_venue, issue_token, capacity: int = 10):
@@ -103,7 +93,8 @@ async def test_book_reload_cancel_book_again_and_enter_by_the_poster(
     assert await qr_on_screen(phone, "#booking-qr") == kept["booking"]
     # Its slot is tomorrow: using it now says when to come back.
     await phone.tap("#booking-use")
-    await expect(phone.locator("#booking-error")).to_contain_text("Slot Anda mulai pukul")
+    await expect(phone.locator("#booking-error")).to_have_text(
+        re.compile(r"^Slot Anda mulai \w+, \d+ \w+ pukul \d\d\.\d\d\. Kembalilah saat itu\.$"))
     await expect(phone.locator("#booking-error")).to_contain_text(
         city_clock(kept["starts_at"], settings.timezone))
 

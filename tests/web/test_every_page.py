@@ -14,6 +14,7 @@ import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import BrowserContext, Page, expect
 
+from tests.bookings.helpers import slot_under_way, today
 from tests.browser import artifact, browser_zone
 from tests.conftest import LiveServer
 
@@ -188,6 +189,51 @@ async def test_the_visitors_ticket_states_have_no_serious_accessibility_issue(
     await page.goto(f"{live_server.url}/v/{mall_code}")
     await expect(page.locator("#view-full")).to_be_visible()
     problems += await serious(axe, page, "full")
+    assert not problems, "\n".join(problems)
+
+
+async def test_the_venue_pages_time_slots_have_no_serious_accessibility_issue(
+        live_server, make_venue, issue_token, phone_context):
+    """A venue run by slots: the offer, the booking form with its errors, the booking screen,
+    its cancel confirmation, a booking used too early; and the door's answer to a booking."""
+    axe = Axe()
+    park, park_code = await make_venue(capacity=10, name="Lapangan Sempur", category="park")
+    start, end, hold = slot_under_way()
+    manager, staff = await issue_token("manager", park.id), await issue_token("staff", park.id)
+    await api(live_server.url, "PUT", f"/api/venues/{park.id}/slots", manager, json={
+        "ranges": [f"{start}-{end}"], "capacity": 10, "hold_minutes": hold, "days_ahead": 2})
+    page = await open_as(phone_context, live_server.url, None, f"/v/{park_code}")
+    problems = await serious(axe, page, "booking-offer")
+    await page.click("#book-open")
+    await page.select_option("#b-day", index=1)
+    await expect(page.locator("#b-slots label")).to_have_count(1)
+    await page.click("#b-submit")
+    await page.locator("#b-slots input").first.check()
+    await page.click("#b-submit")
+    await expect(page.locator("#b-name-error")).to_be_visible()
+    problems += await serious(axe, page, "booking-form-errors")
+    await page.fill("#b-name", "Siti Rahayu")
+    await page.fill("#b-phone", "0812 3456 7890")
+    await page.click("#b-submit")
+    await expect(page.locator("#booking-qr")).to_be_visible()
+    problems += await serious(axe, page, "booking-held")
+    await page.click("#booking-use")
+    await expect(page.locator("#booking-error")).to_be_visible()
+    problems += await serious(axe, page, "booking-too-early")
+    await page.click("#booking-cancel")
+    problems += await serious(axe, page, "booking-cancel-confirm")
+    await page.click("#booking-cancel-yes")
+    await expect(page.locator("#booking-note")).to_be_visible()
+    problems += await serious(axe, page, "booking-cancelled")
+
+    made = await api(live_server.url, "POST", f"/api/venues/{park_code}/bookings", {}, json={
+        "slot": f"{today():%Y%m%d}-{start.replace(':', '')}", "name": "Budi", "phone": "081299998888",
+        "party_size": 2})
+    door = await open_as(phone_context, live_server.url, staff, f"/door/{park_code}")
+    await door.fill("#ticket", made.json()["booking"])
+    await door.click("#claim-button")
+    await expect(door.get_by_test_id("result")).to_be_visible()
+    problems += await serious(axe, door, "door-booking-claimed")
     assert not problems, "\n".join(problems)
 
 

@@ -64,11 +64,9 @@
       weekday: "long", day: "numeric", month: "long", timeZone: "UTC" });
   }
 
-  // A time today is said as a time; another day's with its day.
-  function when(iso) {
+  function isToday(iso) {
     var today = new Date().toLocaleDateString(locale, { timeZone: page.timezone });
-    var that = new Date(iso).toLocaleDateString(locale, { timeZone: page.timezone });
-    return today === that ? clock(iso) : dayOf(iso) + " " + clock(iso);
+    return new Date(iso).toLocaleDateString(locale, { timeZone: page.timezone }) === today;
   }
 
   function postJson(url, body) {
@@ -319,7 +317,7 @@
 
   function spentMessage(error) {
     var text = T["error_" + error.code] || T.error_generic;
-    return fmt(text, { time: error.held_until ? when(error.held_until) : clock(held.held_until) });
+    return fmt(text, { time: clock(error.held_until || held.held_until) });
   }
 
   function useBooking() {
@@ -356,7 +354,10 @@
     }
     var error = data.error || {};
     if (error.code === "claim_too_early") {
-      heldError(fmt(T.error_claim_too_early, { time: when(error.starts_at || b.starts_at) }));
+      // A time today is said as a time; another day's with its day.
+      var starts = error.starts_at || b.starts_at;
+      heldError(fmt(isToday(starts) ? T.error_claim_too_early : T.error_claim_too_early_day,
+                    { day: dayOf(starts), time: clock(starts) }));
     } else if (error.code === "venue_full" || error.code === "venue_paused") {
       heldError(T["error_booking_" + error.code]);
     } else if (SPENT.indexOf(error.code) >= 0) {
