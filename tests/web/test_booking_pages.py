@@ -8,6 +8,7 @@ import httpx
 from playwright.async_api import Page, expect
 
 from occupancy.bookings import codes
+from occupancy.venues import door
 from tests.bookings.helpers import booker, free_places, slot_key, slot_under_way, today, tomorrow
 from tests.browser import artifact, city_clock
 from tests.web.conftest import snap
@@ -39,8 +40,9 @@ async def stored_booking(page: Page, venue_code: str) -> dict | None:
 
 async def book_on_phone(phone: Page, day_index: int, party_size: int) -> None:
     await phone.tap("#book-open")
-    await phone.select_option("#b-day", index=day_index)
-    await phone.locator("#b-slots input").first.check()
+    [day] = await phone.select_option("#b-day", index=day_index)
+    # The chosen day's slots, not the ones listed before.
+    await phone.locator(f'#b-slots[data-day="{day}"] input').first.check()
     await phone.fill("#b-name", VISITOR["name"])
     await phone.fill("#b-phone", VISITOR["phone"])
     await phone.fill("#b-email", VISITOR["email"])
@@ -145,8 +147,8 @@ async def test_a_full_slot_names_the_next_free_ones(live_server, make_venue, iss
         assert answer.status_code == 200, answer.text
         await phone.goto(f"{live_server.url}/v/{signed}")
         await phone.tap("#book-open")
-        await phone.select_option("#b-day", index=1)
-        await expect(phone.locator("#b-slots label")).to_have_count(3)
+        [day] = await phone.select_option("#b-day", index=1)
+        await expect(phone.locator(f'#b-slots[data-day="{day}"] label')).to_have_count(3)
         await phone.locator("#b-slots input").first.check()
         # Meanwhile someone else takes the first slot's every place.
         taken = await http.post(f"/api/venues/{signed}/bookings",
@@ -205,3 +207,26 @@ async def test_door_staff_let_a_booked_party_in_by_its_code(
         assert await count(live_server, signed) == 3
     finally:
         await context.close()
+
+
+async def test_where_the_door_screens_code_is_required_the_booking_is_used_from_it(
+        live_server, make_venue, issue_token, settings, phone: Page):
+    venue, signed, start = await venue_by_slots(live_server, make_venue, issue_token)
+    manager = await issue_token("manager", venue.id)
+    async with httpx.AsyncClient(base_url=live_server.url, headers=manager) as http:
+        changed = await http.patch(f"/api/venues/{venue.id}", json={"door_code_required": True})
+        assert changed.status_code == 200, changed.text
+    await phone.goto(f"{live_server.url}/v/{signed}")
+    await book_on_phone(phone, day_index=0, party_size=2)
+
+    # From the poster: refused with a sentence, the booking kept.
+    await phone.tap("#booking-use")
+    await expect(phone.locator("#booking-error")).to_contain_text("pindai kode QR yang tampil")
+    assert await stored_booking(phone, venue.code) is not None
+    assert await count(live_server, signed) == 0
+
+    # From the door screen's QR code (its URL carries the current code): the party is in.
+    await phone.goto(door.door_url(f"{live_server.url}/v/{signed}", settings.secret_key, venue.id))
+    await phone.tap("#booking-use")
+    await expect(phone.locator("#view-ticket")).to_be_visible()
+    assert await count(live_server, signed) == 2

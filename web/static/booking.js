@@ -174,8 +174,14 @@
     var asked = ++slotsAsked;
     var chosen = chosenSlot();
     var list = $("b-slots");
+    var day = $("b-day").value;
+    // Another day's slots are never left to be picked while this day's are on their way.
+    if (list.dataset.day !== day) {
+      list.replaceChildren();
+      delete list.dataset.day;
+    }
     $("b-slots-state").textContent = T.book_slots_loading;
-    fetch(api.freeSlots + "?date=" + encodeURIComponent($("b-day").value), { cache: "no-store", credentials: "same-origin" })
+    fetch(api.freeSlots + "?date=" + encodeURIComponent(day), { cache: "no-store", credentials: "same-origin" })
       .then(function (response) {
         if (!response.ok) throw new Error("HTTP " + response.status);
         return response.json();
@@ -183,6 +189,7 @@
       .then(function (data) {
         if (asked !== slotsAsked) return;  // another day was picked meanwhile
         list.replaceChildren();
+        list.dataset.day = day;
         shownSlots = {};
         data.slots.forEach(function (slot) {
           shownSlots[slot.slot] = slot;
@@ -365,7 +372,8 @@
       forget();
       showStart(message);
     } else {
-      heldError(error.code === "invalid_input" && error.field === "door_code" ? error.message : T.error_generic);
+      // door_code_needed / door_code_stale: the booking stays, for the door screen's QR.
+      heldError(T["error_" + error.code] || T.error_generic);
     }
   }
 

@@ -55,6 +55,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "error_booking_venue_full": "Tempat ini masih penuh oleh pengunjung slot sebelumnya. "
                                     "Tunggu sebentar, lalu coba lagi.",
         "error_booking_venue_paused": "Pengelola sedang menunda masuk. Silakan coba lagi nanti.",
+        "error_door_code_needed": "Di sini pemesanan dipakai dari layar di pintu masuk: pindai "
+                                  "kode QR yang tampil di layar itu (foto poster tidak cukup).",
+        "error_door_code_stale": "Kode layar pintu sudah berganti: pindai lagi kode QR di layar "
+                                 "pintu masuk.",
     },
     "en": {
         "book_intro": "This venue is run by time slots: book a place in advance, or check in now "
@@ -106,6 +110,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "error_booking_venue_full": "The venue is still full with the previous slot's visitors. "
                                     "Wait a moment, then try again.",
         "error_booking_venue_paused": "The manager has paused entry. Please try again later.",
+        "error_door_code_needed": "Here a booking is used from the screen at the entrance: scan "
+                                  "the QR code shown on it (a photo of the poster is not enough).",
+        "error_door_code_stale": "The door screen's code has changed: scan the QR code on the "
+                                 "screen at the entrance again.",
     },
 }
 
