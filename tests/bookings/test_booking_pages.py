@@ -3,8 +3,10 @@ the days it may book, in the page's data."""
 
 import json
 import re
+from pathlib import Path
 
 from occupancy.kit.qr import svg
+from occupancy.web.catalogue import booking
 from tests.bookings.helpers import booker, slot_key, slotted_venue, today, tomorrow
 
 
@@ -49,3 +51,16 @@ async def test_the_venue_page_offers_slots_only_where_the_venue_is_run_by_them(
     plain = await client.get(f"/v/{signed}")
     assert "booking-form" not in plain.text and "/static/booking.js" not in plain.text
     assert '"booking": null' in plain.text
+
+
+def test_every_booking_text_exists_in_both_languages_and_is_used():
+    web = Path(__file__).resolve().parents[2] / "web"
+    used = (web / "templates/visitor/booking.html").read_text() + (web / "static/booking.js").read_text()
+    assert set(booking.TEXTS["id"]) == set(booking.TEXTS["en"])
+    unused = [key for key in booking.TEXTS["en"]
+              if not re.search(rf"\b{key}\b", used) and not key.startswith("error_")]
+    assert unused == []
+    # The error texts are found by the API's codes ("error_" + code), those with their sentence.
+    for code in ("slot_full", "slot_closed", "booking_limit", "claim_too_early", "booking_expired",
+                 "booking_cancelled", "door_code_needed"):
+        assert f"error_{code}" in booking.TEXTS["id"]
