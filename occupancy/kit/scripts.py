@@ -9,6 +9,7 @@ CPU per call (``python -m loadtest.micro.script_calls``).
 
 import asyncio
 import hashlib
+import math
 from pathlib import Path
 
 from hiredis import pack_command
@@ -21,6 +22,7 @@ from redis.exceptions import (
     TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 
 class Script:
@@ -147,11 +149,17 @@ class ScriptRunner:
     async def _round_trip(connection, packed: bytes, replies: int) -> list:
         await connection.send_packed_command(packed, check_health=False)
         results = []
-        for _ in range(replies):
-            try:
-                results.append(await connection.read_response())
-            except ResponseError as exc:
-                results.append(exc)
+        # One timer for the batch's replies, which come together: redis-py arms and cancels one
+        # per reply otherwise (its socket timeout, the same bound).
+        try:
+            async with asyncio.timeout(connection.socket_timeout):
+                for _ in range(replies):
+                    try:
+                        results.append(await connection.read_response(timeout=math.inf))
+                    except ResponseError as exc:
+                        results.append(exc)
+        except TimeoutError as exc:
+            raise RedisTimeoutError("Redis did not answer in time") from exc
         return results
 
 
