@@ -31,6 +31,7 @@ from pathlib import Path
 import httpx
 
 from loadtest.peak import profile, report, stalls
+from loadtest.peak.held import Holds, hold_places, not_held
 from loadtest.peak.invariants import CapacitySampler, Verdict, check_at_rest, read_acks
 from loadtest.peak.load import (
     RAW_VENUE,
@@ -52,12 +53,16 @@ from loadtest.peak.stack import (
 from occupancy import redis_keys as keys
 
 PROBE_VENUES = 4  # more rounds: their p99 is less of a maximum
+# The mix of check-ins only at venues run by slots with places held (loadtest/peak/held.py).
+BOOKED = "booked"
+# Which group of seeded venues each mix loads.
+GROUP_OF_MIX = {"in+out": "bench", "in": "roomy", BOOKED: "held"}
 
 
 @dataclass
 class RunResult:
     database: str
-    mix: str  # "in+out": check-in then check-out; "in": check-ins only
+    mix: str  # "in+out": check-in then check-out; "in": check-ins only; "booked": see BOOKED
     venues: int
     dashboards: int
     repetition: int
@@ -130,6 +135,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--check-ins-only-venues", type=int, default=100,
                         help="also run check-ins only (no check-outs) on this many venues with room "
                              "for everyone (0: don't)")
+    parser.add_argument("--booked-venues", type=int, default=0,
+                        help="check-ins only at this many venues run by a slot under way with "
+                             "places held for bookings (mix 'booked'), beside the plain ones")
     parser.add_argument("--redis", choices=("single", "cluster", "both"), default="single",
                         help="the service on one Redis, on a local Redis Cluster, or both in turn")
     parser.add_argument("--cluster-masters", type=int, default=3)
@@ -160,6 +168,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.venues, args.dashboards, args.dashboard_venues = "10", "0", 10
         args.check_ins_only_venues = 0
         args.connections, args.raw_requests, args.plot = min(args.connections, 16), 5000, ""
+        if args.booked_venues:  # the booked mix beside the plain check-ins-only one, nothing else
+            args.booked_venues = args.check_ins_only_venues = min(args.booked_venues, 10)
+            args.venues = args.dashboards = ""
     return args
 
 
@@ -173,7 +184,23 @@ def configurations(args: argparse.Namespace) -> list[tuple[str, int, int]]:
     configs += [("in+out", args.dashboard_venues, d) for d in dashboard_counts if d]
     if args.check_ins_only_venues:
         configs.append(("in", args.check_ins_only_venues, 0))
+    if args.booked_venues:
+        configs.append((BOOKED, args.booked_venues, 0))
     return configs
+
+
+def in_turn(configs: list[tuple[str, int, int]], repetition: int) -> list[tuple[str, int, int]]:
+    """A repetition's configurations; the plain and booked check-ins-only runs swap places every
+    other repetition, so that neither always runs on the larger visits table."""
+    pair = [c for c in configs if c[0] in ("in", BOOKED)]
+    if len(pair) < 2 or repetition % 2:
+        return configs
+    return [c for c in configs if c not in pair] + pair[::-1]
+
+
+def check_ins_only(mix: str) -> bool:
+    """Whether wrk only checks in (the "in" and "booked" mixes) or also out."""
+    return mix != "in+out"
 
 
 class Bench:
@@ -185,6 +212,7 @@ class Bench:
         self._run_no = 0
         self._profiled: set[str] = set()
         self.monitor_token = ""  # issued per database: reads the server's /metrics
+        self.holds: Holds | None = None  # the booked mix's held places, per database
 
     def database(self, kind: str, redis_kind: str = "single", bare: BareServer | None = None) -> None:
         args = self.args
@@ -193,6 +221,8 @@ class Bench:
         groups = {"bench": (most + PROBE_VENUES, args.capacity)}
         if args.check_ins_only_venues:
             groups["roomy"] = (args.check_ins_only_venues, 10**6)
+        if args.booked_venues:
+            groups["held"] = (args.booked_venues, 10**6)
         database = Database(kind, self.workdir).create()
         redis_server = BenchRedis(redis_kind, args.cluster_masters, args.cluster_replicas).start()
         server = None
@@ -210,17 +240,22 @@ class Bench:
                 extra["PYTHONPATH"] = os.pathsep.join(p for p in (str(stalls.WATCH_DIR), inherited) if p)
                 extra["OCCUPANCY_STALL_WATCH"] = str(stall_dir)
             server = Server(database.url, redis_server.url, self.workdir, args.workers, extra).start()
+            if args.booked_venues:
+                self.holds = asyncio.run(hold_places(server.url, database.url, seeded["held"]))
+                print(f"  {kind}: {len(seeded['held'])} venues run by slot {self.holds.slot}, "
+                      f"{self.holds.places} places held at each", flush=True)
             for repetition in range(1, args.runs + 1):
                 runs = []
-                for mix, n_venues, n_dashboards in configs:
+                for mix, n_venues, n_dashboards in in_turn(configs, repetition):
                     result = self.run(kind, mix, server, redis_server, database, seeded, token,
                                       n_venues, n_dashboards, repetition)
                     runs.append(result)
                     self.results.append(result)
                     print(report.progress_line(result), flush=True)
-                if bare:
-                    for mix in dict.fromkeys(r.mix for r in runs):
-                        self.compare_with_bare(bare, mix, [r for r in runs if r.mix == mix])
+                if bare:  # one bare load per wrk mode: "booked" is compared with the "in" one
+                    for only_in in dict.fromkeys(check_ins_only(r.mix) for r in runs):
+                        self.compare_with_bare(bare, "in" if only_in else "in+out",
+                                               [r for r in runs if check_ins_only(r.mix) == only_in])
         finally:
             code = server.stop() if server else None
             if code not in (None, 0, -15):  # uvicorn re-raises SIGTERM after a graceful stop
@@ -241,10 +276,10 @@ class Bench:
         venues_file.write_text("bare-venue\n")
         if args.warmup > 0:
             run_wrk(bare.url, venues_file, run_dir / "warmup", args.warmup, args.threads,
-                    args.connections, mix == "in")
+                    args.connections, check_ins_only(mix))
         before = cpu_seconds(bare.pids())
         load = run_wrk(bare.url, venues_file, run_dir / "main", args.duration, args.threads,
-                       args.connections, mix == "in")
+                       args.connections, check_ins_only(mix))
         cpu = cpu_seconds(bare.pids()) - before
         figures = BareLoad(load.requests_per_s, load.p50_ms, load.p99_ms,
                            cpu / load.requests * 1e6 if load.requests else None)
@@ -264,7 +299,7 @@ class Bench:
         run_dir = self.workdir / f"run-{self._run_no}"
         venues = [v for group in seeded.values() for v in group]
         probes = seeded["bench"][-PROBE_VENUES:]
-        loaded = seeded["roomy" if mix == "in" else "bench"][:n_venues]
+        loaded = seeded[GROUP_OF_MIX[mix]][:n_venues]
         venues_file = run_dir / "venues.txt"
         (run_dir / "warmup").mkdir(parents=True)
         (run_dir / "main").mkdir()
@@ -274,7 +309,7 @@ class Bench:
 
         if args.warmup > 0:
             run_wrk(server.url, venues_file, run_dir / "warmup", args.warmup, args.threads,
-                    args.connections, mix == "in")
+                    args.connections, check_ins_only(mix))
             self._empty_venues(server, run_dir / "warmup", mix)
 
         # The probes (two managers timing their own check-ins) run in every configuration; with
@@ -306,7 +341,7 @@ class Bench:
             cpu_before = [cpu_seconds(pids) for pids in cpu_pids]
             generator_before = _generator_cpu_seconds()
             load = run_wrk(server.url, venues_file, run_dir / "main", args.duration, args.threads,
-                           args.connections, mix == "in")
+                           args.connections, check_ins_only(mix))
         finally:
             sampler.stop()
             if profiler:
@@ -317,6 +352,9 @@ class Bench:
         dash_result = self._dashboard_results(dash) if dash else None
         if dash and dash_result is None:
             dash_note = "dashboard process gave no result"
+        if mix == BOOKED and (lost := not_held(redis_server.url, redis_server.cluster, loaded,
+                                               self.holds)):
+            verdict.count_mismatch.append(f"{len(lost)} venues no longer hold their booked places")
         if dash_result and dash_result["stale_at_rest"]:  # an update lost on its way
             verdict.count_mismatch.append(
                 f"{dash_result['stale_at_rest']} dashboards showed a wrong count at rest")
@@ -341,7 +379,7 @@ class Bench:
 
     def _empty_venues(self, server: Server, ack_dir: Path, mix: str) -> None:
         """Check out who the load left inside, so that the next load starts with empty venues."""
-        if mix != "in" and (failed := check_out_leftovers(server.url, *read_acks(ack_dir))):
+        if not check_ins_only(mix) and (failed := check_out_leftovers(server.url, *read_acks(ack_dir))):
             self.notes.append(f"{failed} parties left inside ({ack_dir.name}) could not check out")
         # Check-ins answered after wrk stopped listening have tickets nobody knows: the app's own
         # auto check-out (pretending their stay is over) ends those visits too.
@@ -552,6 +590,8 @@ def main(argv: list[str] | None = None) -> int:
                 bare.stop()
         print()
         print(report.table(bench.results))
+        for line in report.booking_cost(bench.results):
+            print(line)
         print(f"\ncommand: {command}")
         for name, line in getattr(bench, "commands", {}).items():
             print(f"{name} (last run): {line}")

@@ -72,6 +72,31 @@ def _ratio(runs, numerator: str, denominator: str):
                    else None for r in runs)
 
 
+def booking_cost(results) -> list[str]:
+    """The "booked" mix beside the plain check-ins-only one of the same repetition, per database
+    and Redis: what reading the places held costs a check-in (medians of each repetition's ratio)."""
+    lines = []
+    blocks = defaultdict(dict)
+    for r in results:
+        if r.mix in ("in", "booked"):
+            blocks[(r.database, redis_of(r))].setdefault(r.repetition, {})[r.mix] = r
+    for (db, redis), repetitions in blocks.items():
+        pairs = [(runs["booked"], runs["in"]) for runs in repetitions.values()
+                 if "booked" in runs and "in" in runs]
+        if not pairs:
+            continue
+        def ratio(name: str, pairs=pairs) -> str:
+            return _num(_median(getattr(b, name) / getattr(p, name)
+                                if getattr(b, name) and getattr(p, name) else None
+                                for b, p in pairs), 2)
+
+        lines.append(f"booking cost ({db}, {redis} Redis, {len(pairs)} runs): check-ins at venues "
+                     f"with places held / at plain venues: check-ins/s x{ratio('check_ins_per_s')}, "
+                     f"server CPU per request x{ratio('server_cpu_us_per_request')}, Redis CPU "
+                     f"per request x{ratio('redis_cpu_us_per_request')}")
+    return lines
+
+
 def table(results) -> str:
     header = " | ".join(name.ljust(width) for name, width in COLUMNS)
     lines = [header, "-|-".join("-" * width for _, width in COLUMNS)]
@@ -113,7 +138,8 @@ def table(results) -> str:
         lines.append(" | ".join(cell.ljust(width) for cell, (_, width) in zip(cells, COLUMNS, strict=True)))
     text = "\n".join(lines)
     text += ("\n\nmedians of the runs; mix in+out: each wrk connection checks a party in, then "
-             "one out; mix in: check-ins only, at venues with room for all; check-ins/s counts "
+             "one out; mix in: check-ins only, at venues with room for all; mix booked: the same at "
+             "venues run by a slot under way with places held for bookings; check-ins/s counts "
              "acknowledged check-ins (201) only, req/s adds check-outs and refusals; p50/p99: "
              "wrk latency over all its requests; dash: delay "
              "from a manager's own check-in request to the update on their dashboard (its HTTP "
