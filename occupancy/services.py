@@ -14,6 +14,7 @@ from occupancy import metrics
 from occupancy import redis_keys as keys
 from occupancy.accounts.service import TokenChecker
 from occupancy.bookings import store as booking_store
+from occupancy.bookings import writes as booking_writes
 from occupancy.bookings.claims import Claims
 from occupancy.bookings.expiry import SlotTimers
 from occupancy.bookings.leases import BookingLeases
@@ -22,6 +23,7 @@ from occupancy.db import make_engine, make_sessionmaker
 from occupancy.kit import periodic
 from occupancy.kit.scripts import ClusterScriptRunner, ScriptRunner
 from occupancy.line import store as line_store
+from occupancy.line import writes as line_writes
 from occupancy.line.service import Line
 from occupancy.live.hub import Hub
 from occupancy.live.rechecks import Rechecks
@@ -124,7 +126,8 @@ class Services:
         await runner.load(*ALL_SCRIPTS, *booking_store.ALL_SCRIPTS, *line_store.ALL_SCRIPTS)
         tz = ZoneInfo(settings.timezone)
         capacity = CapacityStore(runner, tz)
-        journal = Journal(engine, settings.sql_batch_max)
+        journal = Journal(engine, settings.sql_batch_max,
+                          kinds=(booking_writes.WRITES, line_writes.WRITES))
         journal.start()
         rebuilder = Rebuilder(sessionmaker, redis, runner, grace=settings.rebuild_grace_seconds)
         sealer = Sealer(sessionmaker, office_public_key(settings), settings.data_key_seconds)

@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from occupancy.bookings.models import Booking
+from occupancy.visits.journal import WriteKind
 from occupancy.visits.models import Visit
 from occupancy.visits.writes import NewVisit
 
@@ -86,20 +87,20 @@ def is_booking(write) -> bool:
     return isinstance(write, NewBooking | BookingCancelled | BookingClaimed | BookingExpired)
 
 
-def apply_booking_writes(conn: Connection, insert: Insert, writes: list) -> list[NewBooking]:
+def apply_booking_writes(conn: Connection, writes: list) -> list[NewBooking]:
     """Execute the writes; return the new bookings whose code belongs to another booking (an
     idempotency key used for two different bookings). A retry of the same booking is no clash."""
     new = [w for w in writes if isinstance(w, NewBooking)]
     conflicts = []
     if new:
-        conn.execute(insert, [vars(w) for w in new])
+        conn.execute(_insert(conn, Booking), [vars(w) for w in new])
         owner = dict(conn.execute(select(Booking.booking_hash, Booking.id).where(
             Booking.booking_hash.in_([w.booking_hash for w in new]))).all())
         conflicts = [w for w in new if owner.get(w.booking_hash) != w.id]
     claims = [w for w in writes if isinstance(w, BookingClaimed)]
     if claims:
         # The visit's id is the booking's: a retried claim inserts nothing twice.
-        conn.execute(_visit_insert(conn), [vars(w.visit) for w in claims])
+        conn.execute(_insert(conn, Visit), [vars(w.visit) for w in claims])
         conn.execute(_CLAIM, [{"bh": w.booking_hash, "at": w.visit.checked_in_at} for w in claims])
     expiries = [w for w in writes if isinstance(w, BookingExpired)]
     if expiries:
@@ -110,6 +111,9 @@ def apply_booking_writes(conn: Connection, insert: Insert, writes: list) -> list
     return conflicts
 
 
-def _visit_insert(conn: Connection) -> Insert:
+def _insert(conn: Connection, model) -> Insert:
     insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
-    return insert(Visit).on_conflict_do_nothing()
+    return insert(model).on_conflict_do_nothing()
+
+
+WRITES = WriteKind(is_booking, apply_booking_writes)

@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from occupancy.line.models import LineEntry
+from occupancy.visits.journal import WriteKind
 from occupancy.visits.models import Visit
 from occupancy.visits.writes import NewVisit
 
@@ -69,8 +70,8 @@ def is_line(write) -> bool:
     return isinstance(write, LineJoined | LineChanged | LineClaimed)
 
 
-def apply_line_writes(conn: Connection, writes: list) -> None:
-    """Execute the line's writes (each safe to apply twice), joins first."""
+def apply_line_writes(conn: Connection, writes: list) -> list:
+    """Execute the line's writes (each safe to apply twice), joins first; none clashes."""
     insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
     joins = [vars(w) for w in writes if isinstance(w, LineJoined)]
     if joins:
@@ -85,3 +86,7 @@ def apply_line_writes(conn: Connection, writes: list) -> None:
                 for w in writes if isinstance(w, LineChanged) and w.change == change]
         if rows:
             conn.execute(_UPDATES[change], rows)
+    return []
+
+
+WRITES = WriteKind(is_line, apply_line_writes)

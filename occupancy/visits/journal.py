@@ -16,19 +16,18 @@ Batches never depend on each other: a row is only changed after its insert was a
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from occupancy import metrics
-from occupancy.bookings.models import Booking
-from occupancy.bookings.writes import apply_booking_writes, is_booking
 from occupancy.db import journal_engine, sync_sqlite_engine
-from occupancy.line.writes import apply_line_writes, is_line
 from occupancy.visits.models import Visit
 from occupancy.visits.writes import (
     PG_BATCH,
@@ -48,6 +47,18 @@ class TicketConflict(Exception):
     """The ticket already belongs to another visit (an idempotency key used twice)."""
 
 
+@dataclass(frozen=True)
+class WriteKind:
+    """Another domain's writes (bookings, the waiting line) in the same group commit as visits'.
+
+    Given to the journal by the services, so that visits need not know those domains.
+    """
+
+    owns: Callable[[object], bool]
+    # Executes a batch's writes of this kind in the transaction; returns the new rows that clash.
+    apply: Callable[[Connection, list], list]
+
+
 @dataclass
 class _Pending:
     write: Write
@@ -55,15 +66,16 @@ class _Pending:
 
 
 class Journal:
-    def __init__(self, engine: AsyncEngine, batch_max: int = 500, overlap: int = 3) -> None:
+    def __init__(self, engine: AsyncEngine, batch_max: int = 500, overlap: int = 3,
+                 kinds: tuple[WriteKind, ...] = ()) -> None:
         self.engine = engine
         self.batch_max = batch_max
+        self.kinds = kinds
         sqlite = engine.dialect.name == "sqlite"
         insert = (sqlite_insert if sqlite else pg_insert)(Visit).on_conflict_do_nothing()
         # SQLite (plain sqlite3 in the journal's thread) counts the rows an executemany inserted;
         # asyncpg does not, so there the insert returns the tickets it wrote.
         self._insert = insert if sqlite else insert.returning(Visit.ticket_hash)
-        self._insert_booking = (sqlite_insert if sqlite else pg_insert)(Booking).on_conflict_do_nothing()
         # SQLite has one writer at a time anyway: one batch, in one thread, start to commit.
         self._slots = asyncio.Semaphore(1 if sqlite else overlap)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="journal") if sqlite else None
@@ -170,7 +182,7 @@ class Journal:
                 self._thread, self._apply_in_thread, writes)
         # Rare: one statement could apply only one of two changes of a visit; bookings (far fewer
         # than check-ins) are not in that statement.
-        if changes_a_visit_twice(writes) or any(is_booking(w) or is_line(w) for w in writes):
+        if changes_a_visit_twice(writes) or self._has_other_kinds(writes):
             async with self.engine.begin() as conn:
                 return await conn.run_sync(self._apply_sync, writes)
         async with self._batch_engine.connect() as conn:  # autocommit: the statement is atomic
@@ -181,21 +193,23 @@ class Journal:
 
     def _apply_in_thread(self, writes: list[Write]) -> list[Write]:
         with self._sync_engine.begin() as conn:
-            if any(is_booking(w) or is_line(w) for w in writes):  # rare: not in the fast path
+            if self._has_other_kinds(writes):  # rare: the fast path knows visits only
                 return self._apply_sync(conn, writes)
             return self._sqlite.apply(conn, writes)
 
+    def _has_other_kinds(self, writes: list[Write]) -> bool:
+        return any(kind.owns(w) for kind in self.kinds for w in writes)
+
     def _apply_sync(self, conn, writes: list) -> list:
-        """Visits', bookings' and the line's writes in one transaction; the new rows that clash."""
-        bookings = [w for w in writes if is_booking(w)]
-        lines = [w for w in writes if is_line(w)]
-        visits = [w for w in writes if not (is_booking(w) or is_line(w))] if (
-            bookings or lines) else writes
+        """Visits' and the other kinds' writes in one transaction; the new rows that clash."""
+        if not self._has_other_kinds(writes):
+            return apply_writes(conn, self._insert, writes)
+        others = {kind: [w for w in writes if kind.owns(w)] for kind in self.kinds}
+        visits = [w for w in writes if not any(kind.owns(w) for kind in self.kinds)]
         conflicts = apply_writes(conn, self._insert, visits) if visits else []
-        if bookings:
-            conflicts += apply_booking_writes(conn, self._insert_booking, bookings)
-        if lines:
-            apply_line_writes(conn, lines)
+        for kind, theirs in others.items():
+            if theirs:
+                conflicts += kind.apply(conn, theirs)
         return conflicts
 
 
