@@ -239,8 +239,11 @@ class Line:
 
     async def _admit(self, venue: VenueInfo, ticket_hash: str, entry_hash: str, address: str):
         capacity, visit_id, now = self.visits.capacity, new_visit_id(), time.time()
-        admit = lambda: capacity.admit(venue.id, ticket_hash, 1, visit_id, now, "visitor",  # noqa: E731
-                                       address, self.visits.limits, line=entry_hash)
+
+        def admit():  # the party size is the entry's, read by the script
+            return capacity.admit(venue.id, ticket_hash, 1, visit_id, now, "visitor", address,
+                                  self.visits.limits, line=entry_hash)
+
         try:
             live = await admit()
             if live.status == "line_unknown" and await self._needs_load(venue.id):
