@@ -68,7 +68,7 @@ async def inside(services, venue_id: int) -> tuple[int, int]:
 async def test_concurrent_joins_get_distinct_places_in_order_and_a_retry_keeps_its_place(
     client, services, make_venue
 ):
-    venue, signed, _ = await full_venue(client, make_venue, capacity=3)  # parties of 1 to 3
+    venue, signed, _ = await full_venue(client, make_venue, capacity=3)
     joined = await asyncio.gather(*(join(client, signed, 1 + n % 3, key=f"phone-{n:04d}-abcdefghij")
                                     for n in range(40)))
     positions = sorted(j["position"] for j in joined)
