@@ -121,7 +121,7 @@ async def slot_bookings(
         raise InvalidInput("The date is written YYYY-MM-DD, e.g. 2026-12-07.", field="date") from exc
     async with svc.sessionmaker() as session:
         plan = await plans.get_plan(session, venue_id)
-        found = await summary.figures(session, wanted, wanted, venue_id)
+        found = await summary.figures(session, wanted, wanted, [venue_id])
     rows = summary.venue_day(plan, wanted, tz, found)
     return json_response({"venue_id": venue_id, "date": wanted.isoformat(),
                           "open": plan.is_open(wanted), "bookable": plan.bookable,

@@ -21,10 +21,11 @@ def _group(figures: SlotFigures) -> dict:
 
 
 async def day_figures(session: AsyncSession, venues: VenueCache, day: date) -> dict:
+    """The venues run by slots now (a venue whose plan was removed drops out, bookings and all)."""
     by_venue: dict[int, SlotFigures] = {plan.venue_id: SlotFigures()
                                         for plan in await plans.plans(session)}
-    for (venue_id, _), figures in (await summary.figures(session, day, day)).items():
-        by_venue.setdefault(venue_id, SlotFigures()).add(figures)
+    for (venue_id, _), figures in (await summary.figures(session, day, day, list(by_venue))).items():
+        by_venue[venue_id].add(figures)
     totals = SlotFigures()
     by_district: dict[str, SlotFigures] = {}
     by_category: dict[str, SlotFigures] = {}
