@@ -1,5 +1,5 @@
 """CPU of one journal batch on SQLite in the journal's thread: through SQLAlchemy's execution
-(``apply_writes``, before) and as plain sqlite3 calls (``SqliteWrites``, in use), alternating in
+(``apply_writes``, before) and as plain SQL over tuples (``SqliteWrites``, in use), alternating in
 one process so that machine noise hits both alike.
 
     uv run python -m loadtest.micro.journal_batch
@@ -48,7 +48,8 @@ async def main(folder: str) -> None:
         with journal._sync_engine.begin() as conn:
             return journal._apply_sync(conn, writes)
 
-    paths = {"SQLAlchemy (apply_writes)": sqlalchemy_path, "sqlite3 (SqliteWrites)": journal._apply_in_thread}
+    paths = {"SQLAlchemy (apply_writes)": sqlalchemy_path,
+             "plain SQL (SqliteWrites)": journal._apply_in_thread}
     cpu: dict[str, list[float]] = {name: [] for name in paths}
     open_tickets: dict[str, list[str]] = {name: [] for name in paths}
     for _ in range(BATCHES):

@@ -5,7 +5,7 @@ commits, the next one gathers. Durability costs one commit per batch instead of 
 If a batch fails, its writes are retried one by one so only the faulty ones fail.
 
 A batch is one plain function on a synchronous connection (``apply_writes``). On SQLite it runs
-whole in the journal's own thread, as plain sqlite3 calls (``SqliteWrites``): a transaction that
+whole in the journal's own thread, as plain SQL over tuples (``SqliteWrites``): a transaction that
 awaited the busy event loop between its statements held the database's single write lock for
 ~13 ms a batch, and the other worker process slept in SQLite's busy handler meanwhile. On
 PostgreSQL it runs through SQLAlchemy's ``run_sync`` on asyncpg, and up to ``overlap`` batches

@@ -5,12 +5,10 @@ Three kinds of write: a new visit, a visit closed, a temperature taken. A batch 
 twice), or as one statement over arrays on PostgreSQL (``PG_BATCH``).
 """
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Dialect, Insert, bindparam, func, select, update
-from sqlalchemy.exc import DBAPIError
 
 from occupancy.db import naive_utc
 from occupancy.visits.models import Visit
@@ -141,11 +139,12 @@ def _insert_visits(conn: Connection, insert: Insert, new: list[NewVisit]) -> lis
 
 
 class SqliteWrites:
-    """A batch of visits' writes as plain sqlite3 ``executemany`` calls, in the journal's thread.
+    """A batch of visits' writes on SQLite as plain SQL over tuples (``exec_driver_sql``).
 
     The same statements as ``apply_writes`` with the values converted as SQLAlchemy would (its
-    own bind processor for times), but without its execution machinery per statement and per
-    row, which took about a third of a batch's CPU there, holding the GIL the event loop needs.
+    own bind processor for times), but without compiling and processing each statement and row,
+    which took about a third of a batch's CPU in the journal's thread (holding the GIL the event
+    loop needs). SQLAlchemy still wraps the driver's errors, so the journal tells them apart.
     """
 
     INSERT = ("INSERT INTO visits (id, venue_id, ticket_hash, party_size, checked_in_at, kind,"
@@ -161,15 +160,6 @@ class SqliteWrites:
     def apply(self, conn: Connection, writes: list[Write]) -> list[Write]:
         """Execute the writes in ``conn``'s transaction; the new visits whose ticket belongs to
         another visit."""
-        cursor = conn.connection.dbapi_connection.cursor()
-        try:
-            return self._apply(conn, cursor, writes)
-        except sqlite3.Error as exc:  # as SQLAlchemy raises it: the journal tells them apart
-            raise DBAPIError.instance(None, None, exc, sqlite3.Error) from exc
-        finally:
-            cursor.close()
-
-    def _apply(self, conn: Connection, cursor, writes: list[Write]) -> list[Write]:
         at = self._time
         new, closes, temperatures = [], [], []
         for w in writes:
@@ -181,16 +171,16 @@ class SqliteWrites:
                 temperatures.append((w.temperature, w.ticket_hash))
         conflicts = []
         if new:
-            cursor.executemany(self.INSERT, [
+            result = conn.exec_driver_sql(self.INSERT, [
                 (w.id, w.venue_id, w.ticket_hash, w.party_size, at(w.checked_in_at), w.kind,
                  w.personal, w.personal_key_id, w.phone_index) for w in new])
             # The count of rows inserted says whether any ticket clashed (see _insert_visits).
-            if cursor.rowcount != len(new):
+            if result.rowcount != len(new):
                 conflicts = other_visits(conn, new)
         if closes:
-            cursor.executemany(self.CLOSE, closes)
+            conn.exec_driver_sql(self.CLOSE, closes)
         if temperatures:
-            cursor.executemany(self.TEMPERATURE, temperatures)
+            conn.exec_driver_sql(self.TEMPERATURE, temperatures)
         return conflicts
 
 
