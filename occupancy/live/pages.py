@@ -26,6 +26,7 @@ from occupancy.accounts.permissions import (
     VenueWatcherPage,
 )
 from occupancy.accounts.service import Principal, end_session, open_session
+from occupancy.bookings.pages import booking_page
 from occupancy.deps import ServicesDep, venue_by_signed_code
 from occupancy.errors import Unauthorized
 from occupancy.params import SignedCode, VenueId
@@ -205,9 +206,12 @@ async def manager_dashboard(
 
 
 @router.get("/door/{signed_code}", response_class=HTMLResponse)
-async def door_screen(signed_code: SignedCode, request: Request, venue: DoorStaffPage) -> Response:
+async def door_screen(signed_code: SignedCode, request: Request, venue: DoorStaffPage,
+                      svc: ServicesDep) -> Response:
     return _render(request, "door.html", {
         "venue": venue, "page": _venue_page_data(venue, signed_code),
+        # Only a venue run by time slots gets the button for a typed booking code.
+        "takes_bookings": await booking_page(svc, venue.id, venue.max_party) is not None,
     })
 
 

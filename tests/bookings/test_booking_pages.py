@@ -44,6 +44,9 @@ async def test_the_venue_page_offers_slots_only_where_the_venue_is_run_by_them(
                                "hold_minutes": 15, "max_party": 4}  # 20% of 20 places bookable
     assert 'id="booking-form"' in page.text and "/static/booking.js" in page.text
     assert data["texts"]["booking_use"] == "Pakai pemesanan saya"
+    token = (await issue_token("staff", venue.id))["Authorization"].removeprefix("Bearer ")
+    staff = {"Cookie": f"occupancy_token={token}"}  # as the door phone's browser sends it
+    assert 'id="claim-button"' in (await client.get(f"/door/{signed}", headers=staff)).text
     english = await client.get(f"/v/{signed}?lang=en")
     assert "Book a time slot" in english.text and '"booking_use": "Use my booking"' in english.text
 
@@ -51,6 +54,9 @@ async def test_the_venue_page_offers_slots_only_where_the_venue_is_run_by_them(
     plain = await client.get(f"/v/{signed}")
     assert "booking-form" not in plain.text and "/static/booking.js" not in plain.text
     assert '"booking": null' in plain.text
+    # The door screen offers no booking button either (a scanned code would still be claimed).
+    door = await client.get(f"/door/{signed}", headers=staff)
+    assert door.status_code == 200 and 'id="claim-button"' not in door.text
 
 
 def test_every_booking_text_exists_in_both_languages_and_is_used():

@@ -110,7 +110,8 @@ async function claimBooking(code) {
   }
 }
 
-document.getElementById("claim-button").addEventListener("click", () => {
+// Shown at venues run by time slots only; a scanned or entered booking code is claimed anywhere.
+document.getElementById("claim-button")?.addEventListener("click", () => {
   const booking = BOOKING.exec(ticketInput.value);
   if (!booking) { show("bad", T.ticket_needed); ticketInput.focus(); return; }
   claimBooking(booking[1]);
