@@ -174,8 +174,9 @@ async def test_coalescing_bounds_the_rate_under_a_burst_of_1000_check_ins(live_s
     span = times[-1] - times[0]
     assert len(received) <= 5 * span + 3, f"{len(received)} frames in {span:.1f}s"
     assert busiest <= 10  # 5 a second, and frames a stalled client reads late land in one second
-    # Far fewer frames than events, however long the burst took on a busy machine (24 s once).
-    assert len(received) < 250
+    # Far fewer frames than events, however long the burst took on a busy machine (55 s once,
+    # 252 frames at the rate: the rate bound above is the exact one).
+    assert len(received) <= 500
     assert received[-1][1]["count"] == 1000 and received[-1][1]["today"]["entries"] == 1000
 
 
