@@ -10,6 +10,8 @@
 
   var page = JSON.parse(document.getElementById("page-data").textContent);
   var T = page.texts;
+  var kit = window.occupancyKit, $ = kit.$, fmt = kit.fmt, newKey = kit.newKey,
+      postJson = kit.postJson;
   var plan = page.booking;
   var STORE = "occupancy.booking." + page.venue.code;
   var locale = page.lang === "id" ? "id-ID" : "en-GB";
@@ -33,22 +35,6 @@
   var slotsAsked = 0;
   var shownSlots = {};  // the day's slots last listed, by name (their times, for next_free)
 
-  function $(id) { return document.getElementById(id); }
-
-  function fmt(text, values) {
-    return text.replace(/\{(\w+)\}/g, function (whole, name) {
-      return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
-    });
-  }
-
-  function newKey() {
-    var bytes = new Uint8Array(18);
-    crypto.getRandomValues(bytes);
-    var text = "";
-    for (var i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i]);
-    return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  }
-
   // Days and times on the city's clock, whatever the phone's zone.
   function clock(iso) {
     return new Date(iso).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit", timeZone: page.timezone });
@@ -67,17 +53,6 @@
   function isToday(iso) {
     var today = new Date().toLocaleDateString(locale, { timeZone: page.timezone });
     return new Date(iso).toLocaleDateString(locale, { timeZone: page.timezone }) === today;
-  }
-
-  function postJson(url, body) {
-    return fetch(url, {
-      method: "POST", cache: "no-store", credentials: "same-origin",
-      headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-    }).then(function (response) {
-      return response.json().catch(function () { return null; }).then(function (data) {
-        return { response: response, data: data };
-      });
-    });
   }
 
   // ---- the booking kept on this phone ----

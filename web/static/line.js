@@ -12,6 +12,7 @@
 
   var page = JSON.parse(document.getElementById("page-data").textContent);
   var T = page.texts;
+  var kit = window.occupancyKit, $ = kit.$, fmt = kit.fmt, newKey = kit.newKey;
   var STORE = "occupancy.line." + page.venue.code;
   var POLL_MS = 3000;
   var api = {
@@ -26,33 +27,9 @@
   var audio = null;
   var joinKey = null;
 
-  function $(id) { return document.getElementById(id); }
-
-  function fmt(text, values) {
-    return text.replace(/\{(\w+)\}/g, function (whole, name) {
-      return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
-    });
-  }
-
-  function newKey() {
-    var bytes = new Uint8Array(18);
-    crypto.getRandomValues(bytes);
-    var text = "";
-    for (var i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i]);
-    return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  }
-
   function post(url, body) {
-    return fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-      cache: "no-store",
-      credentials: "same-origin",
-    }).then(function (response) {
-      return response.json().catch(function () { return null; }).then(function (data) {
-        return { ok: response.ok, status: response.status, data: data };
-      });
+    return kit.postJson(url, body).then(function (answer) {
+      return { ok: answer.response.ok, status: answer.response.status, data: answer.data };
     });
   }
 

@@ -9,6 +9,7 @@
 
   var page = JSON.parse(document.getElementById("page-data").textContent);
   var T = page.texts;
+  var kit = window.occupancyKit, $ = kit.$, fmt = kit.fmt, newKey = kit.newKey;
   var VIEWS = ["form", "ticket", "done", "full", "paused"];
   var STORE = "occupancy.ticket." + page.venue.code;
   var POLL_MS = 10000;
@@ -36,25 +37,9 @@
   var clockTimer = null;
   var view = null;
 
-  function $(id) { return document.getElementById(id); }
-
-  function fmt(text, values) {
-    return text.replace(/\{(\w+)\}/g, function (whole, name) {
-      return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
-    });
-  }
-
   // One number format per language, as the staff pages write it: 4.000 (id), 4,000 (en).
   function number(value) {
     return typeof value === "number" ? value.toLocaleString(locale) : String(value);
-  }
-
-  function newKey() {
-    var bytes = new Uint8Array(18);
-    crypto.getRandomValues(bytes);
-    var text = "";
-    for (var i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i]);
-    return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   }
 
   // Full: where else of the same kind has room now (its district's first).
