@@ -177,10 +177,16 @@ def line_offer_times(venue_id: int) -> str:
     return f"{tag(venue_id)}:lineserved"
 
 
-def line_keys(venue_id: int) -> tuple[str, str, str, str, str]:
+def line_phones(venue_id: int) -> str:
+    """Hash: the keyed hash of a phone (privacy.blind_index) -> the entry it holds in the line,
+    while that entry waits or is offered places: one place in the line per phone."""
+    return f"{tag(venue_id)}:lineph"
+
+
+def line_keys(venue_id: int) -> tuple[str, str, str, str, str, str]:
     """The keys of every line script, in their order."""
     return (line(venue_id), line_offers(venue_id), line_entries(venue_id), line_meta(venue_id),
-            line_offer_times(venue_id))
+            line_offer_times(venue_id), line_phones(venue_id))
 
 
 LINE_LOCK = "occ:lock:line-offers"

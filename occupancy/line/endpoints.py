@@ -24,6 +24,8 @@ _CODE_ERRORS = {400: {"description": "malformed_line_code"},
 
 class JoinBody(msgspec.Struct, forbid_unknown_fields=True):
     party_size: int
+    # Only its keyed hash is kept: one open place in a venue's line per phone.
+    phone: str
     idempotency_key: str | None = None
 
 
@@ -65,12 +67,14 @@ def _iso(epoch: float) -> str:
     summary="Join a full venue's waiting line (idempotent by idempotency key); the answer's line "
     "code follows the party's place", openapi_extra=openapi_body(JoinBody),
     responses={200: {"description": "A retry: the same place as before"},
-               422: {"description": "invalid_input: a party larger than the venue allows"}},
+               409: {"description": "already_in_line: this phone holds a place in the line"},
+               422: {"description": "invalid_input: a party larger than the venue allows, or "
+                                    "not a phone number"}},
 )
 async def join(code: SignedCode, request: Request, svc: ServicesDep, _: Public) -> Response:
     body = await read_json(request, JoinBody, svc.settings.max_body_bytes)
     venue = await venue_by_signed_code(svc, code)
-    place = await svc.line.join(venue, body.party_size, validate_key(
+    place = await svc.line.join(venue, body.party_size, body.phone, validate_key(
         body.idempotency_key or request.headers.get("idempotency-key")))
     return json_response({"line": place.code, "venue": {"code": venue.code, "name": venue.name},
                           **place_out(place), "replayed": place.replayed},

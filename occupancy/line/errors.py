@@ -9,6 +9,13 @@ class MalformedLineCode(DomainError):
     message = "That is not a line code: open the line page from the venue's page again."
 
 
+class AlreadyInLine(DomainError):
+    status = 409
+    code = "already_in_line"
+    message = ("This phone already has a place in this venue's line: follow it on the page where "
+               "you joined, or leave it there first.")
+
+
 class UnknownLineEntry(DomainError):
     status = 404
     code = "unknown_line_entry"

@@ -1,6 +1,6 @@
 -- Leave the line: a waiting party gives up its turn, an offered one gives its places back (the
 -- next run of advance.lua offers them on; walk-ins cannot take them while anyone waits).
--- KEYS: line, offers, entries, meta, offer times
+-- KEYS: line, offers, entries, meta, offer times, phones
 -- ARGV: entry hash, channel, venue id, now (epoch s)
 -- PUBLISH: set by the loader (kit/scripts.py); the venue's frames are sent again (live/hub.py).
 -- Returns {status, entry (JSON)}: ok | replay (left before) | claimed | passed | unknown |
@@ -25,6 +25,9 @@ else
   return {e.s, found}
 end
 e.s = 'left'
+if e.n and redis.call('HGET', KEYS[6], e.n) == ARGV[1] then  -- the phone may join again
+  redis.call('HDEL', KEYS[6], e.n)
+end
 found = cjson.encode(e)
 redis.call('HSET', KEYS[3], ARGV[1], found)
 redis.call(PUBLISH, ARGV[2], cjson.encode({v = tonumber(ARGV[3]), e = 'line',

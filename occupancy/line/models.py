@@ -1,4 +1,5 @@
-"""The line in SQL: what Redis is rebuilt from. No personal data: party size, times, state."""
+"""The line in SQL: what Redis is rebuilt from. No personal data: party size, times, state, and
+the phone's keyed hash (one place per phone), never the number."""
 
 from datetime import datetime
 
@@ -37,6 +38,9 @@ class LineEntry(Base):
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # Its offer ran out unclaimed and passed to the next party.
     passed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # The phone's keyed hash (privacy.blind_index): one open place per phone, kept across a
+    # reload. None for the entries joined before the line asked for a phone.
+    phone_index: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 class LineSetting(Base):

@@ -21,6 +21,7 @@ from occupancy.errors import ServiceUnavailable
 from occupancy.line import codes
 from occupancy.line.errors import (
     AlreadyClaimed,
+    AlreadyInLine,
     LeftLine,
     LineOfAnotherVenue,
     NoPlacesToOffer,
@@ -31,6 +32,7 @@ from occupancy.line.errors import (
 from occupancy.line.models import LineEntry, LineSetting
 from occupancy.line.store import Entry, LineStore, Reply, Summary
 from occupancy.line.writes import LineChanged, LineClaimed, LineJoined
+from occupancy.privacy.blind_index import index_key, phone_index
 from occupancy.privacy.sealing import Personal
 from occupancy.venues.service import VenueInfo
 from occupancy.visits import tickets
@@ -38,7 +40,7 @@ from occupancy.visits.errors import VenueFull, VenuePaused
 from occupancy.visits.journal import Journal
 from occupancy.visits.rebuild import Rebuilder
 from occupancy.visits.results import CheckedIn
-from occupancy.visits.schemas import ValidCheckIn, validate_party
+from occupancy.visits.schemas import ValidCheckIn, validate_party, validate_phone
 from occupancy.visits.service import Visits, new_visit_id
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,7 @@ class Line:
         self.sessionmaker = sessionmaker
         self.rebuilder = rebuilder
         self.secret = secret
+        self.index_key = index_key(secret)
         self.offer_seconds = offer_seconds
 
     # Loading from SQL
@@ -129,11 +132,13 @@ class Line:
 
     # The visitor's side
 
-    async def join(self, venue: VenueInfo, party_size: int, idempotency_key: str | None) -> Place:
+    async def join(self, venue: VenueInfo, party_size: int, phone: str,
+                   idempotency_key: str | None) -> Place:
         """A party's place at the end of the line (idempotent by key: a retry answers the same
-        place, counted once)."""
+        place, counted once); one open place per phone, known by its keyed hash only."""
         # A party larger than the venue could never be offered places: it would stop the line.
         party = validate_party(party_size, max(1, min(venue.max_party, venue.capacity)))
+        phone_hash = phone_index(self.index_key, validate_phone(phone))
         random = os.urandom(26)
         entry_id = new_visit_id(random[:10])
         key = idempotency_key or base64.urlsafe_b64encode(random[10:]).decode()
@@ -141,15 +146,18 @@ class Line:
         entry_hash = codes.digest(code)
         try:
             reply = await self._call(venue.id, lambda: self.store.join(
-                venue.id, entry_hash, entry_id, party, time.time()))
+                venue.id, entry_hash, entry_id, party, time.time(), phone_hash))
         except ServiceUnavailable:
             await self._unjoin(venue.id, entry_hash, entry_id)  # the script may have run
             raise
+        if reply.status == "in_line":
+            raise AlreadyInLine()
         entry = reply.entry
         try:
             # A replay writes too (a no-op if the row is there): the answer waits for durability.
             await self.journal.write(LineJoined(entry.id, venue.id, entry_hash, entry.party,
-                                                entry.turn, _at(entry.joined_at)))
+                                                entry.turn, _at(entry.joined_at),
+                                                entry.phone_index))
         except Exception as exc:
             if reply.status != "replay":
                 await self._unjoin(venue.id, entry_hash, entry.id)

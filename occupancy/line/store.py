@@ -35,11 +35,13 @@ class Entry:
     state: str  # waiting | offered | claimed | left | passed
     turn: int
     offer_until: float | None = None
+    phone_index: str | None = None  # the phone's keyed hash, never the number
 
     @classmethod
     def parse(cls, raw) -> "Entry":
         e = json.loads(raw)
-        return cls(e["i"], int(e["p"]), float(e["j"]), e["s"], int(e["q"]), e.get("u"))
+        return cls(e["i"], int(e["p"]), float(e["j"]), e["s"], int(e["q"]), e.get("u"),
+                   e.get("n"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +85,10 @@ class LineStore:
         return Reply(text(status), Entry.parse(entry) if entry else None, int(position), times)
 
     async def join(self, venue_id: int, entry_hash: str, entry_id: str, party: int,
-                   now: float) -> Reply:
+                   now: float, phone_index: str) -> Reply:
         return self._reply(await self._run(JOIN, venue_id, (
-            entry_hash, entry_id, party, now, keys.venue_channel(venue_id), venue_id)))
+            entry_hash, entry_id, party, now, keys.venue_channel(venue_id), venue_id,
+            phone_index)))
 
     async def unjoin(self, venue_id: int, entry_hash: str, entry_id: str) -> None:
         await self._run(UNJOIN, venue_id, (entry_hash, entry_id))
@@ -120,7 +123,7 @@ class LineStore:
             offered = row.offered_at is not None
             args += [row.entry_hash, row.id, row.party_size, row.joined_at.timestamp(),
                      "offered" if offered else "waiting", row.seq,
-                     row.offer_until.timestamp() if offered else 0]
+                     row.offer_until.timestamp() if offered else 0, row.phone_index or ""]
         return bool(await self._run(LOAD, venue_id, tuple(args)))
 
     async def unclaim(self, venue_id: int, entry_hash: str, visit_id: str) -> None:

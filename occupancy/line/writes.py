@@ -21,6 +21,7 @@ class LineJoined:
     party_size: int
     seq: int
     joined_at: datetime
+    phone_index: str | None = None
 
     @property
     def ticket_hash(self) -> str:  # the journal orders a batch's rows by it

@@ -117,7 +117,7 @@ class CapacityStore:
                        *keys.rate_keys(venue_id, limits.window(now), address),
                        keys.holds(venue_id), keys.held(venue_id), keys.line(venue_id),
                        keys.line_offers(venue_id), keys.line_entries(venue_id),
-                       keys.line_meta(venue_id))
+                       keys.line_meta(venue_id), keys.line_phones(venue_id))
         if claim is not None:
             script_keys += (keys.booking(venue_id, claim[0]),)
             args += (claim[0],)

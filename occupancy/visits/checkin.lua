@@ -5,7 +5,8 @@
 -- KEYS: count, config, ticket, open tickets, pending, day stats, minute stats, minute counts,
 --       recent events, this rate window's check-ins at the venue, and from this client address,
 --       slots with held places, places held (bookings.claims), the waiting line, its offers,
---       its entries and its meta (occupancy.line), and for a booking's claim the booking
+--       its entries, its meta and its phones (occupancy.line), and for a booking's claim the
+--       booking
 -- ARGV: party, visit_id, now (epoch seconds), ticket ttl (s), channel, venue_id, minute (epoch of
 --       its start), stats ttl (s), kind ('visitor', 'walkin' or 'booking': a booking claimed),
 --       ticket hash, check-ins allowed per window from one address, and at the venue (0: no
@@ -70,7 +71,7 @@ else
   under_way = nil
 end
 if claim then
-  local b = redis.call('HMGET', KEYS[18], 'state', 'party')
+  local b = redis.call('HMGET', KEYS[19], 'state', 'party')
   if b[1] ~= 'booked' then
     return {'booking_' .. (b[1] or 'unknown'), count, capacity}
   end
@@ -114,7 +115,7 @@ redis.call('ZADD', KEYS[5], ARGV[3], 'in:' .. ARGV[10])
 redis.call('HINCRBY', KEYS[2], 'seq', 1)
 if claim then
   redis.call('HINCRBY', KEYS[13], ARGV[14], -party)
-  redis.call('HSET', KEYS[18], 'state', 'claimed', 'visit', ARGV[2])
+  redis.call('HSET', KEYS[19], 'state', 'claimed', 'visit', ARGV[2])
   -- The lease check gives an orphaned claim back to its booking (visits.repair).
   redis.call('HSET', KEYS[3], 'booking', ARGV[16], 'slot', ARGV[14])
 end
@@ -123,6 +124,9 @@ if line_claim then
   redis.call('ZREM', KEYS[15], ARGV[15])
   redis.call('HINCRBY', KEYS[17], 'offered', -party)
   redis.call('HSET', KEYS[16], ARGV[15], cjson.encode(entry))
+  if entry.n and redis.call('HGET', KEYS[18], entry.n) == ARGV[15] then  -- may join again
+    redis.call('HDEL', KEYS[18], entry.n)
+  end
 end
 local kind = ARGV[9]
 if kind == 'visitor' then

@@ -5,6 +5,7 @@ paused line makes no offers but the manager can offer by hand, and a Redis that 
 gets the line back from SQL. On a single Redis and a cluster, SQLite and PostgreSQL."""
 
 import asyncio
+import itertools
 import time
 
 from sqlalchemy import func, select
@@ -22,8 +23,14 @@ async def check_in(client, signed: str, n: int, **overrides):
     return await client.post(f"/api/venues/{signed}/check-ins", json=visitor(n, **overrides))
 
 
-async def join(client, signed: str, party: int = 1, key: str | None = None) -> dict:
-    body = {"party_size": party} | ({"idempotency_key": key} if key else {})
+_phones = itertools.count(1)
+
+
+async def join(client, signed: str, party: int = 1, key: str | None = None,
+               phone: str | None = None) -> dict:
+    """Join the line; each party from its own phone unless one is given."""
+    body = {"party_size": party, "phone": phone or f"0857 1111 {next(_phones):04d}"}
+    body |= {"idempotency_key": key} if key else {}
     answer = await client.post(f"/api/venues/{signed}/line", json=body)
     assert answer.status_code in (200, 201), answer.text
     return answer.json()
@@ -239,10 +246,12 @@ async def test_bad_line_codes_are_refused_and_change_nothing(client, services, m
         assert answer.json()["error"]["code"] == expected, answer.text
     wrong = await claim(client, other_signed, place["line"])
     assert wrong.status_code == 409 and wrong.json()["error"]["code"] == "other_venue"
-    too_big = await client.post(f"/api/venues/{signed}/line", json={"party_size": 99})
+    too_big = await client.post(f"/api/venues/{signed}/line",
+                                json={"party_size": 99, "phone": "0857 0000 0099"})
     assert too_big.status_code == 422
     # Within the venue's max_party (6) but more than its capacity (1): it would stop the line.
-    larger_than_venue = await client.post(f"/api/venues/{signed}/line", json={"party_size": 2})
+    larger_than_venue = await client.post(f"/api/venues/{signed}/line", json={"party_size": 2,
+                                                                   "phone": "0857 0000 0002"})
     assert larger_than_venue.json()["error"]["code"] == "invalid_input"
     assert (await services.line.summary(venue.id)).waiting == 1
 

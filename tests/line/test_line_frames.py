@@ -46,7 +46,8 @@ async def test_the_door_display_hears_the_line_change(live_server, make_venue):
         async with connect(ws_url(live_server, f"/ws/display/{signed}")) as ws:
             snapshot = await next_frame(ws)
             assert snapshot["line"]["waiting"] == 0
-            joined = await http.post(f"/api/venues/{signed}/line", json={"party_size": 2})
+            joined = await http.post(f"/api/venues/{signed}/line", json={"party_size": 2,
+                                                                       "phone": "0857 2222 0001"})
             assert joined.status_code == 201
             waiting = await frame_where(ws, lambda f: f["line"]["waiting"] == 1, timeout=30)
             assert waiting["level"] == "full"
@@ -65,8 +66,8 @@ async def test_the_manager_sees_the_line_pauses_it_and_offers_by_hand(
     await log_in(context, live_server.url, manager)
     inside = await check_in(live_server.url, signed)
     async with httpx.AsyncClient(base_url=live_server.url) as http:
-        codes = [(await http.post(f"/api/venues/{signed}/line", json={"party_size": 1})).json()
-                 for _ in range(2)]
+        codes = [(await http.post(f"/api/venues/{signed}/line", json={
+            "party_size": 1, "phone": f"0857 2222 {n:04d}"})).json() for n in range(2)]
     display = await open_live(context, f"{live_server.url}/display/{signed}")
     await expect(display.get_by_test_id("left")).to_have_text(
         "2 rombongan antre · 2 parties in line")

@@ -34,6 +34,8 @@ VENUE = 7
 CAPACITY = 6
 OFFER_SECONDS = 5.0
 START = 1_780_000_000.0
+# Phone indexes (keyed hashes in the service): few, so that phones often try to join twice.
+PHONES = [f"{n:032x}" for n in range(4)]
 
 
 class LineMachine(RuleBasedStateMachine):
@@ -83,15 +85,27 @@ class LineMachine(RuleBasedStateMachine):
         self.sync.hset(keys.config(VENUE), mapping={"capacity": CAPACITY, "paused": "0"})
         self.run(self.line.load(VENUE, False, 0, []))
 
-    @rule(party=st.integers(1, 3), retry=st.booleans())
-    def join(self, party: int, retry: bool) -> None:
+    def open_places(self) -> dict[str, str]:
+        """phone index -> entry hash, for the entries waiting or offered places."""
+        return {self.entry(h)["n"]: h for h in self.entries
+                if self.entry(h)["s"] in ("waiting", "offered")}
+
+    @rule(party=st.integers(1, 3), retry=st.booleans(), phone=st.sampled_from(PHONES))
+    def join(self, party: int, retry: bool, phone: str) -> None:
         entry_hash = f"{self.next_id():0>64}"
         entry_id = self.next_id()
-        reply = self.run(self.line.join(VENUE, entry_hash, entry_id, party, self.tick()))
+        holds = phone in self.open_places()
+        waiting = self.waiting()
+        reply = self.run(self.line.join(VENUE, entry_hash, entry_id, party, self.tick(), phone))
+        if holds:  # one open place per phone: refused, nothing changed
+            assert reply.status == "in_line" and self.waiting() == waiting
+            assert self.sync.hget(keys.line_entries(VENUE), entry_hash) is None
+            return
         assert reply.status == "ok" and reply.position == len(self.waiting())
         self.entries.append(entry_hash)
         if retry:
-            again = self.run(self.line.join(VENUE, entry_hash, "another attempt", 1, self.tick()))
+            again = self.run(self.line.join(VENUE, entry_hash, "another attempt", 1, self.tick(),
+                                            phone))
             assert again.status == "replay" and again.entry.id == entry_id
             assert again.entry.party == party
 
@@ -187,6 +201,12 @@ class LineMachine(RuleBasedStateMachine):
         count = int(self.sync.get(keys.count(VENUE)) or 0)
         assert count + offered <= CAPACITY
 
+    @invariant()
+    def a_phone_holds_exactly_its_open_place(self) -> None:
+        held = {k.decode(): v.decode()
+                for k, v in self.sync.hgetall(keys.line_phones(VENUE)).items()}
+        assert held == self.open_places()
+
 
 def test_the_line_scripts_keep_the_line_fair_and_lose_no_place(redis_server):
     LineMachine.redis_url = redis_server.url
@@ -203,8 +223,8 @@ def test_offers_made_in_one_run_count_the_places_offered_before_them(redis_serve
     machine = LineMachine()
     try:
         machine.load()
-        for _ in range(3):
-            machine.join(party=3, retry=False)
+        for phone in PHONES[:3]:
+            machine.join(party=3, retry=False, phone=phone)
         machine.offers(seconds=1.0)  # 6 places: the first two parties, not the third
         machine.no_place_leaks_and_none_offered_twice()
         machine.first_come_first_served()

@@ -1,7 +1,8 @@
 """The waiting line on two phones, end to end: a real server (its own job makes the offers),
 headless Chromium as two Pixel 7s. A full venue; both phones join the line; a check-out offers
 the head its places (banner and countdown), it claims them through the check-in form; a walk-in
-is refused while the other phone still waits, whose position fell to 1."""
+is refused while the other phone still waits, whose position fell to 1. A phone number already
+holding a place is told so (one place in the line per phone)."""
 
 import httpx
 from playwright.async_api import Page, expect
@@ -28,8 +29,17 @@ async def test_two_phones_wait_in_line_the_head_is_offered_places_and_claims_the
         for page in (phone, other):
             await page.goto(f"{live_server.url}/v/{signed}")
             await expect(page.locator("#view-full")).to_be_visible()
-            await page.tap("#line-join")
+        await phone.fill("#line-phone", VISITOR["phone"])
+        await phone.tap("#line-join")
         await expect(phone.locator("#line-position")).to_contain_text("nomor 1")
+        # One place per phone: the second phone typing the first one's number is told so.
+        await other.fill("#line-phone", VISITOR["phone"])
+        await other.tap("#line-join")
+        await expect(other.locator("#line-ended")).to_contain_text("already has a place")
+        await expect(other.locator("#line-join")).to_be_visible()
+        await other.fill("#line-phone", "0813 5555 0002")
+        await other.tap("#line-join")
+        await expect(phone.locator("#line-phone-field")).to_be_hidden()
         await expect(other.locator("#line-position")).to_contain_text("nomor 2")
         await expect(phone.locator("#line-leave")).to_be_visible()
         await snap(phone, "line-1-waiting")
@@ -52,8 +62,9 @@ async def test_two_phones_wait_in_line_the_head_is_offered_places_and_claims_the
 
         await phone.tap("#line-claim")
         await expect(phone.locator("#view-form")).to_be_visible()
+        # The phone given for the line is the form's already.
+        await expect(phone.locator("#phone")).to_have_value(VISITOR["phone"])
         await phone.fill("#name", VISITOR["name"])
-        await phone.fill("#phone", VISITOR["phone"])
         await phone.tap("#submit")
         await expect(phone.locator("#view-ticket")).to_be_visible()
         await expect(phone.locator("#ticket-party")).to_contain_text("1")

@@ -5,7 +5,9 @@
  * The place is followed by asking the server every few seconds (POST /api/line-status, the code
  * in the body): a party's place is its own, not one of the venue's live frames, and one small
  * request per waiting phone every POLL_MS costs the service one script call.
- * Only the line code and the party size are kept in localStorage.
+ * Only the line code and the party size are kept in localStorage. The join sends the phone
+ * number (one place per phone; the server keeps its keyed hash only), taken from the check-in
+ * form when it is filled in, and given back to the form for the claim.
  */
 (function () {
   "use strict";
@@ -37,6 +39,12 @@
     held = value;
     if (value) localStorage.setItem(STORE, JSON.stringify(value));
     else localStorage.removeItem(STORE);
+  }
+
+  // The phone for the join: the line's own field, else the check-in form's.
+  function phone() {
+    var own = $("line-phone").value.trim();
+    return own || $("phone").value.trim();
   }
 
   function partySize() {
@@ -98,6 +106,7 @@
     $("line-leave").hidden = true;
     $("line-join").hidden = false;
     $("line-intro").hidden = false;
+    $("line-phone-field").hidden = false;
     $("line-ended").textContent = text;
     $("line-ended").hidden = false;
   }
@@ -105,6 +114,7 @@
   function render(s) {
     $("line-join").hidden = true;
     $("line-intro").hidden = true;
+    $("line-phone-field").hidden = true;
     $("line-ended").hidden = true;
     $("line-leave").hidden = false;
     if (s.state === "offered") {
@@ -149,7 +159,7 @@
     // A retry after no answer reuses the key: the party gets one place, whatever happened.
     if (!joinKey) joinKey = newKey();
     $("line-join").disabled = true;
-    post(api.join, { party_size: partySize(), idempotency_key: joinKey }).then(function (answer) {
+    post(api.join, { party_size: partySize(), phone: phone(), idempotency_key: joinKey }).then(function (answer) {
       $("line-join").disabled = false;
       joinKey = null;
       if (!answer.ok) {
@@ -182,6 +192,7 @@
     var form = $("check-in-form");
     form.dataset.line = held.line;
     $("party_size").value = held.party_size;
+    if (!form.elements.phone.value) form.elements.phone.value = $("line-phone").value;
     document.dispatchEvent(new CustomEvent("occupancy:show", { detail: "form" }));
     if (form.elements.name.value && form.elements.phone.value) {
       form.requestSubmit();
