@@ -101,8 +101,9 @@ REQUEST_SECONDS = Histogram(
 class _Occupancy:
     """Yields the live occupancy read from Redis just before the scrape."""
 
-    def __init__(self, rows: list[tuple[str, str, str, int, int]]) -> None:
+    def __init__(self, rows: list[tuple[str, str, str, int, int]], line_waiting: int) -> None:
         self.rows = rows
+        self.line_waiting = line_waiting
 
     def collect(self):
         people = GaugeMetricFamily(
@@ -116,9 +117,13 @@ class _Occupancy:
             capacity.add_metric([code, district, category], cap)
         yield people
         yield capacity
+        # All venues together (a venue's line is its manager's to see): a city-wide queue.
+        yield GaugeMetricFamily(
+            "occupancy_line_waiting", "Parties waiting in the venues' lines now (not those "
+            "offered places), all venues together", value=self.line_waiting)
 
 
-def render(occupancy_rows: list[tuple[str, str, str, int, int]]) -> bytes:
+def render(occupancy_rows: list[tuple[str, str, str, int, int]], line_waiting: int = 0) -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
@@ -126,7 +131,7 @@ def render(occupancy_rows: list[tuple[str, str, str, int, int]]) -> bytes:
     else:
         counters = generate_latest(REGISTRY)
     live = CollectorRegistry()
-    live.register(_Occupancy(occupancy_rows))
+    live.register(_Occupancy(occupancy_rows, line_waiting))
     return counters + generate_latest(live)
 
 

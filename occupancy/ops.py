@@ -50,33 +50,36 @@ async def readyz(svc: ServicesDep, _: Public) -> Response:
 METRICS_CHUNK = 500
 
 
-async def _occupancy_rows(svc) -> list[tuple[str, str, str, int, int]]:
-    """(code, district, category, count, capacity) of every venue, counts read from Redis now."""
+async def _occupancy_rows(svc) -> tuple[list[tuple[str, str, str, int, int]], int]:
+    """(code, district, category, count, capacity) of every venue, counts read from Redis now,
+    and the parties waiting in every venue's line (read in the same round trips)."""
     async with svc.sessionmaker() as session:
         venues = (await session.execute(
             select(Venue.id, Venue.code, Venue.district, Venue.category, Venue.capacity)
         )).all()
-    rows = []
+    rows, waiting = [], 0
     for i in range(0, len(venues), METRICS_CHUNK):
         chunk = venues[i:i + METRICS_CHUNK]
         pipe = svc.redis.pipeline(transaction=False)
         for venue in chunk:
             pipe.get(keys.count(venue.id))
             pipe.hget(keys.config(venue.id), "capacity")
+            pipe.zcard(keys.line(venue.id))
         values = await pipe.execute()
         rows.extend(
-            (v.code, v.district, v.category, int(values[2 * j] or 0),
-             int(values[2 * j + 1] or v.capacity))
+            (v.code, v.district, v.category, int(values[3 * j] or 0),
+             int(values[3 * j + 1] or v.capacity))
             for j, v in enumerate(chunk)
         )
-    return rows
+        waiting += sum(int(values[3 * j + 2] or 0) for j in range(len(chunk)))
+    return rows, waiting
 
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
 async def prometheus(svc: ServicesDep, _: MetricsReader) -> Response:
     # Every venue's headcount and the city's totals: more than the public counts show.
-    rows = await _occupancy_rows(svc)
+    rows, line_waiting = await _occupancy_rows(svc)
     # A city of 10,000 venues is 20,000 samples: rendering them held a worker's event loop for
     # about 180 ms a scrape (docs/benchmarks/history/2026-11.md), so it runs in a thread.
-    body = await asyncio.to_thread(metrics.render, rows)
+    body = await asyncio.to_thread(metrics.render, rows, line_waiting)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -280,3 +280,35 @@ async def test_bookings_are_counted_by_outcome_and_refusals_by_code(
     # (the phone's digits whole: short runs of digits occur in the timestamps)
     for personal in ("Dewi", "Lestari", "85744441212", "4444 1212", "Siti", expiring, venue.code):
         assert personal not in text_.split("occupancy_people")[0]
+
+
+async def test_the_line_length_is_the_parties_waiting_in_every_line_with_no_venue_label(
+    client, services, make_venue, issue_token
+):
+    """Read from Redis at the scrape, all venues together; offered parties no longer wait; a
+    join is counted once however often retried; nothing personal, no venue."""
+    from tests.line.test_line import check_out, full_venue, join
+
+    def joined() -> float:
+        return REGISTRY.get_sample_value("occupancy_line_events_total", {"event": "joined"})
+
+    monitor = await issue_token("monitor")
+    text_ = (await client.get("/metrics", headers=monitor)).text
+    assert _value(text_, "occupancy_line_waiting") == 0
+    before = joined()
+    first, signed_first, tickets = await full_venue(client, make_venue, capacity=1)
+    _, signed_second, _ = await full_venue(client, make_venue, capacity=1)
+    for n in range(3):
+        await join(client, signed_first, key=f"metrics-line-{n}-abcdefgh",
+                   phone=f"0857 6666 {n:04d}")
+    await join(client, signed_first, key="metrics-line-0-abcdefgh")  # a retry: counted once
+    for _ in range(2):
+        await join(client, signed_second)
+    await check_out(client, tickets[0])
+    assert len(await services.line.advance(first.id)) == 1  # the head is offered: not waiting
+
+    text_ = (await client.get("/metrics", headers=monitor)).text
+    assert _value(text_, "occupancy_line_waiting") == 4
+    assert "occupancy_line_waiting{" not in text_
+    assert joined() - before == 5
+    assert "66660000" not in text_ and "6666 0000" not in text_
