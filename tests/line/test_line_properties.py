@@ -1,16 +1,21 @@
 """Stateful property test of the line's scripts with the check-in script, on a real Redis.
 
-Hypothesis interleaves joins (with retries), leaves, walk-ins, check-outs, the offers' job (with
-its clock running, so offers run out and pass), claims (with retries, some too late), pauses and
-the manager's offer by hand. After every step: the line is first come, first served (no party
-still waiting joined before one that was offered places); the places offered are the sum of the
-offered parties' (none leaks); count + offered never exceeds the capacity; a walk-in is admitted
-only while nobody waits; after the job ran on an open line, its head does not fit in the places
-left. The scripts run through the service's own stores (their SQL-free parts).
+Hypothesis interleaves joins (with retries, several from one phone), leaves, walk-ins,
+check-outs, the offers' job (with its clock running, so offers run out and pass), claims (with
+retries, some too late), pauses, the manager's offer by hand, and capacity changes (the
+manager's, through ``venues.service.push_config``: raised, or lowered below the places taken).
+After every step: the line is first come, first served (no party still waiting joined before
+one that was offered places); the places offered are the sum of the offered parties' (none
+leaks); count + offered never exceeds the capacity (after a capacity lowered below it, the excess
+only shrinks: nothing is admitted or offered while over, and a claim is refused 'full'); a
+walk-in is admitted only while nobody waits; after the job ran on an open line, its head does
+not fit in the places left; a phone holds exactly its open place. The scripts run through the
+service's own stores (their SQL-free parts).
 """
 
 import asyncio
 import json
+from types import SimpleNamespace
 
 import redis
 from hypothesis import HealthCheck, settings
@@ -28,6 +33,7 @@ from occupancy import redis_keys as keys
 from occupancy.kit.scripts import ScriptRunner
 from occupancy.line.store import ALL_SCRIPTS as LINE_SCRIPTS
 from occupancy.line.store import LineStore
+from occupancy.venues.service import push_config
 from occupancy.visits.capacity import ALL_SCRIPTS, CapacityStore
 
 VENUE = 7
@@ -56,6 +62,8 @@ class LineMachine(RuleBasedStateMachine):
         self.inside: list[str] = []  # ticket hashes of open visits
         self.claims: dict[str, str] = {}  # entry hash -> its claim's ticket hash
         self.ever_offered: set[str] = set()
+        self.capacity_now = CAPACITY
+        self.over = 0  # places taken beyond a capacity lowered below them: only shrinks
 
     def run(self, coroutine):
         return self.loop.run_until_complete(coroutine)
@@ -150,13 +158,26 @@ class LineMachine(RuleBasedStateMachine):
             head = self.entry(waiting[0])
             count = int(self.sync.get(keys.count(VENUE)) or 0)
             offered = int(self.sync.hget(keys.line_meta(VENUE), "offered") or 0)
-            assert count + offered + head["p"] > CAPACITY, "a head that fits was left waiting"
+            assert count + offered + head["p"] > self.capacity_now, "a head that fits was left waiting"
 
     @rule()
     def offer_by_hand(self) -> None:
         moved = self.run(self.line.advance(VENUE, self.tick(), OFFER_SECONDS, "one"))
         assert len(moved.offered) <= 1
         self.ever_offered.update(h for h, _ in moved.offered)
+
+    def taken(self) -> int:
+        """Places inside plus places offered to the line."""
+        count = int(self.sync.get(keys.count(VENUE)) or 0)
+        return count + int(self.sync.hget(keys.line_meta(VENUE), "offered") or 0)
+
+    @rule(capacity=st.integers(2, 9))
+    def change_capacity(self, capacity: int) -> None:
+        venue = SimpleNamespace(id=VENUE, capacity=capacity, paused=False)
+        self.run(push_config(self.client, venue))
+        assert int(self.sync.hget(keys.config(VENUE), "capacity")) == capacity
+        self.capacity_now = capacity
+        self.over = max(0, self.taken() - capacity)
 
     @rule(paused=st.booleans())
     def pause(self, paused: bool) -> None:
@@ -169,11 +190,15 @@ class LineMachine(RuleBasedStateMachine):
         entry_hash = data.draw(st.sampled_from(self.entries))
         ticket = self.claims.get(entry_hash) or f"c{self.next_id()}".ljust(64, "0")
         before = self.entry(entry_hash)
+        over = self.taken() > self.capacity_now  # the capacity was lowered below the places taken
         now = self.tick()
         for attempt in range(retries):
             live = self.run(self.capacity.admit(VENUE, ticket, 1, self.next_id(), now,
                                                 line=entry_hash))
-            if before["s"] == "offered" and before["u"] > now:
+            if before["s"] == "offered" and before["u"] > now and over and (
+                    entry_hash not in self.claims):
+                assert live.status == "full", live  # its offer stays until it runs out
+            elif before["s"] == "offered" and before["u"] > now:
                 assert live.status == ("ok" if attempt == 0 and entry_hash not in self.claims
                                        else "replay"), live
                 assert live.party_size == before["p"]
@@ -198,8 +223,9 @@ class LineMachine(RuleBasedStateMachine):
         in_offers = [h.decode() for h in self.sync.zrange(keys.line_offers(VENUE), 0, -1)]
         assert offered == sum(self.entry(h)["p"] for h in in_offers)
         assert all(self.entry(h)["s"] == "offered" for h in in_offers)
-        count = int(self.sync.get(keys.count(VENUE)) or 0)
-        assert count + offered <= CAPACITY
+        taken = self.taken()
+        assert taken <= self.capacity_now + self.over, "admitted or offered over the capacity"
+        self.over = max(0, min(self.over, taken - self.capacity_now))
 
     @invariant()
     def a_phone_holds_exactly_its_open_place(self) -> None:
