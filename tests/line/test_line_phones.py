@@ -114,3 +114,12 @@ async def test_a_join_without_a_phone_number_is_refused(client, services, make_v
         assert answer.status_code == 422, answer.text
         assert answer.json()["error"]["code"] in ("invalid_input", "invalid_json"), answer.text
     assert (await services.line.summary(venue.id)).waiting == 0
+
+
+async def test_joins_at_once_from_one_phone_get_one_place(client, services, make_venue):
+    venue, signed, _ = await full_venue(client, make_venue, capacity=1)
+    answers = await asyncio.gather(*(join_answer(client, signed, PHONE, f"at-once-{n}-abcdefgh")
+                                     for n in range(6)))
+    assert sorted(a.status_code for a in answers) == [201] + [409] * 5
+    assert (await services.line.summary(venue.id)).waiting == 1
+    assert await entries_in_sql(services, venue.id) == 1
