@@ -1,5 +1,5 @@
-"""Thin routes for officials and operators: the city now, today's bookings, and its history from
-SQL."""
+"""Thin routes for officials and operators: the city now, today's bookings, the waiting lines
+now, and its history from SQL."""
 
 import time
 from datetime import date
@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Response
 
 from occupancy.accounts.permissions import Official
-from occupancy.city import bookings, districts
+from occupancy.city import bookings, districts, line
 from occupancy.deps import ServicesDep
 from occupancy.errors import InvalidInput
 from occupancy.kit.downloads import csv_response
@@ -45,6 +45,13 @@ async def city_bookings(
         raise InvalidInput("The date is written YYYY-MM-DD, e.g. 2026-12-07.", field="date") from exc
     async with svc.sessionmaker() as session:
         return json_response(await bookings.day_figures(session, svc.venues, wanted))
+
+
+@router.get("/line", summary="The waiting lines now: parties waiting and places offered, per "
+            "district and category and at each venue with a line, from Redis")
+async def city_line(svc: ServicesDep, _: Official) -> Response:
+    async with svc.sessionmaker() as session:
+        return json_response(await line.line_figures(session, svc.redis))
 
 
 @router.get("/map", summary="The city's districts, a GeoJSON FeatureCollection (each feature's name "
