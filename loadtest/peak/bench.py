@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from loadtest.peak import profile, report, stalls
+from loadtest.peak import bookline, profile, report, stalls
 from loadtest.peak.held import Holds, hold_places, not_held
 from loadtest.peak.invariants import CapacitySampler, Verdict, check_at_rest, read_acks
 from loadtest.peak.load import (
@@ -138,6 +138,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--booked-venues", type=int, default=0,
                         help="check-ins only at this many venues run by a slot under way with "
                              "places held for bookings (mix 'booked'), beside the plain ones")
+    parser.add_argument("--book-line-venues", type=int, default=0,
+                        help="after the check-in runs, the booking scenario at this many venues "
+                             "and the line scenario at as many full venues twice (0: don't); "
+                             "loadtest/peak/bookline.py")
     parser.add_argument("--redis", choices=("single", "cluster", "both"), default="single",
                         help="the service on one Redis, on a local Redis Cluster, or both in turn")
     parser.add_argument("--cluster-masters", type=int, default=3)
@@ -213,6 +217,7 @@ class Bench:
         self._profiled: set[str] = set()
         self.monitor_token = ""  # issued per database: reads the server's /metrics
         self.holds: Holds | None = None  # the booked mix's held places, per database
+        self.scenarios: list[tuple[str, bookline.Scenario]] = []  # (where, booking or line)
 
     def database(self, kind: str, redis_kind: str = "single", bare: BareServer | None = None) -> None:
         args = self.args
@@ -223,6 +228,9 @@ class Bench:
             groups["roomy"] = (args.check_ins_only_venues, 10**6)
         if args.booked_venues:
             groups["held"] = (args.booked_venues, 10**6)
+        if args.book_line_venues:
+            groups["bookable"] = (args.book_line_venues, 10**6)
+            groups["lineleave"] = groups["lineclaim"] = (args.book_line_venues, bookline.LINE_CAPACITY)
         database = Database(kind, self.workdir).create()
         redis_server = BenchRedis(redis_kind, args.cluster_masters, args.cluster_replicas).start()
         server = None
@@ -256,6 +264,8 @@ class Bench:
                     for only_in in dict.fromkeys(check_ins_only(r.mix) for r in runs):
                         self.compare_with_bare(bare, "in" if only_in else "in+out",
                                                [r for r in runs if check_ins_only(r.mix) == only_in])
+            if args.book_line_venues:
+                self.book_and_line(f"{kind}, {redis_kind} Redis", server, database, redis_server, seeded)
         finally:
             code = server.stop() if server else None
             if code not in (None, 0, -15):  # uvicorn re-raises SIGTERM after a graceful stop
@@ -264,6 +274,19 @@ class Bench:
             database.drop()
             if stall_dir:
                 self.notes.append(f"{kind}: " + stalls.summarize(stall_dir))
+
+    def book_and_line(self, where: str, server: Server, database: Database,
+                      redis_server: BenchRedis, seeded: dict[str, list[SeededVenue]]) -> None:
+        """Issue 18's scenarios on the same server, after its check-in runs."""
+        args, stores = self.args, (database.url, redis_server.url, redis_server.cluster)
+        for scenario in (
+            asyncio.run(bookline.booking(server.url, *stores, seeded["bookable"], args.duration,
+                                         args.connections)),
+            asyncio.run(bookline.line(server.url, *stores, seeded["lineleave"], seeded["lineclaim"],
+                                      args.duration, args.connections)),
+        ):
+            self.scenarios.append((where, scenario))
+            print("  " + scenario.summary(where), flush=True)
 
     def compare_with_bare(self, bare: BareServer, mix: str, runs: list[RunResult]) -> None:
         """The same wrk load on the bare endpoint, right after the service's runs of ``mix``."""
@@ -592,6 +615,8 @@ def main(argv: list[str] | None = None) -> int:
         print(report.table(bench.results))
         for line in report.booking_cost(bench.results):
             print(line)
+        for where, scenario in bench.scenarios:
+            print(scenario.summary(where))
         print(f"\ncommand: {command}")
         for name, line in getattr(bench, "commands", {}).items():
             print(f"{name} (last run): {line}")
@@ -615,7 +640,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.plot:
             report.plot(bench.results, Path(args.plot), title=f"{started:%Y-%m-%d}, {os.cpu_count()} CPUs")
             print(f"plot: {args.plot}")
-    return 1 if broken or failed or not bench.results else 0
+    broken_scenarios = [s for _, s in bench.scenarios if not s.ok]
+    return 1 if broken or broken_scenarios or failed or not bench.results else 0
 
 
 if __name__ == "__main__":

@@ -95,3 +95,20 @@ def test_smoke_run_of_venues_with_places_held_for_bookings_beside_plain_ones():
     cost = re.search(r"booking cost \(sqlite, single Redis, 1 runs\): .* check-ins/s x([\d.]+), "
                      r"server CPU per request x([\d.]+), Redis CPU per request x([\d.]+)", out)
     assert cost and all(float(ratio) > 0 for ratio in cost.groups()), out
+
+
+def test_smoke_run_of_the_booking_and_line_scenarios_beside_the_check_ins():
+    out = smoke("--book-line-venues", "3", "--no-bare")
+
+    [cells] = table_rows(out)  # the check-in run of the same server, before the scenarios
+    assert int(cells["check-ins/s"].replace(",", "")) > 0 and cells["invariants"] == "ok"
+    booking = re.search(r"^booking scenario \(sqlite, single Redis\): ([\d,]+) bookings/s .* POST "
+                        r"bookings p50 [\d.]+ ms p99 ([\d.]+) ms, \d+ refused \(slot full\), 0 errors; "
+                        r"(\d+) cancellations, p99 [\d.]+ ms, 0 errors; invariants ok$", out, re.MULTILINE)
+    assert booking and int(booking[1].replace(",", "")) > 0 and float(booking[2]) > 0, out
+    assert int(booking[3]) > 0, out  # one booking in four is cancelled
+    line = re.search(r"^line scenario \(sqlite, single Redis\): ([\d,]+) joins/s, POST line p50 "
+                     r"[\d.]+ ms p99 ([\d.]+) ms; [\d,]+ status polls/s, p99 [\d.]+ ms; (\d+) offers "
+                     r"claimed .*; 0 errors; invariants ok$", out, re.MULTILINE)
+    assert line and int(line[1].replace(",", "")) > 0 and float(line[2]) > 0, out
+    assert int(line[3]) > 0, out  # freed places went to the line and were claimed
