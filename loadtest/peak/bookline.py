@@ -48,10 +48,13 @@ class Timings:
     """Latencies (ms) of one kind of request, and the answers' codes."""
     ms: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)  # what each error was, for the report
 
-    def add(self, started: float, status: int) -> None:
+    def add(self, started: float, status: int, failure: str = "") -> None:
         self.ms.append((time.perf_counter() - started) * 1000)
         self.statuses[status] = self.statuses.get(status, 0) + 1
+        if failure:
+            self.failures[failure] = self.failures.get(failure, 0) + 1
 
     def p(self, q: float) -> float:
         return statistics.quantiles(self.ms, n=100)[int(q) - 1] if len(self.ms) > 1 else float("nan")
@@ -80,10 +83,13 @@ async def _timed(http: httpx.AsyncClient, timings: Timings, path: str, body: dic
     started = time.perf_counter()
     try:
         answer = await http.post(path, json=body)
-    except httpx.HTTPError:
-        timings.add(started, 0)
+    except httpx.HTTPError as exc:
+        timings.add(started, 0, f"{path.rsplit('/', 1)[-1]}: {type(exc).__name__}")
         return None
-    timings.add(started, answer.status_code)
+    failure = ""
+    if answer.status_code >= 500:
+        failure = f"{path.rsplit('/', 1)[-1]}: {answer.status_code} {answer.text[:120]}"
+    timings.add(started, answer.status_code, failure)
     return answer
 
 
@@ -133,7 +139,8 @@ async def booking(url: str, database_url: str, redis_url: str, cluster: bool,
     result.lines.append(f"{cancels.statuses.get(200, 0)} cancellations, p99 {cancels.p(99):.1f} ms, "
                         f"{cancels.errors()} errors")
     if books.errors() or cancels.errors():
-        result.broken.append(f"{books.errors() + cancels.errors()} booking requests failed")
+        result.broken.append(f"{books.errors() + cancels.errors()} booking requests failed: "
+                             f"{books.failures | cancels.failures}")
     result.broken += await _check_slots(database_url, redis_url, cluster, venues, day)
     return result
 
@@ -236,7 +243,8 @@ async def line(url: str, database_url: str, redis_url: str, cluster: bool,
     failed = sum(t.errors() for t in (joins, leaves, polls, claims, outs))
     result.lines.append(f"{failed} errors")
     if failed:
-        result.broken.append(f"{failed} line requests failed")
+        result.broken.append(f"{failed} line requests failed: " + str(
+            {k: v for t in (joins, leaves, polls, claims, outs) for k, v in t.failures.items()}))
     if not claims.statuses.get(201):
         result.broken.append("no offer was claimed")
     result.broken += await _check_lines(database_url, redis_url, cluster, leaving + claiming,
