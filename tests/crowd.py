@@ -8,7 +8,7 @@ all requests together and read the answers.
 import asyncio
 import json
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 
@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 class Answer:
     status_code: int
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
 
     def json(self):
         return json.loads(self.body)
@@ -40,7 +41,7 @@ async def _exchange(host: str, port: int, method: str, path: str, body: dict | N
             name, _, value = line.decode().partition(":")
             headers[name.strip().lower()] = value.strip()
         length = int(headers.get("content-length", 0))
-        return Answer(int(status_line.split()[1]), await reader.readexactly(length))
+        return Answer(int(status_line.split()[1]), await reader.readexactly(length), headers)
     finally:
         writer.close()
 

@@ -11,6 +11,7 @@ from tests.redis_kinds import redis_kind  # noqa: F401 (runs the module on a clu
 CROWD = 2000
 CAPACITY = 500
 BOOKABLE = 300  # 60 % of the slot booked in advance
+RETRIES = 20
 
 
 async def test_2000_simultaneous_bookings_of_mixed_parties_take_exactly_the_bookable_places(
@@ -23,11 +24,26 @@ async def test_2000_simultaneous_bookings_of_mixed_parties_take_exactly_the_book
     rng = random.Random(18)
     parties = [rng.choice([1, 1, 2, 2, 3, 4, 5, 6]) for _ in range(CROWD)]
     path = f"/api/venues/{signed}/bookings"
-    answers = await crowd(live_server.url, [("POST", path, booker(slot, n, party_size=party))
-                                            for n, party in enumerate(parties)])
+    bodies = [booker(slot, n, party_size=party, idempotency_key=f"crowd-booking-key-{n:08d}")
+              for n, party in enumerate(parties)]
+    answers = await crowd(live_server.url, [("POST", path, body) for body in bodies])
+    # An overloaded service may answer 503 with Retry-After (its SQL pool busy on a loaded
+    # machine); the page retries with the same key, and so do these, all at once again.
+    unavailable = 0
+    for _ in range(RETRIES):
+        again = [n for n, a in enumerate(answers) if a.status_code == 503]
+        if not again:
+            break
+        unavailable += len(again)
+        assert all(answers[n].headers.get("retry-after") and answers[n].json()["error"]["code"]
+                   for n in again)
+        for n, answer in zip(again, await crowd(live_server.url, [("POST", path, bodies[n])
+                                                                  for n in again]), strict=True):
+            answers[n] = answer
+    print(f"{unavailable} answers of 503 retried")
 
-    assert {a.status_code for a in answers} <= {201, 409}, {a.status_code for a in answers}
-    admitted = [p for p, a in zip(parties, answers, strict=True) if a.status_code == 201]
+    assert {a.status_code for a in answers} <= {200, 201, 409}, {a.status_code for a in answers}
+    admitted = [p for p, a in zip(parties, answers, strict=True) if a.status_code in (200, 201)]
     refused = [a.json()["error"] for a in answers if a.status_code == 409]
     assert {error["code"] for error in refused} == {"slot_full"}
     # ~1,900 parties are refused, hundreds of them of one person: the last place is always taken.
@@ -37,5 +53,5 @@ async def test_2000_simultaneous_bookings_of_mixed_parties_take_exactly_the_book
     assert (await free_places(client, signed, day)) == {"07:00": BOOKABLE, "09:00": 0,
                                                         "11:00": BOOKABLE}
     # Each booking's answer has its own code: nobody got another's places.
-    codes = {a.json()["booking"] for a in answers if a.status_code == 201}
+    codes = {a.json()["booking"] for a in answers if a.status_code in (200, 201)}
     assert len(codes) == len(admitted)
