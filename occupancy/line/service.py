@@ -227,7 +227,7 @@ class Line:
         replayed = live.status == "replay"
         checked_in_at = _at(live.checked_in_at)
         try:
-            row = await self.visits._row(live, venue.id, ticket_hash, checked_in_at, "visitor",
+            row = await self.visits.new_row(live, venue.id, ticket_hash, checked_in_at, "visitor",
                                          Personal(request.name, request.phone, request.email))
             await self.journal.write(LineClaimed(entry_hash, row))
         except Exception as exc:

@@ -103,7 +103,7 @@ class Visits:
         replayed = live.status == "replay"
         checked_in_at = _at(live.checked_in_at)
         try:
-            row = await self._row(live, venue.id, ticket_hash, checked_in_at, kind, personal)
+            row = await self.new_row(live, venue.id, ticket_hash, checked_in_at, kind, personal)
             # A replay writes too (a no-op if the row is there): the answer waits for durability.
             await self.journal.write(row)
         except Exception as exc:
@@ -125,9 +125,9 @@ class Visits:
             replayed=replayed, open=live.state == "open",
         )
 
-    async def _row(self, live: LiveVisit, venue_id: int, ticket_hash: str, checked_in_at: datetime,
+    async def new_row(self, live: LiveVisit, venue_id: int, ticket_hash: str, checked_in_at: datetime,
                    kind: str, personal: Personal | None) -> NewVisit:
-        """The visit's row, its personal data sealed (walk-ins have none)."""
+        """The visit's row, its personal data sealed (walk-ins have none); also for the line's claims."""
         sealed = None if personal is None else await self.sealer.seal(live.visit_id, personal)
         return NewVisit(
             id=live.visit_id, venue_id=venue_id, ticket_hash=ticket_hash,
