@@ -125,8 +125,8 @@ class Visits:
             replayed=replayed, open=live.state == "open",
         )
 
-    async def new_row(self, live: LiveVisit, venue_id: int, ticket_hash: str, checked_in_at: datetime,
-                   kind: str, personal: Personal | None) -> NewVisit:
+    async def new_row(self, live: LiveVisit, venue_id: int, ticket_hash: str,
+                      checked_in_at: datetime, kind: str, personal: Personal | None) -> NewVisit:
         """The visit's row, its personal data sealed (walk-ins have none); also for the line's claims."""
         sealed = None if personal is None else await self.sealer.seal(live.visit_id, personal)
         return NewVisit(
