@@ -245,3 +245,36 @@ async function loadBookings() {
 
 loadBookings();
 setInterval(loadBookings, 30000);
+
+// --- the waiting lines now -------------------------------------------------------------------
+// Read from /api/city/line (Redis) on load and every 10 s: the city's socket carries counts,
+// not lines.
+
+const CITY_LINE_COLUMNS = ["waiting", "places_offered"];
+
+function lineRow(kind, name, group) {
+  return el("tr", { dataset: { [kind]: name } },
+    el("th", { scope: "row" }, name),
+    ...CITY_LINE_COLUMNS.map((c) => el("td", { "data-column": c }, number(group[c]))));
+}
+
+async function loadLines() {
+  try {
+    const answer = await api("GET", "/api/city/line");
+    text("city-line-status", answer.venues.length ? "" : T.city_line_none);
+    const head = el("thead", {}, el("tr", {}, el("th", { scope: "col" }, T.bk_group),
+      ...CITY_LINE_COLUMNS.map((c) => el("th", { scope: "col" }, T["ln_" + c]))));
+    const body = el("tbody", {},
+      ...Object.entries(answer.by_district).map(([name, g]) => lineRow("district", name || "–", g)),
+      ...Object.entries(answer.by_category).map(([name, g]) => lineRow("category", categoryName(name), g)));
+    const foot = el("tfoot", {}, lineRow("total", T.bk_total, answer.totals));
+    const table = document.getElementById("city-line-table");
+    table.replaceChildren(head, body, foot);
+    table.parentElement.hidden = !answer.venues.length;
+  } catch (err) {
+    text("city-line-status", format(T.failed, { message: err.message }));
+  }
+}
+
+loadLines();
+setInterval(loadLines, 10000);
