@@ -4,9 +4,15 @@ An id beyond what SQL's integer column holds (PostgreSQL's int4) is refused with
 query runs (a huge id once reached SQL and came back a 500).
 """
 
+import time
+from datetime import date
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import Path, Query
+
+from occupancy.errors import InvalidInput
+from occupancy.stats.calendar import local_date
 
 # The largest id an ``Integer`` primary key can hold on every database (int4 on PostgreSQL).
 MAX_ID = 2**31 - 1
@@ -27,3 +33,19 @@ From = Annotated[str | None, Query(alias="from", max_length=10,
 To = Annotated[str | None, Query(alias="to", max_length=10,
                                  description="YYYY-MM-DD (local, inclusive); 'from' by default")]
 By = Annotated[str, Query(max_length=10, description="hour or day")]
+
+# One local day (a day's slots, bookings or visits): read by ``day_or_today`` or ``parse_day``.
+Day = Annotated[str | None, Query(alias="date", max_length=10,
+                                  description="YYYY-MM-DD (local); today by default")]
+
+
+def parse_day(day: str) -> date:
+    try:
+        return date.fromisoformat(day)
+    except ValueError as exc:
+        raise InvalidInput("The date is written YYYY-MM-DD, e.g. 2026-12-07.", field="date") from exc
+
+
+def day_or_today(day: str | None, tz: ZoneInfo) -> date:
+    """The day asked for, or today on the city's clock."""
+    return parse_day(day) if day else local_date(time.time(), tz)

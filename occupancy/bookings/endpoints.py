@@ -2,12 +2,11 @@
 (anyone, like the occupancy count)."""
 
 import time
-from datetime import UTC, date, datetime
-from typing import Annotated
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import msgspec
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from occupancy.accounts.permissions import (
@@ -21,11 +20,10 @@ from occupancy.bookings import codes, plans, summary
 from occupancy.bookings.schedule import Plan, Slot
 from occupancy.bookings.service import BookingRequest
 from occupancy.deps import ServicesDep, SignedVenue, venue_by_signed_code
-from occupancy.errors import InvalidInput
 from occupancy.kit import qr
 from occupancy.kit.downloads import csv_response
 from occupancy.kit.http import json_response, openapi_body, read_json, svg_response
-from occupancy.params import From, SignedCode, To, VenueId
+from occupancy.params import Day, From, SignedCode, To, VenueId, day_or_today, parse_day
 from occupancy.stats import history
 from occupancy.stats.calendar import local_date
 from occupancy.visits.endpoints import checked_in
@@ -111,14 +109,10 @@ async def delete_slots(venue_id: VenueId, svc: ServicesDep, _: VenueManager) -> 
             "officials)", responses={**_NO_SLOTS, 422: {"description": "invalid_input"}})
 async def slot_bookings(
     venue_id: VenueId, svc: ServicesDep, _: VenueWatcher,
-    day: Annotated[str | None, Query(alias="date", max_length=10,
-                                     description="YYYY-MM-DD (local); today by default")] = None,
+    day: Day = None,
 ) -> Response:
     tz = ZoneInfo(svc.settings.timezone)
-    try:
-        wanted = date.fromisoformat(day) if day else local_date(time.time(), tz)
-    except ValueError as exc:
-        raise InvalidInput("The date is written YYYY-MM-DD, e.g. 2026-12-07.", field="date") from exc
+    wanted = day_or_today(day, tz)
     async with svc.sessionmaker() as session:
         plan = await plans.get_plan(session, venue_id)
         found = await summary.figures(session, wanted, wanted, [venue_id])
@@ -147,14 +141,10 @@ async def bookings_csv(venue_id: VenueId, svc: ServicesDep, _: VenueExporter,
                 **_NO_SLOTS, 422: {"description": "day_past, day_too_far or invalid_input"}})
 async def free_slots(
     venue: SignedVenue, svc: ServicesDep, _: Public,
-    day: Annotated[str | None, Query(alias="date", max_length=10,
-                                     description="YYYY-MM-DD (local); today by default")] = None,
+    day: Day = None,
 ) -> Response:
     tz = ZoneInfo(svc.settings.timezone)
-    try:
-        wanted = date.fromisoformat(day) if day else None
-    except ValueError as exc:
-        raise InvalidInput("The date is written YYYY-MM-DD, e.g. 2026-12-07.", field="date") from exc
+    wanted = parse_day(day) if day else None
     async with svc.sessionmaker() as session:
         plan = await plans.get_plan(session, venue.id)
     now = datetime.now(UTC)

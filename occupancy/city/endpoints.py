@@ -2,20 +2,17 @@
 now, and its history from SQL."""
 
 import time
-from datetime import date
-from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from occupancy.accounts.permissions import Official
 from occupancy.city import bookings, districts, line
 from occupancy.deps import ServicesDep
-from occupancy.errors import InvalidInput
 from occupancy.kit.downloads import csv_response
 from occupancy.kit.http import json_response
 from occupancy.live import snapshots
-from occupancy.params import By, From, To
+from occupancy.params import By, Day, From, To, day_or_today
 from occupancy.services import Services
 from occupancy.stats import history
 from occupancy.stats.calendar import local_date
@@ -35,14 +32,10 @@ async def now(svc: ServicesDep, _: Official) -> Response:
             responses={422: {"description": "invalid_input"}})
 async def city_bookings(
     svc: ServicesDep, _: Official,
-    day: Annotated[str | None, Query(alias="date", max_length=10,
-                                     description="YYYY-MM-DD (local); today by default")] = None,
+    day: Day = None,
 ) -> Response:
     tz = ZoneInfo(svc.settings.timezone)
-    try:
-        wanted = date.fromisoformat(day) if day else local_date(time.time(), tz)
-    except ValueError as exc:
-        raise InvalidInput("The date is written YYYY-MM-DD, e.g. 2026-12-07.", field="date") from exc
+    wanted = day_or_today(day, tz)
     async with svc.sessionmaker() as session:
         return json_response(await bookings.day_figures(session, svc.venues, wanted))
 

@@ -1,20 +1,18 @@
 """Thin routes for a venue's manager and door staff: walk-ins, today's snapshot, the visits CSV."""
 
 import time
-from datetime import date
-from typing import Annotated, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from occupancy.accounts.permissions import VenueExporter, VenueStaff, VenueWatcher
 from occupancy.deps import ServicesDep
-from occupancy.errors import InvalidInput
 from occupancy.kit.downloads import csv_response
 from occupancy.kit.http import json_response
 from occupancy.live import snapshots
-from occupancy.params import By, From, To, VenueId
+from occupancy.params import By, Day, From, To, VenueId, day_or_today
 from occupancy.stats import history
 from occupancy.stats.calendar import local_date
 from occupancy.visits import export
@@ -64,14 +62,10 @@ async def venue_history(
             "temperature (no personal data)")
 async def visits_csv(
     venue_id: VenueId, svc: ServicesDep, _: VenueExporter,
-    day: Annotated[str | None, Query(alias="date", max_length=10,
-                                          description="YYYY-MM-DD; today by default")] = None,
+    day: Day = None,
 ) -> Response:
     tz = ZoneInfo(svc.settings.timezone)
-    try:
-        wanted = date.fromisoformat(day) if day else local_date(time.time(), tz)
-    except ValueError as exc:
-        raise InvalidInput("The date is written YYYY-MM-DD, e.g. 2026-11-23.", field="date") from exc
+    wanted = day_or_today(day, tz)
     venue = await svc.venues.by_id(venue_id)
     async with svc.sessionmaker() as session:
         rows = await export.visits_of_day(session, venue.id, wanted, tz)
