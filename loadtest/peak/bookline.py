@@ -193,9 +193,11 @@ async def line(url: str, database_url: str, redis_url: str, cluster: bool,
                 walkers.append(answer.json()["ticket"])
         deadline = time.monotonic() + seconds
 
+        phones = itertools.count()  # one open place per phone: each join its own
+
         async def join(venue: SeededVenue) -> str | None:
             answer = await _timed(http, joins, f"/api/venues/{venue.signed_code}/line",
-                                  {"party_size": 1})
+                                  {"party_size": 1, "phone": f"0812 {next(phones):08d}"})
             return answer.json()["line"] if answer is not None and answer.status_code == 201 else None
 
         async def leaver() -> None:

@@ -100,8 +100,9 @@ async def test_each_expiry_is_recorded_once_and_a_lapsed_offer_passes_once_with_
             assert walked.status_code == 201, walked.text
             tickets.append(walked.json()["ticket"])
         line = []
-        for server in (servers[0], servers[1], servers[0]):
-            joined = await http.post(f"{server.url}/api/venues/{full_signed}/line", json={"party_size": 1})
+        for n, server in enumerate((servers[0], servers[1], servers[0])):
+            joined = await http.post(f"{server.url}/api/venues/{full_signed}/line",
+                                     json={"party_size": 1, "phone": f"0813 6666 {n:04d}"})
             assert joined.status_code == 201, joined.text
             line.append(joined.json()["line"])
         left = await http.post(f"{servers[1].url}/api/check-outs", json={"ticket": tickets[0]})
