@@ -5,6 +5,7 @@ import httpx
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import expect
 
+from tests.live.test_pages import log_in
 from tests.web.test_every_page import READY, serious
 
 
@@ -22,9 +23,7 @@ async def test_officials_see_the_waiting_lines_on_the_city_view(
                 "party_size": 1, "phone": f"0812 9999 {n + 1:04d}"})
             assert joined.status_code == 201, joined.text
     official = await issue_token("official")
-    await phone.context.add_cookies([{
-        "name": "occupancy_token", "value": official["Authorization"].removeprefix("Bearer "),
-        "url": live_server.url, "httpOnly": True, "sameSite": "Strict"}])
+    await log_in(phone.context, live_server.url, official)
     await phone.goto(f"{live_server.url}/city")
     await expect(phone.locator(READY["live"])).to_be_visible()
     table = phone.get_by_test_id("city-line")

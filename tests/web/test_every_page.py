@@ -17,6 +17,7 @@ from playwright.async_api import BrowserContext, Page, expect
 from tests.bookings.helpers import slot_under_way, today
 from tests.browser import artifact, browser_zone
 from tests.conftest import LiveServer
+from tests.live.test_pages import log_in
 
 PHONE = {"width": 390, "height": 844}
 # What each page is waiting for before it is judged: its live data in (and the city map drawn),
@@ -90,9 +91,7 @@ def pages(city) -> list[tuple[str, str | None, str, str]]:
 async def open_as(context: BrowserContext, url: str, role_header: dict | None, path: str) -> Page:
     await context.clear_cookies()
     if role_header:
-        token = role_header["Authorization"].removeprefix("Bearer ")
-        await context.add_cookies([{"name": "occupancy_token", "value": token, "url": url,
-                                    "httpOnly": True, "sameSite": "Strict"}])
+        await log_in(context, url, role_header)
     page = await context.new_page()
     await page.goto(url + path)
     return page

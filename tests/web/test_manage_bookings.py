@@ -10,6 +10,7 @@ from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import expect
 
 from tests.bookings.helpers import JAKARTA, booker
+from tests.live.test_pages import log_in
 from tests.web.test_every_page import READY, serious
 
 
@@ -22,9 +23,7 @@ async def test_a_manager_edits_the_slot_plan_and_watches_bookings_per_slot_live(
         pytest.skip("the test's slots would cross local midnight")
     venue, signed = await make_venue(capacity=20, max_party=10, name="Taman Sempur")
     manager = await issue_token("manager", venue.id)
-    await phone.context.add_cookies([{
-        "name": "occupancy_token", "value": manager["Authorization"].removeprefix("Bearer "),
-        "url": live_server.url, "httpOnly": True, "sameSite": "Strict"}])
+    await log_in(phone.context, live_server.url, manager)
     await phone.goto(f"{live_server.url}/manage/venues/{venue.id}")
     await expect(phone.locator(READY["live"])).to_be_visible()
     await expect(phone.get_by_test_id("slot-plan-state")).to_contain_text("belum memakai slot")
@@ -104,9 +103,7 @@ async def test_officials_see_todays_bookings_on_the_city_view(
                                 json={"booking": booked.json()["booking"]})
         assert claim.status_code == 201, claim.text
     official = await issue_token("official")
-    await phone.context.add_cookies([{
-        "name": "occupancy_token", "value": official["Authorization"].removeprefix("Bearer "),
-        "url": live_server.url, "httpOnly": True, "sameSite": "Strict"}])
+    await log_in(phone.context, live_server.url, official)
     await phone.goto(f"{live_server.url}/city")
     await expect(phone.locator(READY["live"])).to_be_visible()
     table = phone.get_by_test_id("city-bookings")
