@@ -26,6 +26,9 @@ def ws_url(server, path: str) -> str:
 def open_socket(server, path: str, token: str | None = None, **options):
     """A socket as scripts open one: the token in a bearer header, never in the URL."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    # Tests read frames after their load is sent; a bounded queue would stop reading meanwhile,
+    # hold the server's pong behind unread frames and close on a keepalive timeout.
+    options.setdefault("max_queue", None)
     return connect(ws_url(server, path), additional_headers=headers, **options)
 
 
