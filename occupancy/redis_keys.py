@@ -127,6 +127,12 @@ def phone_bookings(venue_id: int, day: str, phone_index: str) -> str:
     return f"{tag(venue_id)}:bkph:{day}:{phone_index}"
 
 
+def plan_version(venue_id: int) -> str:
+    """The slot plan's version: a random token replaced by every change of the plan; the booking
+    script refuses a plan read at another (occupancy.bookings.plan_cache)."""
+    return f"{tag(venue_id)}:plan"
+
+
 def pending_bookings(venue_id: int) -> str:
     """Sorted set of the booking hashes whose SQL row is not confirmed yet, scored by their time."""
     return f"{tag(venue_id)}:bkpending"

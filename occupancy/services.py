@@ -18,6 +18,7 @@ from occupancy.bookings import writes as booking_writes
 from occupancy.bookings.claims import Claims
 from occupancy.bookings.expiry import SlotTimers
 from occupancy.bookings.leases import BookingLeases
+from occupancy.bookings.plan_cache import PlanCache
 from occupancy.bookings.service import Bookings
 from occupancy.db import make_engine, make_sessionmaker
 from occupancy.kit import periodic
@@ -132,7 +133,8 @@ class Services:
         rebuilder = Rebuilder(sessionmaker, redis, runner, grace=settings.rebuild_grace_seconds)
         sealer = Sealer(sessionmaker, office_public_key(settings), settings.data_key_seconds)
         bookings = Bookings(booking_store.BookingStore(runner), journal, sessionmaker, rebuilder,
-                            sealer, settings.secret_key, tz)
+                            sealer, settings.secret_key, tz,
+                            PlanCache(sessionmaker, redis, settings.venue_cache_seconds))
         rebuilder.also_load.append(bookings.load_today)
         limits = RateLimits(settings.check_ins_per_address, settings.check_ins_per_venue,
                             settings.rate_window_seconds)
@@ -163,6 +165,7 @@ class Services:
             subscriptions = Subscriptions(redis, venue_ids=services.venues.ids)
             # Configuration changes reach the venue cache from here: the venues know no live/.
             subscriptions.on_config(services.venues.invalidate)
+            subscriptions.on_config(services.bookings.plans.invalidate)
             services.hub = Hub(subscriptions, services.venues, sessionmaker, services.today,
                                secret=settings.secret_key, rate=settings.live_updates_per_second,
                                frame_budget=settings.live_frames_per_second_max)

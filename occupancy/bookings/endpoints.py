@@ -90,17 +90,15 @@ async def get_slots(venue_id: VenueId, svc: ServicesDep, _: VenueWatcher) -> Res
 async def put_slots(venue_id: VenueId, body: PlanBody, svc: ServicesDep,
                     _: VenueManager) -> Response:
     venue = await svc.venues.by_id(venue_id)
-    async with svc.sessionmaker() as session:
-        plan = await plans.set_plan(session, venue.id, venue.capacity,
-                                    plans.PlanChange(**body.model_dump()))
+    plan = await svc.bookings.set_plan(venue.id, venue.capacity,
+                                       plans.PlanChange(**body.model_dump()))
     return json_response(plan_out(plan))
 
 
 @router.delete("/{venue_id}/slots", status_code=204, summary="Stop running the venue by time "
                "slots (its manager)", responses=_NO_SLOTS)
 async def delete_slots(venue_id: VenueId, svc: ServicesDep, _: VenueManager) -> Response:
-    async with svc.sessionmaker() as session:
-        await plans.remove_plan(session, venue_id)
+    await svc.bookings.remove_plan(venue_id)
     return Response(status_code=204)
 
 
@@ -145,8 +143,7 @@ async def free_slots(
 ) -> Response:
     tz = ZoneInfo(svc.settings.timezone)
     wanted = parse_day(day) if day else None
-    async with svc.sessionmaker() as session:
-        plan = await plans.get_plan(session, venue.id)
+    plan = await svc.bookings.plan(venue.id)
     now = datetime.now(UTC)
     wanted = plans.bookable_day(plan, wanted, now, tz)
     slots = plans.open_slots(plan, wanted, now, tz)

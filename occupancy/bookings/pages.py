@@ -5,7 +5,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from occupancy.bookings import plans
 from occupancy.bookings.errors import NoSlots
 from occupancy.services import Services
 from occupancy.stats.calendar import local_date
@@ -17,8 +16,7 @@ async def booking_page(svc: Services, venue_id: int, max_party: int) -> dict | N
     """The page's booking data, or None for a venue not run by slots (or whose plan cannot be
     read now: the page still checks people in)."""
     try:
-        async with svc.sessionmaker() as session:
-            plan = await plans.get_plan(session, venue_id)
+        plan = await svc.bookings.plan(venue_id)
     except NoSlots:
         return None
     except Exception as exc:

@@ -6,6 +6,7 @@ it): until then booking there waits for the load, so the counts Redis enforces a
 of SQL plus the bookings made since.
 """
 
+import asyncio
 import base64
 import logging
 import os
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from occupancy import metrics
+from occupancy import redis_keys as keys
 from occupancy.bookings import codes, plans
 from occupancy.bookings.errors import (
     BookingClaimed,
@@ -31,10 +33,11 @@ from occupancy.bookings.errors import (
     refusals_counted,
 )
 from occupancy.bookings.models import Booking
+from occupancy.bookings.plan_cache import CachedPlan, PlanCache
 from occupancy.bookings.schedule import Plan, Slot
 from occupancy.bookings.store import BookingStore, LiveBooking, day_name
 from occupancy.bookings.writes import BookingCancelled, NewBooking
-from occupancy.errors import ServiceUnavailable
+from occupancy.errors import InvalidInput, ServiceUnavailable
 from occupancy.privacy.blind_index import index_key, phone_index
 from occupancy.privacy.sealing import Personal, Sealer
 from occupancy.venues.service import VenueInfo
@@ -83,8 +86,11 @@ class Cancelled:
 class Bookings:
     def __init__(self, store: BookingStore, journal: Journal,
                  sessionmaker: async_sessionmaker[AsyncSession], rebuilder: Rebuilder,
-                 sealer: Sealer, secret: str, tz: ZoneInfo) -> None:
+                 sealer: Sealer, secret: str, tz: ZoneInfo, plans: PlanCache) -> None:
         self.store = store
+        self.plans = plans
+        self.redis = plans.redis
+        self._days_loading: dict[tuple[int, date], asyncio.Future] = {}
         self.journal = journal
         self.sessionmaker = sessionmaker
         self.rebuilder = rebuilder
@@ -94,8 +100,28 @@ class Bookings:
         self.tz = tz
 
     async def plan(self, venue_id: int) -> Plan:
+        """The venue's plan, from this process's cache (NoSlots if it has none)."""
+        return (await self.plans.get(venue_id)).required()
+
+    async def set_plan(self, venue_id: int, venue_capacity: int,
+                       change: plans.PlanChange) -> Plan:
+        """Run the venue by this plan from now on; every process books by it at once."""
         async with self.sessionmaker() as session:
-            return await plans.get_plan(session, venue_id)
+            plan = await plans.set_plan(session, venue_id, venue_capacity, change)
+        await self.plan_changed(venue_id)
+        return plan
+
+    async def remove_plan(self, venue_id: int) -> None:
+        async with self.sessionmaker() as session:
+            await plans.remove_plan(session, venue_id)
+        await self.plan_changed(venue_id)
+
+    async def plan_changed(self, venue_id: int) -> None:
+        """After SQL holds the change: a new version (the booking script refuses plans read at
+        the old one), then the push that makes every process drop its copy."""
+        await self.redis.set(keys.plan_version(venue_id), os.urandom(12).hex())
+        self.plans.invalidate(venue_id)  # this process at once, even without a subscription
+        await self.redis.publish(keys.CONFIG_CHANNEL, str(venue_id))
 
     def bookable_slot(self, plan: Plan, key: str, now: datetime) -> Slot:
         slot = plan.slot(key, self.tz)
@@ -115,19 +141,26 @@ class Bookings:
         return booked
 
     async def _book(self, venue: VenueInfo, request: BookingRequest) -> Booked:
-        plan = await self.plan(venue.id)
         now = datetime.now(UTC)
-        slot = self.bookable_slot(plan, request.slot, now)
-        party = validate_party(request.party_size, min(venue.max_party, max(plan.bookable, 1)))
         random = os.urandom(26)
         booking_id = new_visit_id(random[:10])
         key = request.idempotency_key or base64.urlsafe_b64encode(random[10:]).decode()
         code = codes.derive(self.secret, venue.id, key)
         booking_hash, phone = codes.digest(code), phone_index(self.index_key, request.phone)
+        cached = await self.plans.get(venue.id)
+        for _ in range(3):  # again while the plan changes under us (rare: changes are pushed)
+            cached, slot, party = await self._checked(venue, request, cached, now)
+            plan = cached.plan
+            live = await self._reserve(venue.id, slot, booking_hash, phone, booking_id, party,
+                                       plan, cached.version)
+            if live.status != "stale_plan":
+                break
+            cached = await self.plans.reload(venue.id)
+        else:
+            raise ServiceUnavailable()
         day = day_name(slot.day)
-        live = await self._reserve(venue.id, slot, booking_hash, phone, booking_id, party, plan)
         if live.status == "full":
-            raise SlotFull(next_free=await self._next_free(venue.id, plan, slot, party, now))
+            raise SlotFull(next_free=self._next_free(plan, slot, party, now, live.day or {}))
         if live.status == "phone_limit":
             raise TooManyBookings(limit=plan.per_phone)
         if live.status not in ("ok", "replay"):
@@ -156,15 +189,32 @@ class Bookings:
         return Booked(code, live.booking_id, slot, live.party_size, booked_at, replayed, live.state,
                       max(0, plan.bookable - live.booked))
 
+    async def _checked(self, venue: VenueInfo, request: BookingRequest, cached: CachedPlan,
+                       now: datetime) -> tuple[CachedPlan, Slot, int]:
+        """The slot and party if the plan allows them. A refusal is made by the plan in force:
+        a cached plan that refuses is first checked against the current version."""
+        try:
+            return (cached, *self._allowed(venue, request, cached.required(), now))
+        except (NoSlots, UnknownSlot, SlotClosed, InvalidInput):
+            current = await self.plans.current(cached, venue.id)
+            if current is cached:
+                raise
+        return (current, *self._allowed(venue, request, current.required(), now))
+
+    def _allowed(self, venue: VenueInfo, request: BookingRequest, plan: Plan,
+                 now: datetime) -> tuple[Slot, int]:
+        slot = self.bookable_slot(plan, request.slot, now)
+        return slot, validate_party(request.party_size, min(venue.max_party, max(plan.bookable, 1)))
+
     async def _reserve(self, venue_id: int, slot: Slot, booking_hash: str, phone: str,
-                       booking_id: str, party: int, plan: Plan) -> LiveBooking:
+                       booking_id: str, party: int, plan: Plan, version: str) -> LiveBooking:
         day = day_name(slot.day)
         for _ in range(2):  # a second time once the day is loaded from SQL
             try:
                 live = await self.store.book(
                     venue_id, day, f"{slot.start:%H%M}", booking_hash, phone, booking_id, party,
                     plan.bookable, plan.per_phone, time.time(), self._ttl(slot.day),
-                    (slot.starts_at.timestamp(), plan.bookable_until(slot).timestamp()))
+                    (slot.starts_at.timestamp(), plan.bookable_until(slot).timestamp()), version)
             except Exception as exc:
                 # The script may have run: take back this attempt's booking (only its own).
                 log.error("Redis booking failed for venue %s: %s", venue_id, type(exc).__name__)
@@ -189,6 +239,15 @@ class Bookings:
     async def load_day(self, venue_id: int, day: date) -> None:
         """Load a venue's day of bookings from SQL, unless Redis holds it. Not while Redis is
         being rebuilt: the rebuild's grace lets the bookings in flight reach SQL first."""
+        # A crowd meeting a day not loaded waits for one load, not one each.
+        loading = self._days_loading.get((venue_id, day))
+        if loading is None:
+            loading = asyncio.ensure_future(self._load_day_when_ready(venue_id, day))
+            self._days_loading[(venue_id, day)] = loading
+            loading.add_done_callback(lambda _: self._days_loading.pop((venue_id, day), None))
+        await asyncio.shield(loading)
+
+    async def _load_day_when_ready(self, venue_id: int, day: date) -> None:
         if not await self.rebuilder.is_ready():
             raise self.rebuilder.refusal(venue_id)
         await self._load_day(venue_id, day)
@@ -226,10 +285,10 @@ class Bookings:
             counts = await self.store.day_counts(venue_id, day_name(day)) or {}
         return counts
 
-    async def _next_free(self, venue_id: int, plan: Plan, full: Slot, party: int,
-                         now: datetime) -> list[dict]:
-        """The day's later slots with room for the party (for the answer to a full slot)."""
-        booked = await self.booked(venue_id, full.day)
+    def _next_free(self, plan: Plan, full: Slot, party: int, now: datetime,
+                   booked: dict[str, int]) -> list[dict]:
+        """The day's later slots with room for the party (for the answer to a full slot), by the
+        places booked per slot as the refusing script read them."""
         return [{"slot": slot.key, "start": f"{slot.start:%H:%M}",
                  "free": plan.bookable - booked.get(f"{slot.start:%H%M}", 0)}
                 for slot in plans.open_slots(plan, full.day, now, self.tz)

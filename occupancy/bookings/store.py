@@ -40,20 +40,33 @@ def _state(row) -> str:
 
 @dataclass(frozen=True, slots=True)
 class LiveBooking:
-    status: str  # ok | replay | full | phone_limit | not_loaded
+    status: str  # ok | replay | full | phone_limit | not_loaded | stale_plan
     booked: int  # places booked in the slot
     booking_id: str | None = None
     party_size: int | None = None
     booked_at: float | None = None
     state: str | None = None  # booked | cancelling | cancelled | claimed | expired
+    day: dict[str, int] | None = None  # full: places booked per slot start (HHMM) that day
 
     @classmethod
     def from_reply(cls, reply: list) -> "LiveBooking":
+        if text(reply[0]) == "full":
+            flat = reply[6]
+            day = dict(zip(flat[::2], flat[1::2], strict=True))
+            return cls("full", int(reply[1]), day=_day_counts(day))
         status, booked, *rest = (*reply, *[None] * (6 - len(reply)))
         booking_id, party, at, state = rest[:4]
         return cls(text(status), int(booked), text(booking_id),
                    int(party) if party is not None else None,
                    float(at) if at is not None else None, text(state))
+
+
+def _day_counts(raw: dict) -> dict[str, int] | None:
+    """A day's hash (HHMM -> places booked): None if the day is not loaded."""
+    fields = {text(k): text(v) for k, v in raw.items()}
+    if fields.pop("loaded", None) != "1":
+        return None
+    return {start: int(booked) for start, booked in fields.items()}
 
 
 class BookingStore:
@@ -67,13 +80,15 @@ class BookingStore:
 
     async def book(self, venue_id: int, day: str, start: str, booking_hash: str, phone_index: str,
                    booking_id: str, party: int, bookable: int, per_phone: int, now: float,
-                   ttl: int, hold: tuple[float, float]) -> LiveBooking:
+                   ttl: int, hold: tuple[float, float], plan_version: str) -> LiveBooking:
         """``hold``: the slot's start and the end of its hold (epoch seconds), while which the
-        booking's places are held for it."""
+        booking's places are held for it. ``plan_version``: the version of the plan that gave
+        ``bookable``, ``per_phone`` and ``hold`` (refused ``stale_plan`` if no longer current)."""
         args = (start, booking_id, party, bookable, per_phone, now, ttl, booking_hash, day,
-                phone_index, *hold)
+                phone_index, *hold, plan_version)
         script_keys = (*self._keys(venue_id, day, booking_hash, phone_index),
-                       keys.pending_bookings(venue_id), keys.held(venue_id), keys.holds(venue_id))
+                       keys.pending_bookings(venue_id), keys.held(venue_id), keys.holds(venue_id),
+                       keys.plan_version(venue_id))
         reply = await self.runner.run(BOOK, script_keys, args)
         return LiveBooking.from_reply(reply)
 
@@ -129,8 +144,4 @@ class BookingStore:
 
     async def day_counts(self, venue_id: int, day: str) -> dict[str, int] | None:
         """Places booked per slot start (HHMM) of a loaded day; None if the day is not loaded."""
-        raw = await self.runner.client.hgetall(keys.booking_day(venue_id, day))
-        fields = {text(k): text(v) for k, v in raw.items()}
-        if fields.pop("loaded", None) != "1":
-            return None
-        return {start: int(booked) for start, booked in fields.items()}
+        return _day_counts(await self.runner.client.hgetall(keys.booking_day(venue_id, day)))

@@ -67,9 +67,11 @@ def slots_set(
         days_ahead=days_ahead, per_phone=per_phone)
 
     async def set_plan():
-        async with services_for_command(get_settings()) as svc, svc.sessionmaker() as session:
-            venue = await get_venue(session, code=code)
-            return await plans.set_plan(session, venue.id, venue.capacity, change)
+        async with services_for_command(get_settings()) as svc:
+            async with svc.sessionmaker() as session:
+                venue = await get_venue(session, code=code)
+            # Through the service: a running server books by the new plan at once.
+            return await svc.bookings.set_plan(venue.id, venue.capacity, change)
 
     typer.echo(f"{code}: {describe(run(set_plan()))}")
 
@@ -90,12 +92,13 @@ def slots_show(code: str) -> None:
 @slots_app.command("off")
 def slots_off(code: str) -> None:
     """Stop running a venue by time slots."""
-    from occupancy.bookings import plans
     from occupancy.venues.service import get_venue
 
     async def remove():
-        async with services_for_command(get_settings()) as svc, svc.sessionmaker() as session:
-            await plans.remove_plan(session, (await get_venue(session, code=code)).id)
+        async with services_for_command(get_settings()) as svc:
+            async with svc.sessionmaker() as session:
+                venue = await get_venue(session, code=code)
+            await svc.bookings.remove_plan(venue.id)
 
     run(remove())
     typer.echo(f"{code}: no time slots")
