@@ -72,7 +72,6 @@ class Claims:
         now = datetime.now(UTC)
         if row.claimed_at is None:  # a claimed booking replays whenever it is retried
             self._check_window(row, hold_ends, now)
-        await self.bookings.booked(venue.id, row.slot_starts_at.astimezone(self.bookings.tz).date())
         ticket = claim_ticket(self.visits.secret, venue.id, booking_hash)
         ticket_hash = tickets.digest(ticket)
         live = await self._admit(venue.id, row, ticket_hash, booking_hash, now, hold_ends)
@@ -115,16 +114,21 @@ class Claims:
     async def _admit(self, venue_id: int, row: Booking, ticket_hash: str, booking_hash: str,
                      now: datetime, hold_ends: datetime) -> LiveVisit:
         capacity = self.visits.capacity
-        at = time.time()
-        try:
-            live = await capacity.admit(venue_id, ticket_hash, row.party_size, row.id, at,
-                                        "booking", claim=(booking_hash, row.slot))
-        except Exception as exc:
-            # The script may have run: give this claim back (only its own), then its places.
-            log.error("Redis claim failed for venue %s: %s", venue_id, type(exc).__name__)
-            await self._give_back(venue_id, row, booking_hash, ticket_hash,
-                                  LiveVisit("ok", 0, 0, row.id, row.party_size, at))
-            raise ServiceUnavailable() from exc
+        for _ in range(2):  # a second time once the booking's day is loaded from SQL
+            at = time.time()
+            try:
+                live = await capacity.admit(venue_id, ticket_hash, row.party_size, row.id, at,
+                                            "booking", claim=(booking_hash, row.slot))
+            except Exception as exc:
+                # The script may have run: give this claim back (only its own), then its places.
+                log.error("Redis claim failed for venue %s: %s", venue_id, type(exc).__name__)
+                await self._give_back(venue_id, row, booking_hash, ticket_hash,
+                                      LiveVisit("ok", 0, 0, row.id, row.party_size, at))
+                raise ServiceUnavailable() from exc
+            if live.status != "booking_unknown":  # SQL has the booking: Redis lost its day
+                break
+            await self.bookings.load_day(
+                venue_id, row.slot_starts_at.astimezone(self.bookings.tz).date())
         if live.status in ("ok", "replay"):
             return live
         if live.status == "no_config":

@@ -216,3 +216,19 @@ async def test_places_held_for_bookings_are_held_again_after_redis_lost_them(
     claimed = await client.post(f"/api/venues/{signed}/check-ins", json={"booking": code})
     assert claimed.status_code == 201, claimed.text
     assert await inside(services, venue.id) == (6, 6)
+
+
+async def test_a_claim_whose_day_redis_no_longer_holds_loads_it_from_sql_and_gets_in(
+    client, services, make_venue, issue_token
+):
+    venue, signed, _, slot, _ = await venue_in_its_slot(client, make_venue, issue_token,
+                                                        capacity=6)
+    code = await book(client, signed, slot, 1, 3)
+    # The day and the booking gone from Redis (the venue's live count kept): the claim loads the
+    # day from SQL on its own instead of reading it before every claim.
+    await services.redis.delete(keys.booking_day(venue.id, slot[:8]),
+                                keys.booking(venue.id, codes.digest(code)))
+    claimed = await client.post(f"/api/venues/{signed}/check-ins", json={"booking": code})
+    assert claimed.status_code == 201, claimed.text
+    assert claimed.json()["party_size"] == 3
+    assert await inside(services, venue.id) == (3, 3)
