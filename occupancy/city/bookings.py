@@ -12,7 +12,7 @@ from occupancy.venues.cache import VenueCache
 from occupancy.venues.errors import UnknownVenue
 
 
-def _group(figures: SlotFigures) -> dict:
+def shown(figures: SlotFigures) -> dict:
     """The figures and the no-show rate: the share of the settled places (claimed or expired)
     whose party never came; None while none is settled."""
     settled = figures.claimed + figures.no_shows
@@ -39,9 +39,9 @@ async def day_figures(session: AsyncSession, venues: VenueCache, day: date) -> d
                       by_category.setdefault(info.category, SlotFigures())):
             group.add(figures)
         rows.append({"id": info.id, "code": info.code, "name": info.name,
-                     "district": info.district, "category": info.category, **_group(figures)})
+                     "district": info.district, "category": info.category, **shown(figures)})
     rows.sort(key=lambda row: (-row["booked"], row["name"]))
-    return {"date": day.isoformat(), "totals": _group(totals),
-            "by_district": {name: _group(f) for name, f in sorted(by_district.items())},
-            "by_category": {name: _group(f) for name, f in sorted(by_category.items())},
+    return {"date": day.isoformat(), "totals": shown(totals),
+            "by_district": {name: shown(f) for name, f in sorted(by_district.items())},
+            "by_category": {name: shown(f) for name, f in sorted(by_category.items())},
             "venues": rows}

@@ -1,5 +1,5 @@
 """Thin routes for officials and operators: the city now, today's bookings, the waiting lines
-now, and its history from SQL."""
+now, and its history from SQL (visits, bookings and lines)."""
 
 import time
 from zoneinfo import ZoneInfo
@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Response
 
 from occupancy.accounts.permissions import Official
-from occupancy.city import bookings, districts, line
+from occupancy.city import booking_history, bookings, districts, line, line_history
 from occupancy.deps import ServicesDep
 from occupancy.kit.downloads import csv_response
 from occupancy.kit.http import json_response
@@ -76,3 +76,53 @@ async def city_history_csv(svc: ServicesDep, _: Official, start: From = None, en
     rows, _, period, tz = await _history(svc, start, end, by, city=False)
     return csv_response(history.venue_history_rows(rows, period, tz), history.CSV_COLUMNS,
                         f"city-{period.by}-{period.start.isoformat()}-{period.end.isoformat()}.csv")
+
+
+def _days(svc: Services, start: str | None, end: str | None) -> tuple[history.Period, ZoneInfo]:
+    """A period of local days, refused as the visits' history refuses one."""
+    tz = ZoneInfo(svc.settings.timezone)
+    return history.parse_period(start, end, "day", local_date(time.time(), tz)), tz
+
+
+@router.get("/bookings/history", summary="Bookings per local day of the slot, district and "
+            "category: places booked, claimed, no-shows and cancelled, and the no-show rate, "
+            "from SQL", responses={422: {"description": "invalid_input"}})
+async def city_bookings_history(svc: ServicesDep, _: Official, start: From = None,
+                                end: To = None) -> Response:
+    period, _tz = _days(svc, start, end)
+    async with svc.sessionmaker() as session:
+        found = await booking_history.cells(session, period)
+    return json_response(booking_history.history(found, period))
+
+
+@router.get("/bookings/history.csv", summary="Bookings per day, district and category, as CSV "
+            "(no personal data)", responses={422: {"description": "invalid_input"}})
+async def city_bookings_history_csv(svc: ServicesDep, _: Official, start: From = None,
+                                    end: To = None) -> Response:
+    period, _tz = _days(svc, start, end)
+    async with svc.sessionmaker() as session:
+        found = await booking_history.cells(session, period)
+    return csv_response(booking_history.csv_rows(found), booking_history.CSV_COLUMNS,
+                        f"city-bookings-{period.start.isoformat()}-{period.end.isoformat()}.csv")
+
+
+@router.get("/line/history", summary="Waiting lines per local day, district and category: "
+            "parties joined, offered, claimed, passed and left, the longest and median wait, "
+            "the longest line, from SQL", responses={422: {"description": "invalid_input"}})
+async def city_line_history(svc: ServicesDep, _: Official, start: From = None,
+                            end: To = None) -> Response:
+    period, tz = _days(svc, start, end)
+    async with svc.sessionmaker() as session:
+        found = await line_history.cells(session, period, tz)
+    return json_response(line_history.history(found, period))
+
+
+@router.get("/line/history.csv", summary="Waiting lines per day, district and category, as CSV "
+            "(no personal data)", responses={422: {"description": "invalid_input"}})
+async def city_line_history_csv(svc: ServicesDep, _: Official, start: From = None,
+                                end: To = None) -> Response:
+    period, tz = _days(svc, start, end)
+    async with svc.sessionmaker() as session:
+        found = await line_history.cells(session, period, tz)
+    return csv_response(line_history.csv_rows(found), line_history.CSV_COLUMNS,
+                        f"city-line-{period.start.isoformat()}-{period.end.isoformat()}.csv")
