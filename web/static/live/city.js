@@ -1,5 +1,6 @@
 // City view: totals, the map, venue tiles (most loaded first) and the day's chart from /ws/city;
-// the map's districts from /api/city/map; history by hour or day from /api/city/history.
+// the map's districts from /api/city/map; history by hour or day from /api/city/history, and the
+// same days' bookings and waiting lines from /api/city/bookings/history and /api/city/line/history.
 import { api, cityTime, connect, el, flash, format, mergePoint, number, page, setLevelClass, T, text } from "./live.js";
 import { drawBars, drawSeries } from "./chart.js";
 import { CityMap } from "./citymap.js";
@@ -138,6 +139,9 @@ function historyQuery() {
 
 function updateCsvLink() {
   document.getElementById("history-csv").href = `/api/city/history.csv?${historyQuery()}`;
+  const days = new URLSearchParams({ from: fromInput.value, to: toInput.value }).toString();
+  document.getElementById("history-bookings-csv").href = `/api/city/bookings/history.csv?${days}`;
+  document.getElementById("history-line-csv").href = `/api/city/line/history.csv?${days}`;
 }
 
 // The columns shown, in order; other fields of the answer are left to the CSV.
@@ -190,6 +194,50 @@ async function loadHistory() {
   updateCsvLink();
   try {
     renderHistory(await api("GET", `/api/city/history?${historyQuery()}`));
+  } catch (err) {
+    flash("history-status", err.message, "bad");
+  }
+  await loadDayGroups();
+}
+
+// --- bookings and waiting lines of the same days: per day (the city), district and category --
+
+const BOOKING_HISTORY_COLUMNS = ["booked", "claimed", "no_shows", "cancelled", "no_show_rate"];
+const LINE_HISTORY_COLUMNS = ["joined", "offered", "claimed", "passed", "left",
+                              "longest_wait_minutes", "median_wait_minutes", "longest_line"];
+
+function groupCell(column, value) {
+  if (value === null || value === undefined) return "–";
+  if (column === "no_show_rate") return `${number(100 * value, 0)} %`;
+  return number(value, column.endsWith("_minutes") ? 1 : 0);  // waits in tenths of a minute
+}
+
+function groupRow(kind, name, label, columns, group) {
+  return el("tr", { dataset: { [kind]: name } }, el("th", { scope: "row" }, label),
+    ...columns.map((c) => el("td", { "data-column": c }, groupCell(c, group[c]))));
+}
+
+// One table: a row per day (the city's figures), then per district and category over the
+// period, and the period's total at the foot; hidden while the period has none.
+function renderDayGroups(id, answer, columns, prefix) {
+  const head = el("thead", {}, el("tr", {}, el("th", { scope: "col" }, T.history_group),
+    ...columns.map((c) => el("th", { scope: "col" }, T[prefix + c]))));
+  const days = el("tbody", {}, ...answer.days.map((d) => groupRow("day", d.day, d.day, columns, d.totals)));
+  const groups = el("tbody", {},
+    ...Object.entries(answer.by_district).map(([name, g]) => groupRow("district", name, name || "–", columns, g)),
+    ...Object.entries(answer.by_category).map(([name, g]) => groupRow("category", name, categoryName(name), columns, g)));
+  const foot = el("tfoot", {}, groupRow("total", "period", T.bk_total, columns, answer.totals));
+  document.getElementById(id).replaceChildren(head, days, groups, foot);
+  document.getElementById(id + "-wrap").hidden = !answer.days.length;
+}
+
+async function loadDayGroups() {
+  const days = new URLSearchParams({ from: fromInput.value, to: toInput.value }).toString();
+  try {
+    const [booked, lines] = await Promise.all([api("GET", `/api/city/bookings/history?${days}`),
+                                               api("GET", `/api/city/line/history?${days}`)]);
+    renderDayGroups("history-bookings", booked, BOOKING_HISTORY_COLUMNS, "bk_");
+    renderDayGroups("history-line", lines, LINE_HISTORY_COLUMNS, "hl_");
   } catch (err) {
     flash("history-status", err.message, "bad");
   }
