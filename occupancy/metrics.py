@@ -47,8 +47,9 @@ for _outcome in BOOKING_OUTCOMES:
 for _code in BOOKING_REFUSAL_CODES:
     BOOKING_REFUSALS.labels(_code)
 LINE_EVENTS = Counter("occupancy_line_events", "Waiting line: parties that joined, left, were "
-                      "offered places, claimed them or let their offer pass", ["event"])
-for _event in ("joined", "left", "offered", "claimed", "passed"):
+                      "offered places, claimed them or let their offer pass; joins taken back "
+                      "after their lease (orphaned: no SQL row)", ["event"])
+for _event in ("joined", "left", "offered", "claimed", "passed", "orphaned"):
     LINE_EVENTS.labels(_event)
 DEPENDENCY_ERRORS = Counter(
     "occupancy_dependency_errors", "Requests and sockets answered 503 because Redis or SQL did not "

@@ -189,10 +189,17 @@ def line_phones(venue_id: int) -> str:
     return f"{tag(venue_id)}:lineph"
 
 
-def line_keys(venue_id: int) -> tuple[str, str, str, str, str, str]:
+def line_pending(venue_id: int) -> str:
+    """Sorted set of the entries joined in Redis whose SQL row is not confirmed yet, scored by
+    the time of their join (or of its latest retry): one left past the lease is an orphan."""
+    return f"{tag(venue_id)}:linepend"
+
+
+def line_keys(venue_id: int) -> tuple[str, str, str, str, str, str, str]:
     """The keys of every line script, in their order."""
     return (line(venue_id), line_offers(venue_id), line_entries(venue_id), line_meta(venue_id),
-            line_offer_times(venue_id), line_phones(venue_id))
+            line_offer_times(venue_id), line_phones(venue_id), line_pending(venue_id))
 
 
 LINE_LOCK = "occ:lock:line-offers"
+LINE_LEASE_LOCK = "occ:lock:line-leases"

@@ -25,6 +25,7 @@ from occupancy.kit import periodic
 from occupancy.kit.scripts import ClusterScriptRunner, ScriptRunner
 from occupancy.line import store as line_store
 from occupancy.line import writes as line_writes
+from occupancy.line.leases import LineLeases
 from occupancy.line.service import Line
 from occupancy.live.hub import Hub
 from occupancy.live.rechecks import Rechecks
@@ -208,6 +209,9 @@ def _jobs(services: "Services", settings: Settings, tz: ZoneInfo) -> list[period
                      SlotTimers(services.bookings, services.visits,
                                 timedelta(minutes=settings.slot_end_grace_minutes)).run,
                      lock=keys.SLOT_TIMERS_LOCK),
+        periodic.Job("settling line joins past their lease", settings.repair_interval_seconds,
+                     LineLeases(sessionmaker, redis, services.line.store,
+                                settings.lease_seconds).settle, lock=keys.LINE_LEASE_LOCK),
         periodic.Job("waiting line offers", settings.line_interval_seconds,
                      services.line.advance_all, lock=keys.LINE_LOCK),
         periodic.Job("automatic check-out", settings.auto_checkout_interval_seconds,

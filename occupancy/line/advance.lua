@@ -4,7 +4,8 @@
 -- first come, first served: a party that does not fit stops the line, no one behind it skips it.
 -- Offered places count as taken for every admission (checkin.lua), so they are never offered
 -- twice nor taken by a walk-in.
--- KEYS: line, offers, entries, meta, offer times, phones, count, config, holds, held
+-- KEYS: line, offers, entries, meta, offer times, phones, pending joins, count, config, holds,
+--       held
 -- ARGV: now (epoch s), offer seconds, mode ('auto': not while paused; 'one': the manager offers
 --       the next party by hand, paused or not), channel, venue id
 -- PUBLISH: set by the loader (kit/scripts.py); the venue's frames are sent again (live/hub.py)
@@ -28,7 +29,7 @@ for _, h in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
   passed[#passed + 1] = h
 end
 redis.call('HSET', KEYS[4], 'offered', reserved)
-local capacity = tonumber(redis.call('HGET', KEYS[8], 'capacity') or '-1')
+local capacity = tonumber(redis.call('HGET', KEYS[9], 'capacity') or '-1')
 local function changed()
   if #passed > 0 or #offered > 0 then
     redis.call(PUBLISH, ARGV[4], cjson.encode({v = tonumber(ARGV[5]), e = 'line',
@@ -43,12 +44,12 @@ if ARGV[3] == 'auto' and redis.call('HGET', KEYS[4], 'paused') == '1' then
   changed()
   return {'paused', passed, offered}
 end
-local count = tonumber(redis.call('GET', KEYS[7]) or '0')
+local count = tonumber(redis.call('GET', KEYS[8]) or '0')
 -- The places held for the slot under way, read as checkin.lua reads them.
 local held = 0
-local under_way = redis.call('ZRANGEBYSCORE', KEYS[9], '(' .. ARGV[1], '+inf', 'LIMIT', 0, 1)[1]
+local under_way = redis.call('ZRANGEBYSCORE', KEYS[10], '(' .. ARGV[1], '+inf', 'LIMIT', 0, 1)[1]
 if under_way then
-  local f = redis.call('HMGET', KEYS[10], under_way, under_way .. ':s')
+  local f = redis.call('HMGET', KEYS[11], under_way, under_way .. ':s')
   if tonumber(f[2] or ARGV[1]) <= now then
     held = tonumber(f[1] or '0')
   end

@@ -1,6 +1,6 @@
 -- Leave the line: a waiting party gives up its turn, an offered one gives its places back (the
 -- next run of advance.lua offers them on; walk-ins cannot take them while anyone waits).
--- KEYS: line, offers, entries, meta, offer times, phones
+-- KEYS: line, offers, entries, meta, offer times, phones, pending joins
 -- ARGV: entry hash, channel, venue id, now (epoch s)
 -- PUBLISH: set by the loader (kit/scripts.py); the venue's frames are sent again (live/hub.py).
 -- Returns {status, entry (JSON)}: ok | replay (left before) | claimed | passed | unknown |

@@ -1,13 +1,13 @@
 -- Load a venue's line from SQL (the entries still waiting or offered, in their turn's order),
 -- unless it is loaded: after Redis lost it, or on the line's first use.
--- KEYS: line, offers, entries, meta, offer times, phones
+-- KEYS: line, offers, entries, meta, offer times, phones, pending joins
 -- ARGV: paused ('1' or '0'), the last turn given, then per entry: hash, id, party, joined at,
 --       state ('waiting' or 'offered'), turn, offer end (epoch s, 0 while waiting), phone index
 --       ('' for an entry joined before the line knew phones)
 if redis.call('HGET', KEYS[4], 'loaded') == '1' then
   return 0
 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6], KEYS[7])
 local offered = 0
 for i = 3, #ARGV, 8 do
   local h, p, state, q = ARGV[i], tonumber(ARGV[i + 2]), ARGV[i + 4], tonumber(ARGV[i + 5])

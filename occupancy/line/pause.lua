@@ -1,5 +1,5 @@
 -- Pause or resume the line's offers (SQL holds the setting; this is its live copy).
--- KEYS: line, offers, entries, meta, offer times, phones
+-- KEYS: line, offers, entries, meta, offer times, phones, pending joins
 -- ARGV: '1' paused, '0' resumed
 -- Returns 0 if the line is not loaded (the load reads the setting from SQL).
 if redis.call('HGET', KEYS[4], 'loaded') ~= '1' then

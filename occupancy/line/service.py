@@ -162,6 +162,7 @@ class Line:
             if reply.status != "replay":
                 await self._unjoin(venue.id, entry_hash, entry.id)
             raise ServiceUnavailable() from exc
+        self.store.confirm(venue.id, entry_hash)  # no longer pending: not an orphan
         if reply.status != "replay":
             metrics.LINE_EVENTS.labels("joined").inc()
         return Place(code, entry, reply.position, estimate_wait(reply.position, ()),

@@ -1,6 +1,6 @@
 -- One entry as it is now, with what its page shows: its position while waiting, and the times
 -- of the last offers (the estimated wait).
--- KEYS: line, offers, entries, meta, offer times, phones
+-- KEYS: line, offers, entries, meta, offer times, phones, pending joins
 -- ARGV: entry hash
 -- Returns {status, entry (JSON), position (0 once no longer waiting), {offer times}}
 if redis.call('HGET', KEYS[4], 'loaded') ~= '1' then

@@ -18,7 +18,8 @@ SUMMARY = Script(HERE / "summary.lua")
 LOAD = Script(HERE / "load.lua")
 UNCLAIM = Script(HERE / "unclaim.lua")
 PAUSE = Script(HERE / "pause.lua")
-ALL_SCRIPTS = (JOIN, UNJOIN, LEAVE, ADVANCE, STATUS, SUMMARY, LOAD, UNCLAIM, PAUSE)
+CONFIRM = Script(HERE / "confirm.lua")
+ALL_SCRIPTS = (JOIN, UNJOIN, LEAVE, ADVANCE, STATUS, SUMMARY, LOAD, UNCLAIM, PAUSE, CONFIRM)
 
 
 def text(value) -> str:
@@ -90,8 +91,20 @@ class LineStore:
             entry_hash, entry_id, party, now, keys.venue_channel(venue_id), venue_id,
             phone_index)))
 
-    async def unjoin(self, venue_id: int, entry_hash: str, entry_id: str) -> None:
-        await self._run(UNJOIN, venue_id, (entry_hash, entry_id))
+    async def unjoin(self, venue_id: int, entry_hash: str, entry_id: str) -> bool:
+        """Take back this attempt's join (its SQL write failed)."""
+        return bool(await self._run(UNJOIN, venue_id, (
+            entry_hash, entry_id, 0, keys.venue_channel(venue_id), venue_id, time.time())))
+
+    async def drop_orphan(self, venue_id: int, entry_hash: str, pending_before: float) -> bool:
+        """Take back a join still pending since before ``pending_before`` (SQL has no row)."""
+        return bool(await self._run(UNJOIN, venue_id, (
+            entry_hash, "", pending_before, keys.venue_channel(venue_id), venue_id, time.time())))
+
+    def confirm(self, venue_id: int, entry_hash: str) -> None:
+        """The join's SQL row is committed. Sent with the next batch of script calls, not
+        awaited: if it is lost, the lease check finds the row in SQL and confirms it then."""
+        self.runner.post(CONFIRM, keys.line_keys(venue_id), (entry_hash,))
 
     async def leave(self, venue_id: int, entry_hash: str) -> Reply:
         status, entry = await self._run(LEAVE, venue_id, (

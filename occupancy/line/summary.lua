@@ -1,6 +1,6 @@
 -- The line as a manager sees it: parties waiting, offers out and their places, paused, and the
 -- head's entry (its joining time is the longest wait).
--- KEYS: line, offers, entries, meta, offer times, phones
+-- KEYS: line, offers, entries, meta, offer times, phones, pending joins
 -- Returns {status, waiting, offers out, places offered, paused ('1' or '0'), head entry (JSON)}
 if redis.call('HGET', KEYS[4], 'loaded') ~= '1' then
   return {'not_loaded', 0, 0, 0, '0', ''}

@@ -1,6 +1,6 @@
 -- A claim whose visit SQL did not record: the entry is offered again (only if this visit claimed
 -- it), before the visit's places are released, so that no walk-in takes them in between.
--- KEYS: line, offers, entries, meta, offer times, phones
+-- KEYS: line, offers, entries, meta, offer times, phones, pending joins
 -- ARGV: entry hash, visit id
 local found = redis.call('HGET', KEYS[3], ARGV[1])
 if not found then
