@@ -21,8 +21,7 @@ for _, h in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
   local e = cjson.decode(redis.call('HGET', KEYS[3], h))
   redis.call('ZREM', KEYS[2], h)
   reserved = reserved - e.p
-  e.s = 'passed'
-  redis.call('HSET', KEYS[3], h, cjson.encode(e))
+  redis.call('HDEL', KEYS[3], h)  -- finished: SQL answers for it from now on
   if e.n and redis.call('HGET', KEYS[6], e.n) == h then  -- the phone may join again
     redis.call('HDEL', KEYS[6], e.n)
   end

@@ -10,7 +10,7 @@ import base64
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -37,7 +37,7 @@ from occupancy.privacy.sealing import Personal
 from occupancy.venues.service import VenueInfo
 from occupancy.visits import tickets
 from occupancy.visits.errors import VenueFull, VenuePaused
-from occupancy.visits.journal import Journal
+from occupancy.visits.journal import Journal, TicketConflict
 from occupancy.visits.rebuild import Rebuilder
 from occupancy.visits.results import CheckedIn
 from occupancy.visits.schemas import ValidCheckIn, validate_party, validate_phone
@@ -158,6 +158,11 @@ class Line:
             await self.journal.write(LineJoined(entry.id, venue.id, entry_hash, entry.party,
                                                 entry.turn, _at(entry.joined_at),
                                                 entry.phone_index))
+        except TicketConflict:
+            # A retry of a join that has finished since (Redis keeps only open entries): the
+            # entry just made is taken back and the join answered as it ended, in SQL.
+            await self._unjoin(venue.id, entry_hash, entry.id)
+            return Place(code, await self._finished(venue.id, entry_hash), 0, None, True)
         except Exception as exc:
             if reply.status != "replay":
                 await self._unjoin(venue.id, entry_hash, entry.id)
@@ -183,14 +188,15 @@ class Line:
                      estimate_wait(reply.position, reply.offer_times))
 
     async def _finished(self, venue_id: int, entry_hash: str) -> Entry:
-        """An entry Redis does not hold (a reload keeps only the open ones): SQL's record."""
+        """An entry Redis does not hold (it removes an entry as it finishes, and a reload keeps
+        only the open ones): SQL's record."""
         async with self.sessionmaker() as session:
             row = (await session.execute(select(LineEntry).where(
                 LineEntry.entry_hash == entry_hash))).scalar_one_or_none()
         if row is None or row.venue_id != venue_id:
             raise UnknownLineEntry()
         state = ("claimed" if row.claimed_at else "left" if row.left_at
-                 else "passed" if row.passed_at else "waiting")
+                 else "passed" if row.passed_at else "offered" if row.offered_at else "waiting")
         return Entry(row.id, row.party_size, row.joined_at.timestamp(), state, row.seq)
 
     async def leave(self, code: str) -> Entry:
@@ -199,6 +205,8 @@ class Line:
         reply = await self._call(venue_id, lambda: self.store.leave(venue_id, entry_hash))
         if reply.status == "unknown":  # gone from Redis: SQL says how it ended
             entry = await self._finished(venue_id, entry_hash)
+            if entry.state in ("waiting", "offered"):  # left in Redis, SQL's write failed
+                entry = replace(entry, state="left")
             reply = Reply("replay" if entry.state == "left" else entry.state, entry)
         if reply.status == "claimed":
             raise AlreadyClaimed()
@@ -273,11 +281,14 @@ class Line:
             raise VenueFull(count=live.count, capacity=live.capacity, retry_after_seconds=60)
         if live.status == "paused":
             raise VenuePaused(count=live.count, capacity=live.capacity)
+        status = live.status
+        if status == "line_unknown":  # finished (Redis keeps open entries only): SQL says how
+            status = f"line_{(await self._finished(venue.id, entry_hash)).state}"
+        if not status.startswith("line_"):
+            raise ServiceUnavailable()
         refusal = {"line_waiting": NotYourTurn, "line_passed": OfferPassed, "line_left": LeftLine,
-                   "line_unknown": UnknownLineEntry, "line_claimed": AlreadyClaimed}.get(live.status)
-        if refusal is not None:
-            raise refusal()
-        raise ServiceUnavailable()
+                   "line_claimed": AlreadyClaimed}.get(status, UnknownLineEntry)
+        raise refusal()
 
     async def _needs_load(self, venue_id: int) -> bool:
         return (await self.store.summary(venue_id)).status == "not_loaded"
@@ -286,7 +297,7 @@ class Line:
         """The claim's SQL write failed: the entry is offered again, then the visit's places are
         released (in this order, so that no walk-in takes them in between)."""
         try:
-            await self.store.unclaim(venue_id, entry_hash, live.visit_id)
+            await self.store.unclaim(venue_id, entry_hash, live.visit_id, ticket_hash)
         except Exception:
             log.exception("could not give a claim back to the line in Redis for venue %s",
                           venue_id)

@@ -139,8 +139,10 @@ class LineStore:
                      row.offer_until.timestamp() if offered else 0, row.phone_index or ""]
         return bool(await self._run(LOAD, venue_id, tuple(args)))
 
-    async def unclaim(self, venue_id: int, entry_hash: str, visit_id: str) -> None:
-        await self._run(UNCLAIM, venue_id, (entry_hash, visit_id))
+    async def unclaim(self, venue_id: int, entry_hash: str, visit_id: str,
+                      ticket_hash: str) -> bool:
+        return bool(await self._run(UNCLAIM, venue_id, (entry_hash, visit_id),
+                                    (keys.ticket(venue_id, ticket_hash),)))
 
     async def pause(self, venue_id: int, paused: bool) -> bool:
         return bool(await self._run(PAUSE, venue_id, ("1" if paused else "0",)))

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -72,11 +72,18 @@ def is_line(write) -> bool:
 
 
 def apply_line_writes(conn: Connection, writes: list) -> list:
-    """Execute the line's writes (each safe to apply twice), joins first; none clashes."""
+    """Execute the line's writes (each safe to apply twice), joins first; return the joins whose
+    code SQL holds for another entry."""
     insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
-    joins = [vars(w) for w in writes if isinstance(w, LineJoined)]
+    joins = [w for w in writes if isinstance(w, LineJoined)]
+    conflicts = []
     if joins:
-        conn.execute(insert(LineEntry).on_conflict_do_nothing(), joins)
+        conn.execute(insert(LineEntry).on_conflict_do_nothing(), [vars(w) for w in joins])
+        # A retry of a join that has finished (Redis forgot it) made a new entry there: SQL
+        # keeps the first, and the join is answered from it (line/service.py).
+        owner = dict(conn.execute(select(LineEntry.entry_hash, LineEntry.id).where(
+            LineEntry.entry_hash.in_([w.entry_hash for w in joins]))).all())
+        conflicts = [w for w in joins if owner.get(w.entry_hash) != w.id]
     claims = [w for w in writes if isinstance(w, LineClaimed)]
     if claims:
         conn.execute(insert(Visit).on_conflict_do_nothing(), [vars(w.visit) for w in claims])
@@ -87,7 +94,7 @@ def apply_line_writes(conn: Connection, writes: list) -> list:
                 for w in writes if isinstance(w, LineChanged) and w.change == change]
         if rows:
             conn.execute(_UPDATES[change], rows)
-    return []
+    return conflicts
 
 
 WRITES = WriteKind(is_line, apply_line_writes)

@@ -120,10 +120,13 @@ if claim then
   redis.call('HSET', KEYS[3], 'booking', ARGV[16], 'slot', ARGV[14])
 end
 if line_claim then
-  entry.s, entry.v = 'claimed', ARGV[2]
+  -- The entry is finished: out of the line's entries (a retry is answered by the ticket, or by
+  -- SQL once the ticket is gone). The ticket keeps it as offered, for unclaim.lua to put it back
+  -- if the visit's SQL write fails.
   redis.call('ZREM', KEYS[15], ARGV[15])
   redis.call('HINCRBY', KEYS[17], 'offered', -party)
-  redis.call('HSET', KEYS[16], ARGV[15], cjson.encode(entry))
+  redis.call('HDEL', KEYS[16], ARGV[15])
+  redis.call('HSET', KEYS[3], 'line', cjson.encode(entry))
   if entry.n and redis.call('HGET', KEYS[18], entry.n) == ARGV[15] then  -- may join again
     redis.call('HDEL', KEYS[18], entry.n)
   end
