@@ -7,12 +7,14 @@ import typer
 
 from occupancy.bookings.drift import BookingReconciler
 from occupancy.cli import app, run, services_for_command
+from occupancy.line.drift import LineReconciler
 from occupancy.settings import get_settings
 
 
 @app.command()
 def reconcile() -> None:
-    """Make the live counts in Redis agree with the open visits in SQL now.
+    """Make the live counts in Redis agree with the open visits in SQL now (and the bookings'
+    counts and the waiting lines with theirs).
 
     The service does this by itself (a rebuild when Redis lost its state, a lease and drift check
     every few seconds); this runs the same check at once.
@@ -23,16 +25,22 @@ def reconcile() -> None:
             await svc.rebuilder.ensure(wait=60.0)
             # The lease check waits for writes in flight; here, at the operator's word, none are.
             svc.repairer.lease = 0.0
-            return await svc.repairer.run(), await BookingReconciler(svc.bookings).repair()
+            return (await svc.repairer.run(), await BookingReconciler(svc.bookings).repair(),
+                    await LineReconciler(svc.line).repair())
 
-    done, booking_drift = run(go())
+    done, booking_drift, line_drift = run(go())
     typer.echo(f"reconciled: {done.venues_repaired} venues repaired, {done.venues_busy} busy "
                f"(checked again by the service), {done.orphans_released} orphaned reservations "
                f"released, {done.check_outs_finished + done.check_outs_reopened} half-done "
-               f"check-outs settled, {len(booking_drift)} booking counts set to SQL's")
+               f"check-outs settled, {len(booking_drift)} booking counts set to SQL's, "
+               f"{len({d.venue_id for d in line_drift})} waiting lines loaded again from SQL")
     for drift in booking_drift:
         typer.echo(f"  venue {drift.venue_id} slot {drift.slot} {drift.what}: Redis had "
                    f"{drift.redis}, SQL has {drift.sql}")
+    for drift in line_drift:
+        what = "parties waiting" if drift.what == "waiting" else "places offered"
+        typer.echo(f"  venue {drift.venue_id} line, {what}: Redis had {drift.redis}, SQL has "
+                   f"{drift.sql}")
 
 
 @app.command()

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from occupancy import metrics
+from occupancy import redis_keys as keys
 from occupancy.errors import ServiceUnavailable
 from occupancy.line import codes
 from occupancy.line.errors import (
@@ -101,6 +102,12 @@ class Line:
             paused = await session.scalar(select(LineSetting.paused).where(
                 LineSetting.venue_id == venue_id))
         await self.store.load(venue_id, bool(paused), last or 0, list(rows))
+
+    async def reload(self, venue_id: int) -> None:
+        """Load a venue's line from SQL again, whatever Redis holds (``occupancy reconcile``, at
+        the operator's word). A line script in between finds it not loaded and loads it too."""
+        await self.store.runner.client.hdel(keys.line_meta(venue_id), "loaded")
+        await self._load(venue_id)
 
     async def load_open(self) -> None:
         """Load every venue's line that has parties in it (part of the rebuild after Redis lost
