@@ -15,7 +15,7 @@ from occupancy.stats.today import (
 )
 from occupancy.venues import signing
 from occupancy.venues.service import VenueInfo
-from occupancy.visits.crowd import crowd_level
+from occupancy.visits.crowd import crowd_level, crowd_level_with_line
 
 
 def today(live: VenueLive) -> dict:
@@ -29,11 +29,8 @@ def today(live: VenueLive) -> dict:
 
 
 def level_with_line(count: int, capacity: int | None, line: LineLive) -> str:
-    """The crowd level a visitor acts on: full while parties wait in the line (a walk-in is not
-    let in before them), and places offered to the line count as taken."""
-    if line.waiting and capacity is not None:
-        return "full"
-    return crowd_level(count + line.offered, capacity)
+    """The crowd level a visitor acts on (``crowd.crowd_level_with_line``)."""
+    return crowd_level_with_line(count, capacity, line.waiting, line.offered)
 
 
 def line_json(line: LineLive, at: float) -> dict:

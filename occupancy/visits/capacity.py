@@ -89,6 +89,8 @@ class Occupancy:
     count: int
     capacity: int | None
     paused: bool
+    waiting: int = 0  # parties in the venue's line
+    offered: int = 0  # places offered to the line, not claimed yet
 
 
 class CapacityStore:
@@ -178,11 +180,14 @@ class CapacityStore:
             raise ServiceUnavailable() from exc
 
     async def occupancy(self, venue_id: int) -> Occupancy:
-        count, capacity, paused = await self.runner.run(
-            OCCUPANCY, (keys.count(venue_id), keys.config(venue_id)), ()
+        count, capacity, paused, waiting, offered = await self.runner.run(
+            OCCUPANCY, (keys.count(venue_id), keys.config(venue_id), keys.line(venue_id),
+                        keys.line_meta(venue_id)), ()
         )
         return Occupancy(
             count=int(count),
             capacity=int(capacity) if capacity is not None else None,
             paused=paused in (b"1", "1"),
+            waiting=int(waiting),
+            offered=int(offered),
         )

@@ -13,7 +13,7 @@ from occupancy.services import Services
 from occupancy.venues import door, signing
 from occupancy.venues import service as venue_service
 from occupancy.visits import tickets
-from occupancy.visits.crowd import crowd_level
+from occupancy.visits.crowd import crowd_level, crowd_level_with_line, free_places
 from occupancy.visits.errors import TicketOfAnotherVenue
 from occupancy.visits.reasons import CheckOutReason
 from occupancy.visits.results import CheckedIn
@@ -281,6 +281,9 @@ async def occupancy(venue: SignedVenue, svc: ServicesDep, _: Public) -> Response
                   "district": venue.district},
         "count": live.count,
         "capacity": capacity,
-        "level": crowd_level(live.count, capacity),
+        # As the live frames: offered places are taken, a waiting line makes the venue full.
+        "level": crowd_level_with_line(live.count, capacity, live.waiting, live.offered),
+        "free": free_places(live.count, capacity, live.waiting, live.offered),
+        "line": {"waiting": live.waiting, "offered": live.offered},
         "paused": live.paused,
     })

@@ -16,7 +16,7 @@ from occupancy.bookings.pages import booking_page
 from occupancy.deps import ServicesDep, venue_by_signed_code
 from occupancy.params import SignedCode
 from occupancy.venues.errors import ForgedVenueCode, UnknownVenue
-from occupancy.visits.crowd import crowd_level
+from occupancy.visits.crowd import crowd_level_with_line
 from occupancy.web import language, render, texts
 
 log = logging.getLogger(__name__)
@@ -40,14 +40,15 @@ async def venue_page(code: SignedCode, request: Request, svc: ServicesDep, _: Pu
     try:
         live = await svc.visits.occupancy(venue.id)
         count, capacity, paused = live.count, live.capacity, live.paused
+        waiting, offered = live.waiting, live.offered
     except Exception as exc:
         # The page still works: its script reads the live numbers as soon as Redis answers.
         log.warning("could not read the occupancy of venue %s (%s)", venue.id, type(exc).__name__)
-        count, capacity, paused = None, venue.capacity, venue.paused
+        count, capacity, paused, waiting, offered = None, venue.capacity, venue.paused, 0, 0
     state = {
         "count": count,
         "capacity": capacity,
-        "level": crowd_level(count, capacity),
+        "level": crowd_level_with_line(count, capacity, waiting, offered),
         "paused": paused,
     }
     page = {

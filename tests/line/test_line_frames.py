@@ -89,3 +89,34 @@ async def test_the_manager_sees_the_line_pauses_it_and_offers_by_hand(
     await expect(page.locator("#line-hint")).to_contain_text("1 tempat ditawarkan")
     await expect(display.get_by_test_id("left")).to_have_text(
         "1 rombongan antre · 1 party in line")
+
+
+async def test_the_public_occupancy_counts_places_offered_to_the_line_as_taken(
+    client, services, make_venue
+):
+    """The page's fallback without its socket (GET .../occupancy) reads as the frames do."""
+    venue, signed, tickets = await full_venue(client, make_venue, capacity=4)
+    await join(client, signed, 3)
+
+    async def public() -> dict:
+        answer = await client.get(f"/api/venues/{signed}/occupancy")
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        return {k: body[k] for k in ("count", "capacity", "level", "free", "line")}
+
+    for ticket in tickets[:3]:
+        await check_out(client, ticket)
+    # Three places free, but a party waits for them: not free for anyone else.
+    assert await public() == {"count": 1, "capacity": 4, "level": "full", "free": 0,
+                              "line": {"waiting": 1, "offered": 0}}
+    await services.line.advance(venue.id)
+    # Offered to the party: taken, as the frames count them.
+    assert await public() == {"count": 1, "capacity": 4, "level": "full", "free": 0,
+                              "line": {"waiting": 0, "offered": 3}}
+    live = await services.today.venue(venue.id, time.time())
+    frame = frames.display_frame(venue, live.count, live.capacity, live.paused, time.time(),
+                                 line=live.line)
+    assert frame["level"] == "full"
+    await check_out(client, tickets[3])
+    assert await public() == {"count": 0, "capacity": 4, "level": "low", "free": 1,
+                              "line": {"waiting": 0, "offered": 3}}
