@@ -75,12 +75,16 @@ class _Venue:
         self.figures: dict[int, LineDay] = {}
 
     def day(self, i: int) -> LineDay:
-        return self.figures.setdefault(i, LineDay())
+        figures = self.figures.get(i)
+        if figures is None:  # made once per day, not on every call
+            figures = self.figures[i] = LineDay()
+        return figures
 
     def count(self, at: datetime | None, name: str) -> int | None:
         i = self.days.index(at) if at is not None else None
         if i is not None:
-            setattr(self.day(i), name, getattr(self.day(i), name) + 1)
+            figures = self.day(i)
+            setattr(figures, name, getattr(figures, name) + 1)
         return i
 
     def _length_at(self, at: datetime) -> int:
@@ -143,11 +147,15 @@ async def cells(session: AsyncSession, period: Period, tz: ZoneInfo,
         for i, figures in venue.figures.items():
             found.setdefault((i, *group), LineDay()).add(figures)
 
-    async for row in await session.stream(_query(period, tz)):
-        if row.venue_id != venue_id:
-            settle()
-            venue, venue_id, group = _Venue(days, now), row.venue_id, (row.district, row.category)
-        venue.add(row)
+    # Whole batches from the stream: one switch into SQLAlchemy's async bridge per batch, not
+    # per row.
+    async for rows in (await session.stream(_query(period, tz))).partitions(BATCH):
+        for row in rows:
+            if row.venue_id != venue_id:
+                settle()
+                venue, venue_id = _Venue(days, now), row.venue_id
+                group = (row.district, row.category)
+            venue.add(row)
     settle()
     return [(days.names[i], district, category, figures)
             for (i, district, category), figures in sorted(found.items())]
