@@ -58,7 +58,17 @@ async def services_for_command(settings: Settings, live: bool = False):
 
 def _register() -> None:
     # The domains' commands, added to ``app`` when their modules are imported.
-    from occupancy.cli import accounts, db, privacy, serve, slots, stack, venues, visits  # noqa: F401
+    from occupancy.cli import (  # noqa: F401
+        accounts,
+        db,
+        line,
+        privacy,
+        serve,
+        slots,
+        stack,
+        venues,
+        visits,
+    )
 
 
 _register()

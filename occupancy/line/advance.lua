@@ -6,7 +6,7 @@
 -- twice nor taken by a walk-in.
 -- KEYS: line, offers, entries, meta, offer times, phones, pending joins, count, config, holds,
 --       held
--- ARGV: now (epoch s), offer seconds, mode ('auto': not while paused; 'one': the manager offers
+-- ARGV: now (epoch s), offer seconds (the default; the meta's offer_seconds wins), mode ('auto': not while paused; 'one': the manager offers
 --       the next party by hand, paused or not), channel, venue id
 -- PUBLISH: set by the loader (kit/scripts.py); the venue's frames are sent again (live/hub.py)
 -- when an offer was made or passed.
@@ -53,7 +53,8 @@ if under_way then
     held = tonumber(f[1] or '0')
   end
 end
-local deadline = now + tonumber(ARGV[2])
+-- The venue's own offer time where its manager set one, else the service's default.
+local deadline = now + tonumber(redis.call('HGET', KEYS[4], 'offer_seconds') or ARGV[2])
 while true do
   local h = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
   if not h then

@@ -51,11 +51,23 @@ def place_out(place: Place) -> dict:
             "estimated_wait_seconds": place.estimated_wait_seconds}
 
 
-def summary_out(venue_id: int, summary: Summary) -> dict:
+def summary_out(venue_id: int, summary: Summary, offer_minutes: float) -> dict:
     head = summary.head
     return {"venue_id": venue_id, "waiting": summary.waiting, "offers_out": summary.offers_out,
             "places_offered": summary.places_offered, "paused": summary.paused,
-            "longest_wait_seconds": max(0, round(time.time() - head.joined_at)) if head else 0}
+            "longest_wait_seconds": max(0, round(time.time() - head.joined_at)) if head else 0,
+            "offer_minutes": offer_minutes, "offer_minutes_own": summary.offer_seconds is not None}
+
+
+async def _summary(svc, venue_id: int) -> dict:
+    summary = await svc.line.summary(venue_id)
+    return summary_out(venue_id, summary, svc.line.offer_minutes(summary))
+
+
+class OfferMinutesBody(msgspec.Struct, forbid_unknown_fields=True):
+    """1 to 30 minutes, or null for the service's default."""
+
+    offer_minutes: int | None
 
 
 def _iso(epoch: float) -> str:
@@ -100,13 +112,13 @@ async def leave(request: Request, svc: ServicesDep, _: Public) -> Response:
 @router.get("/venues/{venue_id}/line", summary="The venue's line: parties waiting, the longest "
             "wait, offers out, paused (its staff and manager)")
 async def summary(venue_id: VenueId, svc: ServicesDep, _: VenueStaff) -> Response:
-    return json_response(summary_out(venue_id, await svc.line.summary(venue_id)))
+    return json_response(await _summary(svc, venue_id))
 
 
 async def _set_paused(svc, venue_id: int, paused: bool) -> Response:
     await svc.venues.by_id(venue_id)  # unknown_venue (404) before anything is written
     await svc.line.set_paused(venue_id, paused)
-    return json_response(summary_out(venue_id, await svc.line.summary(venue_id)))
+    return json_response(await _summary(svc, venue_id))
 
 
 @router.post("/venues/{venue_id}/line/pause", summary="Hold the line's offers back: freed places "
@@ -127,5 +139,16 @@ async def resume(venue_id: VenueId, svc: ServicesDep, _: VenueManager) -> Respon
 async def offer_next(venue_id: VenueId, svc: ServicesDep, _: VenueManager) -> Response:
     await svc.venues.by_id(venue_id)
     _, until = await svc.line.offer_next(venue_id)
-    return json_response({"offer_until": _iso(until),
-                          **summary_out(venue_id, await svc.line.summary(venue_id))})
+    return json_response({"offer_until": _iso(until), **await _summary(svc, venue_id)})
+
+
+@router.put("/venues/{venue_id}/line/offer-minutes", summary="Set how long the head of the line "
+            "has to claim the places offered, 1 to 30 minutes (null: the service's default); the "
+            "offers made from now on (its manager)", openapi_extra=openapi_body(OfferMinutesBody),
+            responses={422: {"description": "invalid_input: not 1 to 30 minutes"}})
+async def set_offer_minutes(venue_id: VenueId, request: Request, svc: ServicesDep,
+                            _: VenueManager) -> Response:
+    body = await read_json(request, OfferMinutesBody, svc.settings.max_body_bytes)
+    await svc.venues.by_id(venue_id)  # unknown_venue (404) before anything is written
+    await svc.line.set_offer_minutes(venue_id, body.offer_minutes)
+    return json_response(await _summary(svc, venue_id))

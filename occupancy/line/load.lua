@@ -1,7 +1,8 @@
 -- Load a venue's line from SQL (the entries still waiting or offered, in their turn's order),
 -- unless it is loaded: after Redis lost it, or on the line's first use.
 -- KEYS: line, offers, entries, meta, offer times, phones, pending joins
--- ARGV: paused ('1' or '0'), the last turn given, then per entry: hash, id, party, joined at,
+-- ARGV: paused ('1' or '0'), the last turn given, the venue's offer seconds ('' for the
+--       service's default), then per entry: hash, id, party, joined at,
 --       state ('waiting' or 'offered'), turn, offer end (epoch s, 0 while waiting), phone index
 --       ('' for an entry joined before the line knew phones)
 if redis.call('HGET', KEYS[4], 'loaded') == '1' then
@@ -9,7 +10,7 @@ if redis.call('HGET', KEYS[4], 'loaded') == '1' then
 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6], KEYS[7])
 local offered = 0
-for i = 3, #ARGV, 8 do
+for i = 4, #ARGV, 8 do
   local h, p, state, q = ARGV[i], tonumber(ARGV[i + 2]), ARGV[i + 4], tonumber(ARGV[i + 5])
   local e = {i = ARGV[i + 1], p = p, j = tonumber(ARGV[i + 3]), s = state, q = q}
   if state == 'offered' then
@@ -26,4 +27,7 @@ for i = 3, #ARGV, 8 do
   redis.call('HSET', KEYS[3], h, cjson.encode(e))
 end
 redis.call('HSET', KEYS[4], 'loaded', 1, 'seq', ARGV[2], 'offered', offered, 'paused', ARGV[1])
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[4], 'offer_seconds', ARGV[3])
+end
 return 1

@@ -44,10 +44,13 @@ class LineEntry(Base):
 
 
 class LineSetting(Base):
-    """A venue's line paused by its manager: no offers are made until resumed."""
+    """A venue's line as its manager set it: paused (no offers are made until resumed), and the
+    minutes the head of the line has to claim the places offered (None: the service's default,
+    ``OCCUPANCY_LINE_OFFER_MINUTES``)."""
 
     __tablename__ = "line_settings"
 
     venue_id: Mapped[int] = mapped_column(
         ForeignKey("venues.id", ondelete="CASCADE"), primary_key=True)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    offer_minutes: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from occupancy import metrics
 from occupancy import redis_keys as keys
-from occupancy.errors import ServiceUnavailable
+from occupancy.errors import InvalidInput, ServiceUnavailable
 from occupancy.line import codes
 from occupancy.line.errors import (
     AlreadyClaimed,
@@ -47,6 +47,9 @@ from occupancy.visits.service import Visits, new_visit_id
 log = logging.getLogger(__name__)
 # The estimated wait uses the gaps between the last offers; with fewer it is unknown.
 MIN_OFFERS_FOR_ESTIMATE = 2
+# A venue's own time to claim an offer, in minutes: long enough to walk to the door, short enough
+# that one party who never comes does not hold the line up for long.
+OFFER_MINUTES = (1, 30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +102,11 @@ class Line:
                 .order_by(LineEntry.seq))).scalars().all()
             last = await session.scalar(select(func.max(LineEntry.seq)).where(
                 LineEntry.venue_id == venue_id))
-            paused = await session.scalar(select(LineSetting.paused).where(
-                LineSetting.venue_id == venue_id))
-        await self.store.load(venue_id, bool(paused), last or 0, list(rows))
+            setting = await session.get(LineSetting, venue_id)
+        paused = setting is not None and bool(setting.paused)
+        minutes = setting.offer_minutes if setting is not None else None
+        await self.store.load(venue_id, paused, last or 0, list(rows),
+                              None if minutes is None else minutes * 60)
 
     async def reload(self, venue_id: int) -> None:
         """Load a venue's line from SQL again, whatever Redis holds (``occupancy reconcile``, at
@@ -318,15 +323,38 @@ class Line:
         return await self._call(venue_id, lambda: self.store.summary(venue_id))
 
     async def set_paused(self, venue_id: int, paused: bool) -> None:
-        """SQL first (a reload reads it), then the live copy."""
+        await self._set(venue_id, {"paused": paused},
+                        lambda: self.store.pause(venue_id, paused))
+
+    async def set_offer_minutes(self, venue_id: int, minutes: int | None) -> None:
+        """The venue's own time to claim an offer (None: the service's default); the offers
+        made from now on last this long, those out keep their deadline."""
+        if minutes is not None and not (
+                isinstance(minutes, int) and not isinstance(minutes, bool)
+                and OFFER_MINUTES[0] <= minutes <= OFFER_MINUTES[1]):
+            raise InvalidInput(f"The time to claim an offer is {OFFER_MINUTES[0]} to "
+                               f"{OFFER_MINUTES[1]} minutes.", field="offer_minutes")
+        await self._set(venue_id, {"offer_minutes": minutes},
+                        lambda: self.store.set_offer_seconds(
+                            venue_id, None if minutes is None else minutes * 60))
+
+    def offer_minutes(self, summary: Summary) -> float:
+        """The venue's offer time in minutes: its own, or the service's default."""
+        seconds = summary.offer_seconds if summary.offer_seconds is not None else self.offer_seconds
+        minutes = seconds / 60
+        return int(minutes) if minutes.is_integer() else minutes
+
+    async def _set(self, venue_id: int, values: dict, live) -> None:
+        """A setting in SQL first (a reload reads it), then its live copy."""
         async with self.sessionmaker() as session, session.begin():
             setting = await session.get(LineSetting, venue_id)
             if setting is None:
-                session.add(LineSetting(venue_id=venue_id, paused=paused))
+                session.add(LineSetting(venue_id=venue_id, **{"paused": False, **values}))
             else:
-                setting.paused = paused
+                for name, value in values.items():
+                    setattr(setting, name, value)
         try:
-            if not await self.store.pause(venue_id, paused):
+            if not await live():
                 await self.load(venue_id)
         except ServiceUnavailable:
             raise

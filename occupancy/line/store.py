@@ -19,7 +19,9 @@ LOAD = Script(HERE / "load.lua")
 UNCLAIM = Script(HERE / "unclaim.lua")
 PAUSE = Script(HERE / "pause.lua")
 CONFIRM = Script(HERE / "confirm.lua")
-ALL_SCRIPTS = (JOIN, UNJOIN, LEAVE, ADVANCE, STATUS, SUMMARY, LOAD, UNCLAIM, PAUSE, CONFIRM)
+OFFER_TIME = Script(HERE / "offer_time.lua")
+ALL_SCRIPTS = (JOIN, UNJOIN, LEAVE, ADVANCE, STATUS, SUMMARY, LOAD, UNCLAIM, PAUSE, CONFIRM,
+               OFFER_TIME)
 
 
 def text(value) -> str:
@@ -70,6 +72,7 @@ class Summary:
     places_offered: int
     paused: bool
     head: Entry | None
+    offer_seconds: float | None = None  # the venue's own; None: the service's default
 
 
 class LineStore:
@@ -125,13 +128,15 @@ class LineStore:
                      tuple((offered[i], float(offered[i + 1])) for i in range(0, len(offered), 2)))
 
     async def summary(self, venue_id: int) -> Summary:
-        status, waiting, out, places, paused, head = await self._run(SUMMARY, venue_id, ())
+        status, waiting, out, places, paused, head, offer = await self._run(SUMMARY, venue_id, ())
         return Summary(text(status), int(waiting), int(out), int(places), text(paused) == "1",
-                       Entry.parse(head) if head else None)
+                       Entry.parse(head) if head else None,
+                       float(text(offer)) if text(offer) else None)
 
-    async def load(self, venue_id: int, paused: bool, last_turn: int, rows: list) -> bool:
+    async def load(self, venue_id: int, paused: bool, last_turn: int, rows: list,
+                   offer_seconds: float | None = None) -> bool:
         """Load a venue's open entries (SQL rows) unless its line is loaded already."""
-        args = ["1" if paused else "0", last_turn]
+        args = ["1" if paused else "0", last_turn, "" if offer_seconds is None else offer_seconds]
         for row in rows:
             offered = row.offered_at is not None
             args += [row.entry_hash, row.id, row.party_size, row.joined_at.timestamp(),
@@ -146,3 +151,6 @@ class LineStore:
 
     async def pause(self, venue_id: int, paused: bool) -> bool:
         return bool(await self._run(PAUSE, venue_id, ("1" if paused else "0",)))
+
+    async def set_offer_seconds(self, venue_id: int, seconds: float | None) -> bool:
+        return bool(await self._run(OFFER_TIME, venue_id, ("" if seconds is None else seconds,)))

@@ -2,6 +2,7 @@
 manager's dashboard show the parties waiting, the places offered and the longest wait, sent
 again when the line changes; while parties wait the light is full, even with places free."""
 
+import asyncio
 import time
 
 import httpx
@@ -89,6 +90,18 @@ async def test_the_manager_sees_the_line_pauses_it_and_offers_by_hand(
     await expect(page.locator("#line-hint")).to_contain_text("1 tempat ditawarkan")
     await expect(display.get_by_test_id("left")).to_have_text(
         "1 rombongan antre · 1 party in line")
+    # The venue's own time to claim an offer, set on the line's card.
+    minutes = page.locator("#line-offer-minutes")
+    await expect(minutes).to_have_value("5")  # the service's default
+    await minutes.fill("12")
+    await page.locator("#line-offer-minutes-form button").click()
+    await expect(page.locator("#control-status")).to_be_visible()
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        deadline = time.monotonic() + 30
+        while (await http.get(f"/api/venues/{venue.id}/line",
+                              headers=manager)).json()["offer_minutes"] != 12:
+            assert time.monotonic() < deadline, "the offer time was not saved"
+            await asyncio.sleep(0.2)
 
 
 async def test_the_public_occupancy_counts_places_offered_to_the_line_as_taken(

@@ -238,7 +238,15 @@ if (linePauseButton) {
   api("GET", `/api/venues/${venue.id}/line`).then((line) => {
     linePaused = line.paused;
     renderLinePaused();
+    document.getElementById("line-offer-minutes").value = line.offer_minutes;
   }, () => { /* the button still works: its answer tells the state */ });
+  // The venue's own time to claim an offer (1 to 30 minutes): the offers made from now on.
+  document.getElementById("line-offer-minutes-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const offer_minutes = Number(document.getElementById("line-offer-minutes").value);
+    const line = await act(api("PUT", `/api/venues/${venue.id}/line/offer-minutes`, { offer_minutes }));
+    if (line) document.getElementById("line-offer-minutes").value = line.offer_minutes;
+  });
   linePauseButton.addEventListener("click", async () => {
     const line = await act(api("POST", `/api/venues/${venue.id}/line/${linePaused ? "resume" : "pause"}`));
     if (line) {
