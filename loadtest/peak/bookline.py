@@ -19,6 +19,7 @@ import asyncio
 import itertools
 import random
 import statistics
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,10 @@ from occupancy.db import make_engine, make_sessionmaker
 from occupancy.line.models import LineEntry
 from occupancy.settings import get_settings
 from occupancy.visits.models import Visit
+
+# httpcore tries `import sniffio` on every request; absent, each try searched the whole path (a
+# tenth of this process's CPU): mark it absent once (httpcore then assumes asyncio, as it is).
+sys.modules.setdefault("sniffio", None)
 
 STARTS = ("07:00", "09:00", "11:00", "13:00")
 SLOT_PLACES = 400  # per slot, all bookable: a run of some seconds fills some slots (slot_full)
@@ -79,6 +84,12 @@ class Scenario:
         return f"{self.name} scenario ({where}): " + "; ".join(self.lines) + f"; {verdict}"
 
 
+def _limits(connections: int) -> httpx.Limits:
+    """Every connection kept alive: httpx keeps 20 by default, and the other 44 of 64 were closed
+    after each request and opened again, in this process's CPU."""
+    return httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+
+
 async def _timed(http: httpx.AsyncClient, timings: Timings, path: str, body: dict) -> httpx.Response | None:
     started = time.perf_counter()
     try:
@@ -107,7 +118,7 @@ async def booking(url: str, database_url: str, redis_url: str, cluster: bool,
     phones = itertools.count()
     rng = random.Random(18)
     async with httpx.AsyncClient(base_url=url, timeout=60,
-                                 limits=httpx.Limits(max_connections=connections)) as http:
+                                 limits=_limits(connections)) as http:
         for venue, token in zip(venues, tokens, strict=True):
             answer = await http.put(f"/api/venues/{venue.id}/slots", json=plan,
                                     headers={"Authorization": f"Bearer {token}"})
@@ -116,16 +127,20 @@ async def booking(url: str, database_url: str, redis_url: str, cluster: bool,
         deadline = time.monotonic() + seconds
 
         async def booker() -> None:
-            while time.monotonic() < deadline:
-                venue, start = rng.choice(venues), rng.choice(STARTS)
-                n = next(phones)
-                body = {"slot": f"{day}-{start.replace(':', '')}", "name": "Bench Booker",
-                        "phone": f"0812 {n // 10000 % 10000:04d} {n % 10000:04d}",
-                        "party_size": rng.choice((1, 1, 2, 2, 3, 4))}
-                answer = await _timed(http, books, f"/api/venues/{venue.signed_code}/bookings", body)
-                if answer is not None and answer.status_code == 201 and n % 4 == 0:
-                    await _timed(http, cancels, "/api/booking-cancellations",
-                                 {"booking": answer.json()["booking"]})
+            # A client (one connection) per booker: httpcore's pool scans all its connections
+            # for every request, half this process's CPU with 64 in one pool.
+            async with httpx.AsyncClient(base_url=url, timeout=60, limits=_limits(1)) as own:
+                while time.monotonic() < deadline:
+                    venue, start = rng.choice(venues), rng.choice(STARTS)
+                    n = next(phones)
+                    body = {"slot": f"{day}-{start.replace(':', '')}", "name": "Bench Booker",
+                            "phone": f"0812 {n // 10000 % 10000:04d} {n % 10000:04d}",
+                            "party_size": rng.choice((1, 1, 2, 2, 3, 4))}
+                    answer = await _timed(own, books, f"/api/venues/{venue.signed_code}/bookings",
+                                          body)
+                    if answer is not None and answer.status_code == 201 and n % 4 == 0:
+                        await _timed(own, cancels, "/api/booking-cancellations",
+                                     {"booking": answer.json()["booking"]})
 
         started = time.monotonic()
         await asyncio.gather(*(booker() for _ in range(connections)))
@@ -182,7 +197,7 @@ async def line(url: str, database_url: str, redis_url: str, cluster: bool,
     joins, leaves, polls, claims, outs = Timings(), Timings(), Timings(), Timings(), Timings()
     rng = random.Random(19)
     async with httpx.AsyncClient(base_url=url, timeout=60,
-                                 limits=httpx.Limits(max_connections=connections)) as http:
+                                 limits=_limits(connections)) as http:
         walkers = []  # the tickets of the claiming venues' walk-ins
         for n, venue in enumerate(v for v in leaving + claiming for _ in range(LINE_CAPACITY)):
             body = {"name": "Bench Walker", "phone": f"0813 9{n:07d}", "party_size": 1}
