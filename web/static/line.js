@@ -136,7 +136,10 @@
 
   function refresh() {
     if (!held) return;
+    var asked = held;
     post(api.status, { line: held.line }).then(function (answer) {
+      // Left, claimed or joined again while it was asked: an answer about the past.
+      if (held !== asked) return;
       if (answer.ok) render(answer.data);
       else if (answer.status === 404 || answer.status === 400) ended(T.line_left);
     }, function () { /* offline a moment: the next poll tries again */ });
@@ -206,6 +209,16 @@
   document.addEventListener("occupancy:checked-in", function () {
     stop();
     keep(null);
+  });
+  // The venue's socket says the line moved (an offer made or passed, a party gone): ask for this
+  // party's place at once rather than at the next poll; the poll stays for a page without socket.
+  var lineSeen = "";
+  document.addEventListener("occupancy:line", function (event) {
+    var now = event.detail.waiting + "/" + event.detail.offered;
+    if (now !== lineSeen) {
+      lineSeen = now;
+      refresh();
+    }
   });
   document.addEventListener("visibilitychange", function () {
     if (!document.hidden) {

@@ -143,6 +143,8 @@
         liveOk = true;
         $("crowd-offline").hidden = true;
         renderOccupancy(frame);
+        // The waiting line's script (line.js) asks for its party's place when the line moves.
+        if (frame.line) document.dispatchEvent(new CustomEvent("occupancy:line", { detail: frame.line }));
         if (!submitted && (view === "full" || view === "paused") && roomNow(frame)) show("form");
       } else if (frame.type === "visit") {
         visitChanged(frame);
