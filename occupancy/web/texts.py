@@ -7,7 +7,7 @@ page, so no text is hard-coded in JavaScript.
 
 from dataclasses import dataclass
 
-from occupancy.web.catalogue import booking, staff, visitor
+from occupancy.web.catalogue import booking, staff, staff_slots, visitor
 from occupancy.web.language import DEFAULT
 
 
@@ -27,7 +27,9 @@ class Book:
 # The venue page's time slots have their own table, joined to the visitor pages' texts.
 VISITOR = Book({lang: {**table, **booking.TEXTS[lang]} for lang, table in visitor.TEXTS.items()},
                visitor.SCRIPT_KEYS + booking.SCRIPT_KEYS)
-STAFF = Book(staff.TEXTS, staff.SCRIPT_KEYS)
+# Time slots and the line have their own table too, joined to the staff pages' texts.
+STAFF = Book({lang: {**table, **staff_slots.TEXTS[lang]} for lang, table in staff.TEXTS.items()},
+             staff.SCRIPT_KEYS + staff_slots.SCRIPT_KEYS)
 
 _CATEGORY = "category_"
 
