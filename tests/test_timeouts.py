@@ -46,6 +46,28 @@ async def test_a_hung_redis_fails_calls_within_the_timeout(own_redis):
     await client.aclose()
 
 
+async def test_calls_queued_behind_a_batch_fail_with_it_when_redis_hangs(own_redis):
+    """One batch is in flight at a time: the calls made meanwhile do not wait twice the bound."""
+    client = redis_client(Settings(redis_url=own_redis.url, redis_timeout_seconds=0.5))
+    runner = ScriptRunner(client)
+    await runner.load(*ALL_SCRIPTS)
+    script = ALL_SCRIPTS[0]
+    os.kill(own_redis.process.pid, signal.SIGSTOP)
+    try:
+        start = time.monotonic()
+        first = asyncio.ensure_future(runner.run(script, ("{v1}:x",), ()))
+        await asyncio.sleep(0.1)  # out, unanswered
+        queued = asyncio.ensure_future(runner.run(script, ("{v1}:y",), ()))
+        for call in (first, queued):
+            with pytest.raises(RedisTimeoutError):
+                await call
+        assert time.monotonic() - start < 0.9  # one bound (0.5 s), not two
+    finally:
+        os.kill(own_redis.process.pid, signal.SIGCONT)
+    assert await client.ping()
+    await client.aclose()
+
+
 async def test_an_idle_subscription_does_not_time_out(own_redis):
     client = redis_client(Settings(redis_url=own_redis.url, redis_timeout_seconds=0.2))
     pubsub = client.pubsub()

@@ -1,7 +1,11 @@
 """Lua scripts called by SHA, with the calls of concurrent requests sent as one pipeline.
 
 Each request awaits its own result, but every call made during one event-loop tick goes to Redis
-in a single write: one round trip (and one syscall pair) for many requests. The calls are packed
+in a single write: one round trip (and one syscall pair) for many requests. On a single Redis,
+one batch is in flight at a time and the calls made meanwhile wait to go together in the next:
+under load the batches grow rather than their number (each costs a task, a pooled connection and
+the syscalls of a round trip, far more than a call in it), and Redis, which runs one command at
+a time, answers no later. The calls are packed
 by hiredis (C) and the replies read straight from a pooled redis-py connection: redis-py's own
 Pipeline packs in Python and wraps each batch in more machinery, about a third of the client's
 CPU per call (``python -m loadtest.micro.script_calls``).
@@ -55,6 +59,10 @@ async def supports_shard_channels(cluster) -> bool:
 
 
 class ScriptRunner:
+    # A cluster's runner sends each batch at once instead: one master slow to answer (failing
+    # over) must not hold up the calls for the others.
+    one_batch_in_flight = True
+
     def __init__(self, client: Redis) -> None:
         self.client = client
         self._pending: list[tuple[Script, tuple, tuple, asyncio.Future]] = []
@@ -92,16 +100,23 @@ class ScriptRunner:
     def _enqueue(self, script: Script, keys: tuple, args: tuple,
                  future: asyncio.Future | None) -> None:
         self._pending.append((script, keys, args, future))
-        if not self._flush_scheduled:
+        if not self._flush_scheduled and not (self.one_batch_in_flight and self._in_flight):
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
-        batch, self._pending = self._pending, []
         self._flush_scheduled = False
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
         task = asyncio.get_running_loop().create_task(self._send(batch))
         self._in_flight.add(task)
-        task.add_done_callback(self._in_flight.discard)
+        task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task) -> None:
+        self._in_flight.discard(task)
+        if self.one_batch_in_flight and not self._flush_scheduled:
+            self._flush()  # the calls made while it was out
 
     async def _send(self, batch: list) -> None:
         try:
@@ -114,6 +129,10 @@ class ScriptRunner:
                 for i, result in zip(missing, retried, strict=True):
                     results[i] = result
         except Exception as exc:  # connection lost: every waiting request learns it
+            if self.one_batch_in_flight and isinstance(exc, RedisTimeoutError):
+                # Redis did not answer within the bound: the calls queued behind this batch
+                # fail with it rather than wait as long again.
+                batch, self._pending = batch + self._pending, []
             for *_, future in batch:
                 if future is not None and not future.done():
                     future.set_exception(exc)
@@ -184,6 +203,8 @@ class ClusterScriptRunner(ScriptRunner):
     cannot be reached fails its calls (503) and has the map refreshed, so that requests go to its
     replica once the cluster has promoted it.
     """
+
+    one_batch_in_flight = False
 
     def __init__(self, client, replica_wait_ms: int = 500) -> None:
         super().__init__(client)
