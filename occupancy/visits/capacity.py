@@ -8,6 +8,8 @@ from datetime import UTC
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import msgspec
+
 from occupancy import redis_keys as keys
 from occupancy.errors import ServiceUnavailable
 from occupancy.kit.scripts import Script, ScriptRunner
@@ -35,9 +37,11 @@ def _text(value) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
-@dataclass(frozen=True, slots=True)
-class LiveVisit:
-    """What a script answered: the outcome, the venue's count and the visit it touched."""
+class LiveVisit(msgspec.Struct, frozen=True):
+    """What a script answered: the outcome, the venue's count and the visit it touched.
+
+    A msgspec Struct: made for every script reply, it is built in C (a frozen dataclass sets each
+    field through ``object.__setattr__``, most of the reply's decoding)."""
 
     status: str  # ok | replay | closing | full | paused | no_config | unknown
     count: int
@@ -50,18 +54,19 @@ class LiveVisit:
 
     @classmethod
     def from_reply(cls, reply: list) -> "LiveVisit":
-        status, count, capacity, *rest = (*reply, *[None] * (8 - len(reply)))
-        visit_id, party, at, state, out = rest[:5]
+        n = len(reply)
         return cls(
-            status=_text(status),
-            count=int(count),
-            capacity=int(capacity or 0),
-            visit_id=_text(visit_id),
-            party_size=int(party) if party is not None else None,
-            checked_in_at=float(at) if at is not None else None,
-            state=_text(state),
-            checked_out_at=float(out) if out is not None else None,
+            _text(reply[0]), int(reply[1]), int(reply[2] or 0) if n > 2 else 0,
+            _text(reply[3]) if n > 3 else None,
+            _number(int, reply[4]) if n > 4 else None,
+            _number(float, reply[5]) if n > 5 else None,
+            _text(reply[6]) if n > 6 else None,
+            _number(float, reply[7]) if n > 7 else None,
         )
+
+
+def _number(kind, value):
+    return None if value is None else kind(value)
 
 
 @dataclass(frozen=True, slots=True)
