@@ -147,7 +147,7 @@ class Services:
         # Another process may be rebuilding: its work is done in seconds, ours answers 503 meanwhile.
         await rebuilder.ensure(wait=30.0)
         repairer = Repairer(sessionmaker, redis, runner, capacity, lease=settings.lease_seconds,
-                            unclaim=bookings.store.unclaim)
+                            unclaim=bookings.store.unclaim, unclaim_offer=line.store.unclaim)
         services = cls(
             settings=settings, engine=engine, sessionmaker=sessionmaker, redis=redis,
             capacity=capacity, journal=journal,

@@ -126,7 +126,8 @@ if line_claim then
   redis.call('ZREM', KEYS[15], ARGV[15])
   redis.call('HINCRBY', KEYS[17], 'offered', -party)
   redis.call('HDEL', KEYS[16], ARGV[15])
-  redis.call('HSET', KEYS[3], 'line', cjson.encode(entry))
+  -- The lease check gives an orphaned claim back to its line by the entry (visits.repair).
+  redis.call('HSET', KEYS[3], 'line', cjson.encode(entry), 'entry', ARGV[15])
   if entry.n and redis.call('HGET', KEYS[18], entry.n) == ARGV[15] then  -- may join again
     redis.call('HDEL', KEYS[18], entry.n)
   end

@@ -70,13 +70,14 @@ class Repaired:
 class Repairer:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], redis: Redis,
                  runner: ScriptRunner, capacity: CapacityStore, lease: float = 15.0,
-                 unclaim: "Unclaim | None" = None) -> None:
+                 unclaim: "Unclaim | None" = None, unclaim_offer: "Unclaim | None" = None) -> None:
         self.sessionmaker = sessionmaker
         self.redis = redis
         self.runner = runner
         self.capacity = capacity
         self.lease = lease
-        self.unclaim = unclaim
+        self.unclaim = unclaim  # gives a booking back its places
+        self.unclaim_offer = unclaim_offer  # offers a line's party its places again
 
     async def run(self) -> Repaired:
         """One pass over every venue: leases first, then drift."""
@@ -134,9 +135,9 @@ class Repairer:
             done.orphans_confirmed += 1
             return
         ticket = await self.redis.hmget(keys.ticket(venue_id, ticket_hash), "visit", "party", "at",
-                                        "booking", "slot")
-        visit_id, party, at, booking_hash, slot = (value.decode() if value else None
-                                                   for value in ticket)
+                                        "booking", "slot", "entry")
+        visit_id, party, at, booking_hash, slot, entry_hash = (value.decode() if value else None
+                                                               for value in ticket)
         if visit_id is None:
             await self.redis.zrem(keys.pending(venue_id), f"in:{ticket_hash}")
             return
@@ -144,6 +145,10 @@ class Repairer:
             # A booking's claim: the booking holds its places again before the visit's are
             # released (as a claim whose write failed does), so it can still be claimed.
             await self.unclaim(venue_id, booking_hash, visit_id, slot)
+        if entry_hash and self.unclaim_offer:
+            # A line's claim: the party is offered its places again (until its offer ends),
+            # before the visit's are released, so no walk-in takes them in between.
+            await self.unclaim_offer(venue_id, entry_hash, visit_id, ticket_hash)
         status, *_ = await self.capacity.undo("checkin", venue_id, ticket_hash, visit_id, time.time(),
                                               float(at or time.time()))
         await self.redis.zrem(keys.pending(venue_id), f"in:{ticket_hash}")

@@ -12,7 +12,7 @@ from occupancy.line import codes
 from occupancy.line.leases import LineLeases
 from occupancy.privacy.blind_index import index_key, phone_index
 from tests.conftest import SECRET
-from tests.line.test_line import check_in, check_out, claim, full_venue, join, status
+from tests.line.test_line import check_in, check_out, claim, full_venue, inside, join, status
 from tests.redis_kinds import redis_kind  # noqa: F401
 
 ORPHAN_PHONE = "0812 9999 0000"
@@ -100,3 +100,33 @@ async def test_a_retried_join_of_an_orphan_is_written_and_kept(client, services,
     assert retry["replayed"] and retry["line"] == code
     assert await leases(services, 0).settle() == 0
     assert (await status(client, code))["position"] == 1
+
+
+async def test_a_claim_whose_process_died_before_sql_is_offered_again_after_its_lease(
+    client, services, make_venue
+):
+    venue, signed, tickets = await full_venue(client, make_venue, capacity=2)
+    head = await join(client, signed, 2)
+    behind = await join(client, signed, 1)
+    for ticket in tickets:
+        await check_out(client, ticket)
+    assert [h for h, _ in await services.line.advance(venue.id)] == [codes.digest(head["line"])]
+    # A process claimed the offer in Redis and died before the visit's SQL row: past the lease.
+    at = time.time() - services.repairer.lease - 1
+    live = await services.capacity.admit(venue.id, "d" * 64, 2, "c" * 32, at, "visitor",
+                                         line=codes.digest(head["line"]))
+    assert live.status == "ok"
+    assert (await services.line.summary(venue.id)).places_offered == 0
+
+    done = await services.repairer.run()
+
+    assert done.orphans_released == 1
+    # The head holds its offer again (the places did not go to the party behind, nor a walk-in).
+    assert (await status(client, head["line"]))["state"] == "offered"
+    assert (await services.line.summary(venue.id)).places_offered == 2
+    assert (await status(client, behind["line"]))["position"] == 1
+    refused = await check_in(client, signed, 42)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "line_waiting"
+    claimed = await claim(client, signed, head["line"])
+    assert claimed.status_code == 201, claimed.text
+    assert await inside(services, venue.id) == (2, 2)
