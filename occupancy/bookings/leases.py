@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from occupancy import redis_keys as keys
 from occupancy.bookings.models import Booking, SlotPlan
 from occupancy.bookings.store import BookingStore
+from occupancy.kit.leases import past_lease
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +37,9 @@ class BookingLeases:
         """Settle every expired pending booking; how many were taken back."""
         async with self.sessionmaker() as session:
             venue_ids = list((await session.execute(select(SlotPlan.venue_id))).scalars())
-        if not venue_ids:
-            return 0
-        expired_before = time.time() - self.lease
-        pipe = self.redis.pipeline(transaction=False)
-        for venue_id in venue_ids:
-            pipe.zrangebyscore(keys.pending_bookings(venue_id), "-inf", expired_before)
-        expired = [(venue_id, _text(member)) for venue_id, members in
-                   zip(venue_ids, await pipe.execute(), strict=True) for member in members]
-        if not expired:
-            return 0
-        async with self.sessionmaker() as session:
-            written = set((await session.execute(select(Booking.booking_hash).where(
-                Booking.booking_hash.in_([h for _, h in expired])))).scalars())
+        expired, written = await past_lease(self.redis, self.sessionmaker, venue_ids,
+                                            keys.pending_bookings, Booking.booking_hash,
+                                            time.time() - self.lease)
         released = 0
         for venue_id, booking_hash in expired:
             if booking_hash in written:  # written, but its confirmation was lost

@@ -12,13 +12,13 @@ import logging
 import time
 
 from redis.asyncio import Redis
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from occupancy import metrics
 from occupancy import redis_keys as keys
+from occupancy.kit.leases import past_lease
 from occupancy.line.models import LineEntry
-from occupancy.line.store import LineStore, text
+from occupancy.line.store import LineStore
 from occupancy.venues import service as venue_service
 
 log = logging.getLogger(__name__)
@@ -41,24 +41,14 @@ class LineLeases:
         expired_before = time.time() - self.lease
         dropped = 0
         for start in range(0, len(venue_ids), VENUES_AT_ONCE):
-            chunk = venue_ids[start:start + VENUES_AT_ONCE]
-            dropped += await self._settle(await self._expired(chunk, expired_before),
-                                          expired_before)
+            expired, written = await past_lease(
+                self.redis, self.sessionmaker, venue_ids[start:start + VENUES_AT_ONCE],
+                keys.line_pending, LineEntry.entry_hash, expired_before)
+            dropped += await self._settle(expired, written, expired_before)
         return dropped
 
-    async def _expired(self, venue_ids: list[int], before: float) -> list[tuple[int, str]]:
-        pipe = self.redis.pipeline(transaction=False)
-        for venue_id in venue_ids:
-            pipe.zrangebyscore(keys.line_pending(venue_id), "-inf", before)
-        return [(venue_id, text(member)) for venue_id, members in
-                zip(venue_ids, await pipe.execute(), strict=True) for member in members]
-
-    async def _settle(self, expired: list[tuple[int, str]], before: float) -> int:
-        if not expired:
-            return 0
-        async with self.sessionmaker() as session:
-            written = set((await session.execute(select(LineEntry.entry_hash).where(
-                LineEntry.entry_hash.in_([h for _, h in expired])))).scalars())
+    async def _settle(self, expired: list[tuple[int, str]], written: set[str],
+                      before: float) -> int:
         dropped = 0
         for venue_id, entry_hash in expired:
             if entry_hash in written:  # written, but its confirmation was lost
