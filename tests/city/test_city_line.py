@@ -2,27 +2,17 @@
 parties waiting and places offered, as the line moves; nobody else does. On a single Redis and a
 cluster, SQLite and PostgreSQL."""
 
-from tests.line.test_line import check_in, check_out, join
+from tests.line.test_line import check_out, full_venue, join
 from tests.redis_kinds import redis_kind  # noqa: F401
-
-
-async def full(client, make_venue, capacity: int, district: str, category: str):
-    """A venue of ``district`` and ``category`` with every place taken."""
-    venue, signed = await make_venue(capacity=capacity, max_party=6, district=district,
-                                     category=category)
-    tickets = []
-    for n in range(capacity):
-        answer = await check_in(client, signed, n)
-        assert answer.status_code == 201, answer.text
-        tickets.append(answer.json()["ticket"])
-    return venue, signed, tickets
 
 
 async def test_officials_see_the_lines_per_district_and_category_as_they_move(
     client, services, make_venue, issue_token
 ):
-    park, park_code, tickets = await full(client, make_venue, 2, "Bogor Tengah", "park")
-    station, station_code, _ = await full(client, make_venue, 1, "Bogor Barat", "station")
+    park, park_code, tickets = await full_venue(client, make_venue, 2, district="Bogor Tengah",
+                                                 category="park")
+    station, station_code, _ = await full_venue(client, make_venue, 1, district="Bogor Barat",
+                                                    category="station")
     await make_venue(capacity=10, district="Bogor Barat", category="park")  # no line
     for party in (1, 2, 1):
         await join(client, park_code, party)

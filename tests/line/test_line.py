@@ -47,9 +47,9 @@ async def claim(client, signed: str, code: str, n: int = 900):
                              json=visitor(n, line=code, party_size=0))
 
 
-async def full_venue(client, make_venue, capacity: int = 2):
+async def full_venue(client, make_venue, capacity: int = 2, **venue_fields):
     """A venue with every place taken; (venue, signed code, the tickets inside)."""
-    venue, signed = await make_venue(capacity=capacity, max_party=6)
+    venue, signed = await make_venue(capacity=capacity, max_party=6, **venue_fields)
     tickets = []
     for n in range(capacity):
         answer = await check_in(client, signed, n)
