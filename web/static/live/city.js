@@ -266,26 +266,26 @@ connect("/ws/city", apply);
 
 const CITY_BOOKING_COLUMNS = ["booked", "claimed", "waiting", "no_shows", "no_show_rate"];
 
-function bookingRow(kind, name, group) {
-  return el("tr", { dataset: { [kind]: name } },
-    el("th", { scope: "row" }, name),
-    ...CITY_BOOKING_COLUMNS.map((c) => el("td", { "data-column": c }, c === "no_show_rate"
-      ? (group[c] === null ? "–" : `${number(100 * group[c], 0)} %`) : number(group[c]))));
+// A live table: a row per district and category, the city's total at the foot; hidden while no
+// venue has any.
+function renderLiveGroups(id, answer, columns, prefix) {
+  const row = (kind, name, group) => groupRow(kind, name, name, columns, group);
+  const head = el("thead", {}, el("tr", {}, el("th", { scope: "col" }, T.bk_group),
+    ...columns.map((c) => el("th", { scope: "col" }, T[prefix + c]))));
+  const body = el("tbody", {},
+    ...Object.entries(answer.by_district).map(([name, g]) => row("district", name || "–", g)),
+    ...Object.entries(answer.by_category).map(([name, g]) => row("category", categoryName(name), g)));
+  const foot = el("tfoot", {}, row("total", T.bk_total, answer.totals));
+  const table = document.getElementById(id);
+  table.replaceChildren(head, body, foot);
+  table.parentElement.hidden = !answer.venues.length;
 }
 
 async function loadBookings() {
   try {
     const answer = await api("GET", "/api/city/bookings");
     text("city-bookings-status", answer.venues.length ? "" : T.city_bookings_none);
-    const head = el("thead", {}, el("tr", {}, el("th", { scope: "col" }, T.bk_group),
-      ...CITY_BOOKING_COLUMNS.map((c) => el("th", { scope: "col" }, T["bk_" + c]))));
-    const body = el("tbody", {},
-      ...Object.entries(answer.by_district).map(([name, g]) => bookingRow("district", name || "–", g)),
-      ...Object.entries(answer.by_category).map(([name, g]) => bookingRow("category", categoryName(name), g)));
-    const foot = el("tfoot", {}, bookingRow("total", T.bk_total, answer.totals));
-    const table = document.getElementById("city-bookings-table");
-    table.replaceChildren(head, body, foot);
-    table.parentElement.hidden = !answer.venues.length;
+    renderLiveGroups("city-bookings-table", answer, CITY_BOOKING_COLUMNS, "bk_");
   } catch (err) {
     text("city-bookings-status", format(T.failed, { message: err.message }));
   }
@@ -300,25 +300,11 @@ setInterval(loadBookings, 30000);
 
 const CITY_LINE_COLUMNS = ["waiting", "places_offered"];
 
-function lineRow(kind, name, group) {
-  return el("tr", { dataset: { [kind]: name } },
-    el("th", { scope: "row" }, name),
-    ...CITY_LINE_COLUMNS.map((c) => el("td", { "data-column": c }, number(group[c]))));
-}
-
 async function loadLines() {
   try {
     const answer = await api("GET", "/api/city/line");
     text("city-line-status", answer.venues.length ? "" : T.city_line_none);
-    const head = el("thead", {}, el("tr", {}, el("th", { scope: "col" }, T.bk_group),
-      ...CITY_LINE_COLUMNS.map((c) => el("th", { scope: "col" }, T["ln_" + c]))));
-    const body = el("tbody", {},
-      ...Object.entries(answer.by_district).map(([name, g]) => lineRow("district", name || "–", g)),
-      ...Object.entries(answer.by_category).map(([name, g]) => lineRow("category", categoryName(name), g)));
-    const foot = el("tfoot", {}, lineRow("total", T.bk_total, answer.totals));
-    const table = document.getElementById("city-line-table");
-    table.replaceChildren(head, body, foot);
-    table.parentElement.hidden = !answer.venues.length;
+    renderLiveGroups("city-line-table", answer, CITY_LINE_COLUMNS, "ln_");
   } catch (err) {
     text("city-line-status", format(T.failed, { message: err.message }));
   }
