@@ -18,8 +18,7 @@ from tests.bookings.helpers import JAKARTA
 from tests.bookings.test_claims import book
 from tests.bookings.test_expiry import GRACE, slot_times
 from tests.city.test_city_bookings import slotted
-from tests.city.test_city_line import full
-from tests.line.test_line import check_out, claim, join, status
+from tests.line.test_line import check_out, claim, full_venue, join, status
 from tests.redis_kinds import redis_kind  # noqa: F401
 
 
@@ -121,7 +120,8 @@ async def test_officials_see_the_lines_history_per_day_district_and_category(
 ):
     # Today, for real: three parties wait at a full park; the first claims its offer, the
     # second lets it pass, the third leaves once offered.
-    park, park_code, tickets = await full(client, make_venue, 1, "Bogor Tengah", "park")
+    park, park_code, tickets = await full_venue(client, make_venue, 1, district="Bogor Tengah",
+                                                 category="park")
     first, second, third = [await join(client, park_code) for _ in range(3)]
     await check_out(client, tickets[0])
     assert len(await services.line.advance(park.id)) == 1
