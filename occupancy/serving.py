@@ -229,6 +229,8 @@ UVICORN_OPTIONS = {
     "loop": "uvloop", "http": "httptools", "access_log": False, "timeout_graceful_shutdown": 20,
     # Compressing each frame for each socket was 7 % of a worker with 1,000 dashboards.
     "ws_per_message_deflate": False,
+    # uvicorn's sans-I/O WebSocket protocol, letting live frames be written straight to sockets.
+    "ws": "occupancy.live.wire:DirectFrameProtocol",
     # A worker still starting on a busy host answers the supervisor late: not hung
     # (importing the app took 12-14 s of a 2-core machine shared with other work).
     "timeout_worker_healthcheck": 60,

@@ -101,9 +101,9 @@ class Hub:
 
     # -- sockets -----------------------------------------------------------------------------
 
-    def outbox(self, websocket, kind: str) -> Outbox:
+    def outbox(self, websocket, kind: str, write_now=None) -> Outbox:
         merge = {CITY: frames.merge_city_updates, VENUE: frames.merge_venue_frames}.get(kind)
-        return Outbox(websocket, self.sweep, merge)
+        return Outbox(websocket, self.sweep, merge, write_now)
 
     @contextlib.asynccontextmanager
     async def watch(self, kind: str, venue_id: int, outbox: Outbox):

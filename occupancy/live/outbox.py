@@ -14,6 +14,8 @@ from collections.abc import Callable
 import msgspec
 from starlette.websockets import WebSocket
 
+from occupancy.live import wire
+
 CLOSE_TOO_SLOW = 4408
 CLOSE_SILENT = 1011  # as a WebSocket keep-alive timeout closes
 # A page sends a keep-alive every 20 s; a hidden tab's timers may fire only once a minute.
@@ -21,19 +23,27 @@ SILENT_SECONDS = 180.0
 
 
 class Frame:
-    """A frame offered to many sockets: encoded to JSON once, when the first one sends it."""
+    """A frame offered to many sockets: encoded to JSON, and to a WebSocket frame, once, when
+    the first one sends it."""
 
-    __slots__ = ("data", "_text")
+    __slots__ = ("data", "_text", "_wire")
 
     def __init__(self, data: dict) -> None:
         self.data = data
         self._text: str | None = None
+        self._wire: bytes | None = None
 
     @property
     def text(self) -> str:
         if self._text is None:
             self._text = msgspec.json.encode(self.data).decode()
         return self._text
+
+    @property
+    def wire(self) -> bytes:
+        if self._wire is None:
+            self._wire = wire.text_frame(self.text)
+        return self._wire
 
 
 class Sweep:
@@ -105,6 +115,7 @@ class Outbox:
         websocket: WebSocket,
         sweep: Sweep,
         merge: Callable[[dict, dict], dict] | None = None,
+        write_now: Callable[[bytes], bool] | None = None,
     ) -> None:
         self.websocket = websocket
         self.sweep = sweep
@@ -115,6 +126,10 @@ class Outbox:
         self._too_slow = False
         self.close_with: tuple[int, str] | None = None  # why ``stop`` was called, if it says
         self._task: asyncio.Task | None = None
+        # Writes a frame at once (occupancy.live.wire), where the server offers it; used only
+        # while ``run`` waits, so that frames keep their order (the snapshot first).
+        self._write_now = write_now
+        self._waiting = False
         self.sent = 0
         self.replaced = 0  # frames skipped because a newer state came first (for tests)
 
@@ -124,6 +139,10 @@ class Outbox:
         return 0 if self._pending is None else 1
 
     def offer(self, frame: Frame) -> None:
+        if (self._waiting and not self._stopped and self._write_now is not None
+                and self._write_now(frame.wire)):
+            self.sent += 1
+            return
         if self._pending is not None:
             self.replaced += 1
             if self.merge:
@@ -168,7 +187,11 @@ class Outbox:
         while not self._stopped:
             if self._pending is None:
                 self._wake.clear()
-                await self._wake.wait()
+                self._waiting = True
+                try:
+                    await self._wake.wait()
+                finally:
+                    self._waiting = False
                 continue
             frame, self._pending = self._pending, None
             self.sweep.began(self)

@@ -22,7 +22,7 @@ from occupancy.accounts.permissions import (
 )
 from occupancy.deps import ServicesDep, venue_by_signed_code
 from occupancy.errors import CLOSE_UNAVAILABLE, DomainError, as_domain_error, close_code
-from occupancy.live import snapshots
+from occupancy.live import snapshots, wire
 from occupancy.live.hub import CITY, DISPLAY, VENUE, Hub
 from occupancy.live.outbox import Outbox
 from occupancy.live.rechecks import Allows, Rechecks
@@ -93,7 +93,7 @@ async def _serve(websocket: WebSocket, hub: Hub, kind: str, venue_id: int,
     every event after that read reaches the socket as an update (one already in the snapshot may
     come again; clients drop the copy). This task sends; one more reads what the client sends.
     """
-    outbox = hub.outbox(websocket, kind)
+    outbox = hub.outbox(websocket, kind, wire.writer_in(websocket.scope))
     receiver = None
     with contextlib.ExitStack() as stack:
         if allows is not None and rechecks is not None:

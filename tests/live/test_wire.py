@@ -1,0 +1,84 @@
+"""Frames written straight to a socket's transport (occupancy.live.wire), through a real uvicorn
+server with the service's WebSocket protocol and a real websockets client."""
+
+import asyncio
+import json
+import socket
+
+import pytest
+import uvicorn
+from websockets.asyncio.client import connect
+
+from occupancy.live import wire
+from occupancy.serving import UVICORN_OPTIONS
+
+
+class FrameWriter:
+    """An ASGI app that writes frames with the protocol's ``write_frame`` until told to stop."""
+
+    def __init__(self) -> None:
+        self.writer = None
+        self.connected = asyncio.Event()
+        self.close = asyncio.Event()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        self.writer = wire.writer_in(scope)
+        self.connected.set()
+        await self.close.wait()
+        await send({"type": "websocket.close", "code": 1000})
+
+
+@pytest.fixture
+async def server():
+    app = FrameWriter()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    options = {k: v for k, v in UVICORN_OPTIONS.items() if k != "timeout_worker_healthcheck"}
+    config = uvicorn.Config(app, log_level="warning", **{**options, "loop": "none"})
+    running = uvicorn.Server(config)
+    task = asyncio.create_task(running.serve(sockets=[sock]))
+    while not running.started:
+        await asyncio.sleep(0.01)
+    yield app, f"ws://127.0.0.1:{sock.getsockname()[1]}/"
+    running.should_exit = True
+    await asyncio.wait_for(task, 10)
+
+
+def frame(n: int) -> bytes:
+    return wire.text_frame(json.dumps({"n": n, "pad": "x" * 200}))
+
+
+async def test_frames_written_straight_arrive_in_order_and_not_after_close(server):
+    app, url = server
+    async with connect(url) as client:
+        await asyncio.wait_for(app.connected.wait(), 5)
+        assert app.writer is not None
+        assert all(app.writer(frame(n)) for n in range(100))
+        received = [json.loads(await asyncio.wait_for(client.recv(), 5))["n"] for _ in range(100)]
+        assert received == list(range(100))
+
+        app.close.set()
+        await asyncio.wait_for(client.wait_closed(), 5)
+        assert client.close_code == 1000
+    assert app.writer(frame(100)) is False
+
+
+async def test_a_reader_that_stops_reading_is_refused_frames_once_its_buffer_is_full(server):
+    """The caller then sends through ASGI, where the send timeout gives the socket up."""
+    app, url = server
+    # A client that reads one frame into its queue and then stops reading from the network.
+    async with connect(url, max_queue=1) as client:
+        await asyncio.wait_for(app.connected.wait(), 5)
+        written = 0
+        while app.writer(frame(written)):
+            written += 1
+            assert written < 200_000, "never refused: the server's buffer grows without bound"
+            if written % 100 == 0:
+                await asyncio.sleep(0)  # let the transport try to send
+        assert written > 0
+        app.close.set()
+        client.transport.abort()
