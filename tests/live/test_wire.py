@@ -38,7 +38,9 @@ async def server():
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     options = {k: v for k, v in UVICORN_OPTIONS.items() if k != "timeout_worker_healthcheck"}
-    config = uvicorn.Config(app, log_level="warning", **{**options, "loop": "none"})
+    # log_config=None: uvicorn's own logging setup would stop its loggers propagating for the
+    # rest of the test session (tests/test_logs.py reads them through the root logger).
+    config = uvicorn.Config(app, log_config=None, **{**options, "loop": "none"})
     running = uvicorn.Server(config)
     task = asyncio.create_task(running.serve(sockets=[sock]))
     while not running.started:
