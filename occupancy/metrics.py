@@ -19,6 +19,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from occupancy.live import wire
 from occupancy.visits.reasons import CheckOutReason, Refusal
 
 CHECK_INS = Counter("occupancy_check_ins", "Check-ins admitted (parties)")
@@ -188,5 +189,6 @@ class LatencyMiddleware:
         try:
             await self.app(scope, receive, counted)
         finally:
-            if accepted:
+            # A socket the app handed over (occupancy.live.wire) is counted down when it closes.
+            if accepted and not scope.get(wire.DETACHED):
                 OPEN_SOCKETS.dec()

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from occupancy.live import frames
 from occupancy.live.city import LiveCity
-from occupancy.live.outbox import Frame, Outbox, Sweep
+from occupancy.live.outbox import DirectOutbox, Frame, Outbox, Sweep
 from occupancy.live.pacing import Pacing
 from occupancy.live.subscriptions import ALL_VENUES, Subscriptions
 from occupancy.stats.today import FRESH_MINUTES, RECENT_EVENTS, TodayReader, VenueLive, recent_item
@@ -50,6 +50,11 @@ _decode_event = msgspec.json.Decoder().decode
 def _target(kind: str, venue_id: int):
     """What a socket of this kind watches, for subscriptions and pacing: the city, or a venue."""
     return ALL_VENUES if kind == CITY else venue_id
+
+
+def _merge_of(kind: str):
+    """How two frames waiting for a slow socket of ``kind`` become one (None: the newer wins)."""
+    return {CITY: frames.merge_city_updates, VENUE: frames.merge_venue_frames}.get(kind)
 
 
 class Hub:
@@ -102,8 +107,11 @@ class Hub:
     # -- sockets -----------------------------------------------------------------------------
 
     def outbox(self, websocket, kind: str, write_now=None) -> Outbox:
-        merge = {CITY: frames.merge_city_updates, VENUE: frames.merge_venue_frames}.get(kind)
-        return Outbox(websocket, self.sweep, merge, write_now)
+        return Outbox(websocket, self.sweep, _merge_of(kind), write_now)
+
+    def direct_outbox(self, kind: str, write_now) -> DirectOutbox:
+        """The outbox of a socket the app hands over once its snapshot is sent (live.wire)."""
+        return DirectOutbox(write_now, self.sweep, _merge_of(kind))
 
     @contextlib.asynccontextmanager
     async def watch(self, kind: str, venue_id: int, outbox: Outbox):

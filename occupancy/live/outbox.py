@@ -198,3 +198,89 @@ class Outbox:
             await self.websocket.send_text(frame.text)
             self.sweep.ended(self)
             self.sent += 1
+
+
+class DirectOutbox:
+    """The outbox of a socket the app has handed over (``occupancy.live.wire.detach``), with no
+    task of its own: a frame is written at once while the socket takes it; while its buffer is
+    full the latest state waits (merged, as in ``Outbox``) and goes when the buffer drains, and
+    a buffer full for longer than the send timeout drops the socket, as a send too slow does.
+
+    Frames offered before ``release`` (while the snapshot is read and sent) wait, so that the
+    snapshot goes first. It is the socket's ``Listener``: ``closed`` runs the callbacks given to
+    ``on_closed`` (leaving the hub, and the token's rechecks), once."""
+
+    def __init__(self, write_now: Callable[[bytes], bool], sweep: Sweep,
+                 merge: Callable[[dict, dict], dict] | None = None) -> None:
+        self._write_now = write_now
+        self.sweep = sweep
+        self.merge = merge
+        self._pending: Frame | None = None
+        self._close: Callable[[int, str], None] | None = None  # set by ``release``
+        self.close_with: tuple[int, str] | None = None
+        self._on_closed: list[Callable[[], object]] = []
+        self._closed = False
+        self.sent = 0
+        self.replaced = 0
+
+    @property
+    def waiting(self) -> int:
+        return 0 if self._pending is None else 1
+
+    def offer(self, frame: Frame) -> None:
+        if self._closed:
+            return
+        if self._close is not None and self._pending is None and self._write_now(frame.wire):
+            self.sent += 1
+            return
+        if self._pending is not None:
+            self.replaced += 1
+            if self.merge:
+                frame = Frame(self.merge(self._pending.data, frame.data))
+        elif self._close is not None:
+            self.sweep.began(self)  # the buffer is full: from now on it must drain in time
+        self._pending = frame
+
+    def release(self, close: Callable[[int, str], None]) -> None:
+        """The snapshot is out and the socket handed over: send what waited, or close as asked."""
+        self._close = close
+        if self.close_with is not None:
+            close(*self.close_with)
+            return
+        if self._pending is not None:
+            self.sweep.began(self)
+            self.drained()
+
+    def drained(self) -> None:
+        if self._pending is not None and self._close is not None and self._write_now(self._pending.wire):
+            self._pending = None
+            self.sent += 1
+            self.sweep.ended(self)
+
+    def received(self, text: str | None) -> None:
+        self.sweep.heard(self)
+
+    def heard(self) -> None:
+        self.sweep.heard(self)
+
+    def stop(self, code: int | None = None, reason: str = "") -> None:
+        if code is not None and self.close_with is None:
+            self.close_with = (code, reason)
+        if self._close is not None:
+            self._close(*(self.close_with or (1000, "")))
+
+    def give_up(self) -> None:
+        self.stop(CLOSE_TOO_SLOW, "too slow to read its updates")
+
+    def on_closed(self, callback: Callable[[], object]) -> None:
+        self._on_closed.append(callback)
+
+    def closed(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._pending = None
+        self.sweep.forget(self)
+        for callback in self._on_closed:
+            callback()
+        self._on_closed.clear()

@@ -26,6 +26,7 @@ from occupancy.live import snapshots, wire
 from occupancy.live.hub import CITY, DISPLAY, VENUE, Hub
 from occupancy.live.outbox import Outbox
 from occupancy.live.rechecks import Allows, Rechecks
+from occupancy.metrics import OPEN_SOCKETS
 from occupancy.params import SignedCode, VenueId
 from occupancy.services import Services
 from occupancy.visits import repository, tickets
@@ -92,7 +93,12 @@ async def _serve(websocket: WebSocket, hub: Hub, kind: str, venue_id: int,
     The outbox is registered, and the hub subscribed to its events, before the snapshot is read:
     every event after that read reaches the socket as an update (one already in the snapshot may
     come again; clients drop the copy). This task sends; one more reads what the client sends.
+    A socket that only listens is handed over once its snapshot is sent (``_serve_handed_over``).
     """
+    detach = wire.detacher_in(websocket.scope)
+    if receive is None and detach is not None:
+        await _serve_handed_over(websocket, hub, kind, venue_id, snapshot, allows, rechecks, detach)
+        return
     outbox = hub.outbox(websocket, kind, wire.writer_in(websocket.scope))
     receiver = None
     with contextlib.ExitStack() as stack:
@@ -116,6 +122,34 @@ async def _serve(websocket: WebSocket, hub: Hub, kind: str, venue_id: int,
             if receiver is not None:
                 receiver.cancel()
                 await asyncio.gather(receiver, return_exceptions=True)
+
+
+async def _serve_handed_over(websocket: WebSocket, hub: Hub, kind: str, venue_id: int,
+                             snapshot: Callable[[], Awaitable[dict]], allows: Allows | None,
+                             rechecks: Rechecks | None, detach) -> None:
+    """``_serve`` for a socket that only listens: once the snapshot is sent, the socket is
+    handed over to its outbox (``occupancy.live.wire``) and this task, with the request's state,
+    ends. The outbox leaves the hub and the token's rechecks when the socket closes. Thousands
+    of screens open for hours then hold a few KiB each rather than a task and its stack."""
+    outbox = hub.direct_outbox(kind, wire.writer_in(websocket.scope))
+    with contextlib.ExitStack() as stack:
+        if allows is not None and rechecks is not None:
+            token = token_from(websocket.headers, websocket.cookies)
+            revoked = stack.enter_context(rechecks.watch(token, allows))
+            revoked.add_done_callback(
+                lambda _: outbox.stop(CLOSE_NO_TOKEN, "access revoked or expired"))
+        await hub.add(kind, venue_id, outbox)
+        stack.callback(hub.remove, kind, venue_id, outbox)
+        await websocket.send_json(await snapshot())
+        if kind != CITY:
+            hub.refresh(venue_id)
+        close = detach(outbox)
+        if close is None:  # gone meanwhile: the stack cleans up
+            return
+        # Counted as open until it closes, not until this task ends (occupancy.metrics).
+        stack.callback(OPEN_SOCKETS.dec)
+        outbox.on_closed(stack.pop_all().close)
+        outbox.release(close)
 
 
 async def _drain(websocket: WebSocket, outbox: Outbox) -> None:

@@ -32,9 +32,40 @@ class FrameWriter:
         await send({"type": "websocket.close", "code": 1000})
 
 
-@pytest.fixture
-async def server():
-    app = FrameWriter()
+class HandsOver:
+    """An ASGI app that hands each socket over to itself (``wire.detach``) and returns at once;
+    as the socket's listener it records what the protocol tells it."""
+
+    def __init__(self) -> None:
+        self.writer = self.close = None
+        self.returned = asyncio.Event()
+        self.texts: list[str | None] = []
+        self.closes = 0
+        self.heard = asyncio.Event()
+        self.gone = asyncio.Event()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        self.writer = wire.writer_in(scope)
+        self.close = wire.detacher_in(scope)(self)
+        self.returned.set()
+
+    def received(self, text: str | None) -> None:
+        self.texts.append(text)
+        self.heard.set()
+
+    def drained(self) -> None:
+        pass
+
+    def closed(self) -> None:
+        self.closes += 1
+        self.gone.set()
+
+
+async def _serve(app):
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     options = {k: v for k, v in UVICORN_OPTIONS.items() if k != "timeout_worker_healthcheck"}
@@ -45,7 +76,23 @@ async def server():
     task = asyncio.create_task(running.serve(sockets=[sock]))
     while not running.started:
         await asyncio.sleep(0.01)
-    yield app, f"ws://127.0.0.1:{sock.getsockname()[1]}/"
+    return running, task, f"ws://127.0.0.1:{sock.getsockname()[1]}/"
+
+
+@pytest.fixture
+async def server():
+    app = FrameWriter()
+    running, task, url = await _serve(app)
+    yield app, url
+    running.should_exit = True
+    await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def handed_over():
+    app = HandsOver()
+    running, task, url = await _serve(app)
+    yield app, url
     running.should_exit = True
     await asyncio.wait_for(task, 10)
 
@@ -84,3 +131,34 @@ async def test_a_reader_that_stops_reading_is_refused_frames_once_its_buffer_is_
         assert written > 0
         app.close.set()
         client.transport.abort()
+
+
+async def test_a_socket_handed_over_stays_open_after_the_app_returns_and_its_listener_is_told(
+        handed_over):
+    app, url = handed_over
+    async with connect(url) as client:
+        await asyncio.wait_for(app.returned.wait(), 5)
+        assert app.close is not None, "the open socket should have been handed over"
+        await asyncio.sleep(0.2)  # the app's task has ended: the socket must stay open
+        assert all(app.writer(frame(n)) for n in range(10))
+        received = [json.loads(await asyncio.wait_for(client.recv(), 5))["n"] for _ in range(10)]
+        assert received == list(range(10))
+
+        await client.send("still here")
+        await asyncio.wait_for(app.heard.wait(), 5)
+        assert app.texts == ["still here"]
+
+        app.close(4408, "too slow")
+        await asyncio.wait_for(client.wait_closed(), 5)
+        assert (client.close_code, client.close_reason) == (4408, "too slow")
+    await asyncio.wait_for(app.gone.wait(), 5)
+    assert app.writer(frame(10)) is False
+
+
+async def test_a_handed_over_socket_closed_by_its_client_tells_the_listener(handed_over):
+    app, url = handed_over
+    async with connect(url):
+        await asyncio.wait_for(app.returned.wait(), 5)
+    await asyncio.wait_for(app.gone.wait(), 5)
+    assert app.closes >= 1
+    assert app.writer(frame(0)) is False
