@@ -10,6 +10,7 @@ import uvicorn
 from websockets.asyncio.client import connect
 
 from occupancy.live import wire
+from occupancy.live.outbox import DirectOutbox, Frame, Sweep
 from occupancy.serving import UVICORN_OPTIONS
 
 
@@ -63,6 +64,26 @@ class HandsOver:
     def closed(self) -> None:
         self.closes += 1
         self.gone.set()
+
+
+class HandsOverToOutbox:
+    """An ASGI app handing each socket over to a ``DirectOutbox``, as the live sockets do."""
+
+    def __init__(self, send_timeout: float) -> None:
+        self.sweep = Sweep(send_timeout=send_timeout)
+        self.outbox: DirectOutbox | None = None
+        self.ready = asyncio.Event()
+        self.left = asyncio.Event()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        self.outbox = DirectOutbox(wire.writer_in(scope), self.sweep)
+        self.outbox.on_closed(self.left.set)
+        self.outbox.release(wire.detacher_in(scope)(self.outbox))
+        self.ready.set()
 
 
 async def _serve(app):
@@ -162,3 +183,52 @@ async def test_a_handed_over_socket_closed_by_its_client_tells_the_listener(hand
     await asyncio.wait_for(app.gone.wait(), 5)
     assert app.closes >= 1
     assert app.writer(frame(0)) is False
+
+
+async def _fill_until_one_waits(outbox: DirectOutbox) -> int:
+    """Offer frames until the socket's buffer is full and one waits; how many were offered."""
+    n = 0
+    while outbox.waiting == 0:
+        outbox.offer(Frame({"n": n, "pad": "x" * 2000}))
+        n += 1
+        assert n < 200_000, "never held back: the server's buffer grows without bound"
+        if n % 100 == 0:
+            await asyncio.sleep(0)
+    return n
+
+
+async def test_a_slow_reader_of_a_handed_over_socket_gets_the_latest_state_when_it_reads_again():
+    app = HandsOverToOutbox(send_timeout=30)
+    running, task, url = await _serve(app)
+    try:
+        async with connect(url, max_queue=1) as client:
+            await asyncio.wait_for(app.ready.wait(), 5)
+            n = await _fill_until_one_waits(app.outbox)
+            for later in range(n, n + 50):  # the frame waiting, and each of these but the last,
+                # is replaced by the next
+                app.outbox.offer(Frame({"n": later, "pad": ""}))
+            assert app.outbox.waiting == 1
+
+            last = None
+            while last != n + 49:
+                last = json.loads(await asyncio.wait_for(client.recv(), 5))["n"]
+            assert app.outbox.waiting == 0 and app.outbox.replaced == 50
+    finally:
+        running.should_exit = True
+        await asyncio.wait_for(task, 15)
+
+
+async def test_a_handed_over_socket_whose_reader_is_stuck_is_let_go_after_the_send_timeout():
+    app = HandsOverToOutbox(send_timeout=0.3)
+    running, task, url = await _serve(app)
+    try:
+        async with connect(url, max_queue=1) as client:
+            await asyncio.wait_for(app.ready.wait(), 5)
+            await _fill_until_one_waits(app.outbox)
+            await asyncio.wait_for(app.left.wait(), 10)  # closed, and its callbacks run
+            app.outbox.offer(Frame({"n": -1}))
+            assert app.outbox.waiting == 0
+            client.transport.abort()
+    finally:
+        running.should_exit = True
+        await asyncio.wait_for(task, 15)
