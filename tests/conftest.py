@@ -6,6 +6,7 @@ postgresql+asyncpg://postgres@127.0.0.1:5432/postgres); each test gets a databas
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -226,8 +227,11 @@ class LiveServer:
         ARTIFACTS.mkdir(exist_ok=True)
         # Open for the server's whole life (closed in stop()), so no context manager.
         self.log = open(ARTIFACTS / f"server-{self.port}.log", "w")  # noqa: SIM115
+        # Its own process group: stop() ends its workers too, even if the supervisor died. A
+        # worker outliving its test would go on taking the job locks in the session's Redis
+        # (occupancy.kit.periodic), and the next test's server would never run its jobs.
         self.process = subprocess.Popen(command, env=self.env(), stdout=self.log,
-                                        stderr=subprocess.STDOUT)
+                                        stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -257,7 +261,22 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process:
+            self._end_group()
         self.log.close()
+
+    def _end_group(self) -> None:
+        """Kill what is left of the server's process group after a grace (multiprocessing's
+        resource tracker ends just after the supervisor), and say so in its log."""
+        deadline = time.monotonic() + 10
+        try:
+            while time.monotonic() < deadline:
+                os.killpg(self.process.pid, 0)
+                time.sleep(0.1)
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return  # every process of the group has ended
+        self.log.write("WARNING: the server's stop left processes running; killed\n")
 
 
 @pytest.fixture
