@@ -8,6 +8,7 @@ part of what the screens cost.
 """
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import Callable
 
@@ -207,15 +208,19 @@ class DirectOutbox:
     a buffer full for longer than the send timeout drops the socket, as a send too slow does.
 
     Frames offered before ``release`` (while the snapshot is read and sent) wait, so that the
-    snapshot goes first. It is the socket's ``Listener``: ``closed`` runs the callbacks given to
-    ``on_closed`` (leaving the hub, and the token's rechecks), once."""
+    snapshot goes first. It is the socket's ``Listener``: what the client sends goes to
+    ``on_text``; ``closed`` runs the callbacks given to ``on_closed`` (leaving the hub, and the
+    token's rechecks), once."""
 
     def __init__(self, write_now: Callable[[bytes], bool], sweep: Sweep,
                  merge: Callable[[dict, dict], dict] | None = None) -> None:
         self._write_now = write_now
         self.sweep = sweep
         self.merge = merge
+        self.on_text: Callable[[str | None], None] | None = None
         self._pending: Frame | None = None
+        # Messages for this socket alone (a followed visit's states): never merged nor dropped.
+        self._messages: collections.deque[bytes] = collections.deque()
         self._close: Callable[[int, str], None] | None = None  # set by ``release``
         self.close_with: tuple[int, str] | None = None
         self._on_closed: list[Callable[[], object]] = []
@@ -225,21 +230,36 @@ class DirectOutbox:
 
     @property
     def waiting(self) -> int:
-        return 0 if self._pending is None else 1
+        return len(self._messages) + (0 if self._pending is None else 1)
+
+    def _idle(self) -> bool:
+        return not self._messages and self._pending is None
 
     def offer(self, frame: Frame) -> None:
         if self._closed:
             return
-        if self._close is not None and self._pending is None and self._write_now(frame.wire):
+        if self._close is not None and self._idle() and self._write_now(frame.wire):
             self.sent += 1
             return
         if self._pending is not None:
             self.replaced += 1
             if self.merge:
                 frame = Frame(self.merge(self._pending.data, frame.data))
-        elif self._close is not None:
+        elif self._close is not None and not self._messages:
             self.sweep.began(self)  # the buffer is full: from now on it must drain in time
         self._pending = frame
+
+    def send(self, data: dict) -> None:
+        """A message for this socket alone, written before the latest state that waits."""
+        if self._closed:
+            return
+        message = Frame(data).wire
+        if self._close is not None and self._idle() and self._write_now(message):
+            self.sent += 1
+            return
+        if self._close is not None and self._idle():
+            self.sweep.began(self)
+        self._messages.append(message)
 
     def release(self, close: Callable[[int, str], None]) -> None:
         """The snapshot is out and the socket handed over: send what waited, or close as asked."""
@@ -247,18 +267,29 @@ class DirectOutbox:
         if self.close_with is not None:
             close(*self.close_with)
             return
-        if self._pending is not None:
+        if not self._idle():
             self.sweep.began(self)
             self.drained()
 
     def drained(self) -> None:
-        if self._pending is not None and self._close is not None and self._write_now(self._pending.wire):
+        if self._close is None or self._idle():
+            return
+        while self._messages:
+            if not self._write_now(self._messages[0]):
+                return
+            self._messages.popleft()
+            self.sent += 1
+        if self._pending is not None:
+            if not self._write_now(self._pending.wire):
+                return
             self._pending = None
             self.sent += 1
-            self.sweep.ended(self)
+        self.sweep.ended(self)
 
     def received(self, text: str | None) -> None:
         self.sweep.heard(self)
+        if self.on_text is not None:
+            self.on_text(text)
 
     def heard(self) -> None:
         self.sweep.heard(self)
@@ -280,6 +311,7 @@ class DirectOutbox:
             return
         self._closed = True
         self._pending = None
+        self._messages.clear()
         self.sweep.forget(self)
         for callback in self._on_closed:
             callback()

@@ -232,3 +232,31 @@ async def test_a_handed_over_socket_whose_reader_is_stuck_is_let_go_after_the_se
     finally:
         running.should_exit = True
         await asyncio.wait_for(task, 15)
+
+
+async def test_a_handed_over_sockets_own_messages_wait_in_order_before_the_latest_state():
+    """A followed visit's states are the page's own: a slow reader gets every one of them, in
+    order and before the state that waits, where states replace each other."""
+    app = HandsOverToOutbox(send_timeout=30)
+    running, task, url = await _serve(app)
+    try:
+        async with connect(url, max_queue=1) as client:
+            await asyncio.wait_for(app.ready.wait(), 5)
+            heard = []
+            app.outbox.on_text = heard.append
+            await client.send('{"ticket": "t"}')
+            n = await _fill_until_one_waits(app.outbox)
+            for k in range(3):
+                app.outbox.send({"m": k})
+                app.outbox.offer(Frame({"n": n + k, "pad": ""}))
+            assert app.outbox.waiting == 4  # three messages and one state
+
+            seen = []
+            while not seen or seen[-1].get("n") != n + 2:
+                seen.append(json.loads(await asyncio.wait_for(client.recv(), 5)))
+            assert [f["m"] for f in seen if "m" in f] == [0, 1, 2]
+            assert "m" in seen[-2] and seen[-1]["n"] == n + 2  # the messages, then the state
+            assert app.outbox.waiting == 0 and heard == ['{"ticket": "t"}']
+    finally:
+        running.should_exit = True
+        await asyncio.wait_for(task, 15)
