@@ -41,7 +41,7 @@ def _rss(pids: list[int]) -> int:
 async def _open_dashboards(stack: Stack, count: int, seconds: float, workdir: Path) -> subprocess.Popen:
     token = await access_token(stack.database.url, "official")
     command = [sys.executable, "-m", "loadtest.peak.dashboards", "--http", stack.server.url, "--token", token,
-               "--venues", ",".join(str(v.id) for v in stack.venues), "--probes", "",
+               "--venues", ",".join(f"{v.id}:{v.signed_code}" for v in stack.venues), "--probes", "",
                "--count", str(count), "--duration", str(seconds), "--acks", str(workdir / "acks.txt")]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     line = await asyncio.to_thread(process.stdout.readline)

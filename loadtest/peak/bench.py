@@ -129,6 +129,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--venues", default="1,100,10000", help="venue counts of the venue curve")
     parser.add_argument("--dashboards", default="0,1000,5000", help="dashboard counts of that curve")
+    parser.add_argument("--displays-percent", type=int, default=0, choices=range(101),
+                        metavar="0-100", help="share of the screens that are door displays")
     parser.add_argument("--dashboard-venues", type=int, default=100,
                         help="loaded venues while the dashboard curve is measured")
     parser.add_argument("--capacity", type=int, default=60, help="capacity of every seeded venue")
@@ -414,7 +416,9 @@ class Bench:
         server's delay. Returns the processes (probes first), a note, and what opened."""
         def start(probe_list: str, n: int, acks: str, source: str | None = None):
             command = [sys.executable, "-m", "loadtest.peak.dashboards", "--http", server.url,
-                       "--token", token, "--venues", ",".join(str(v.id) for v in loaded),
+                       "--token", token,
+                       "--venues", ",".join(f"{v.id}:{v.signed_code}" for v in loaded),
+                       "--displays-percent", str(self.args.displays_percent),
                        "--probes", probe_list, "--count", str(n),
                        "--duration", str(self.args.duration), "--acks", str(run_dir / "main" / acks)]
             command += ["--source", source] if source else []

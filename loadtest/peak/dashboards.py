@@ -73,11 +73,14 @@ class Dashboard:
 
 async def open_dashboard(base: str, venue_id: int, token: str, lags: list[float],
                          event_lags: list[float], probe: bool = False,
-                         source: str | None = None) -> Dashboard:
+                         source: str | None = None, display_code: str | None = None) -> Dashboard:
+    """A manager's dashboard of the venue; with ``display_code``, its public door display."""
+    path, headers = f"/ws/venues/{venue_id}", {"Authorization": f"Bearer {token}"}
+    if display_code is not None:
+        path, headers = f"/ws/display/{display_code}", {}
     # A browser offers permessage-deflate, and so does this client (websockets' default).
-    socket = await websockets.connect(f"{base}/ws/venues/{venue_id}", open_timeout=30, max_queue=4,
-                                      ping_interval=None,
-                                      additional_headers={"Authorization": f"Bearer {token}"},
+    socket = await websockets.connect(f"{base}{path}", open_timeout=30, max_queue=4,
+                                      ping_interval=None, additional_headers=headers,
                                       local_addr=(source, 0) if source else None)
     dashboard = Dashboard(venue_id, socket, lags, event_lags, probe)
     first = _decode(await asyncio.wait_for(socket.recv(), 30))
@@ -168,7 +171,7 @@ async def stale_at_rest(http: httpx.AsyncClient, boards: list[Dashboard], token:
 async def main(args: argparse.Namespace) -> None:
     ws_base = args.http.replace("http://", "ws://")
     token = args.token
-    loaded = [int(v) for v in args.venues.split(",") if v]
+    loaded = [v.split(":") for v in args.venues.split(",") if v]  # id:signed_code
     probes = [p.split(":") for p in args.probes.split(",") if p]  # id:signed_code
     lags: list[float] = []
     probe_lags: list[float] = []
@@ -187,10 +190,14 @@ async def main(args: argparse.Namespace) -> None:
 
     async def one(i: int) -> None:
         nonlocal failed
+        venue_id, signed_code = loaded[i % len(loaded)]
+        # Spread evenly: every venue gets its share of door displays.
+        display = (i * args.displays_percent) // 100 != ((i + 1) * args.displays_percent) // 100
         async with semaphore:
             try:
-                boards.append(await open_dashboard(ws_base, loaded[i % len(loaded)], token, lags,
-                                                   event_lags, source=args.source))
+                boards.append(await open_dashboard(
+                    ws_base, int(venue_id), token, lags, event_lags, source=args.source,
+                    display_code=signed_code if display else None))
             except Exception:
                 failed += 1
 
@@ -244,7 +251,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--http", required=True, help="http://127.0.0.1:PORT")
     parser.add_argument("--token", required=True, help="an official's access token")
-    parser.add_argument("--venues", required=True, help="ids of the loaded venues, comma-separated")
+    parser.add_argument("--venues", required=True,
+                        help="id:signed_code of the loaded venues, comma-separated")
+    parser.add_argument("--displays-percent", type=int, default=0,
+                        help="share of the screens that are door displays, not dashboards")
     parser.add_argument("--probes", required=True, help="id:signed_code of the probe venues")
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--duration", type=float, default=20)
