@@ -5,6 +5,7 @@ import io
 import time
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
 from occupancy import redis_keys as keys
@@ -230,14 +231,19 @@ async def test_rollup_counts_the_minutes_a_venue_ran_full(services, make_venue):
     assert h.stays == 1 and h.stay_seconds == 1800
 
 
-async def test_the_hubs_short_read_gives_the_last_minutes_of_the_window(services, make_venue):
+@pytest.mark.parametrize("when", ["now", "just after local midnight"])
+async def test_the_hubs_short_read_gives_the_last_minutes_of_the_window(services, make_venue, when):
     venue, _ = await make_venue()
     now = time.time()
+    if when != "now":  # 00:05 yesterday: the window's first minutes are the day before's
+        now = services.today.midnight(now - 86400) + 5 * 60 + 7
     minute = minute_of(now)
-    # Entries 40, 10 and 1 minutes ago and in this minute, written as the scripts write them.
-    minutes_key = keys.minute_stats(venue.id, day_of(now, services.capacity.tz))
+    # Entries 40, 10 and 1 minutes ago and in this minute, written as the scripts write them:
+    # each in its own day's hash (just after local midnight, the first ones are yesterday's).
     for ago, entries in ((40, 3), (10, 2), (1, 4), (0, 1)):
-        await services.redis.hset(minutes_key, f"{minute - 60 * ago}:e", entries)
+        at = minute - 60 * ago
+        await services.redis.hset(keys.minute_stats(venue.id, day_of(at, services.capacity.tz)),
+                                  f"{at}:e", entries)
     reader = services.today
 
     short = (await reader.venues([venue.id], now, minutes=FRESH_MINUTES, recent=False))[venue.id]
