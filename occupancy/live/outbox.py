@@ -235,18 +235,24 @@ class DirectOutbox:
     def _idle(self) -> bool:
         return not self._messages and self._pending is None
 
-    def offer(self, frame: Frame) -> None:
-        if self._closed:
-            return
-        if self._close is not None and self._idle() and self._write_now(frame.wire):
+    def _written_at_once(self, wire_bytes: bytes) -> bool:
+        """Written now if nothing waits and the socket takes it. If it does not, the buffer is
+        full: from now on it must drain in time."""
+        if self._close is None or not self._idle():
+            return False
+        if self._write_now(wire_bytes):
             self.sent += 1
+            return True
+        self.sweep.began(self)
+        return False
+
+    def offer(self, frame: Frame) -> None:
+        if self._closed or self._written_at_once(frame.wire):
             return
         if self._pending is not None:
             self.replaced += 1
             if self.merge:
                 frame = Frame(self.merge(self._pending.data, frame.data))
-        elif self._close is not None and not self._messages:
-            self.sweep.began(self)  # the buffer is full: from now on it must drain in time
         self._pending = frame
 
     def send(self, data: dict) -> None:
@@ -254,12 +260,8 @@ class DirectOutbox:
         if self._closed:
             return
         message = Frame(data).wire
-        if self._close is not None and self._idle() and self._write_now(message):
-            self.sent += 1
-            return
-        if self._close is not None and self._idle():
-            self.sweep.began(self)
-        self._messages.append(message)
+        if not self._written_at_once(message):
+            self._messages.append(message)
 
     def release(self, close: Callable[[int, str], None]) -> None:
         """The snapshot is out and the socket handed over: send what waited, or close as asked."""

@@ -234,9 +234,10 @@ async def test_rollup_counts_the_minutes_a_venue_ran_full(services, make_venue):
 @pytest.mark.parametrize("when", ["now", "just after local midnight"])
 async def test_the_hubs_short_read_gives_the_last_minutes_of_the_window(services, make_venue, when):
     venue, _ = await make_venue()
+    reader = services.today
     now = time.time()
     if when != "now":  # 00:05 yesterday: the window's first minutes are the day before's
-        now = services.today.midnight(now - 86400) + 5 * 60 + 7
+        now = reader.midnight(now - 86400) + 5 * 60 + 7
     minute = minute_of(now)
     # Entries 40, 10 and 1 minutes ago and in this minute, written as the scripts write them:
     # each in its own day's hash (just after local midnight, the first ones are yesterday's).
@@ -244,7 +245,6 @@ async def test_the_hubs_short_read_gives_the_last_minutes_of_the_window(services
         at = minute - 60 * ago
         await services.redis.hset(keys.minute_stats(venue.id, day_of(at, services.capacity.tz)),
                                   f"{at}:e", entries)
-    reader = services.today
 
     short = (await reader.venues([venue.id], now, minutes=FRESH_MINUTES, recent=False))[venue.id]
     full = (await reader.venues([venue.id], now))[venue.id]
